@@ -1,0 +1,1 @@
+"""Simulated worlds: case folders with ground truth, reproducible from a scenario and a seed."""

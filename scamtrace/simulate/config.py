@@ -1,0 +1,192 @@
+"""Scenario configuration: every knob of a simulated world, typed, with documented defaults.
+
+A scenario is a YAML file (the presets live in ``scenarios/``). ``scale`` multiplies the
+population and the call volume; it never changes how many centers or networks exist, so a small
+world has the same shape as a full one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from scamtrace.errors import ScenarioError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PopulationConfig(_Strict):
+    """The subscribers of the victims' carrier and their everyday life."""
+
+    subscribers: int = Field(1_500_000, gt=0, description="carrier subscribers at scale 1")
+    block_density: float = Field(0.6, gt=0, le=1, description="share of numbers in use per block")
+    contacts_mean: float = Field(8.0, gt=1, description="mean size of a subscriber's circle")
+    calls_per_subscriber_day: float = Field(0.075, gt=0, description="normal calls received")
+    answer_rate: float = Field(0.85, gt=0, le=1)
+    offnet_share: float = Field(0.35, ge=0, lt=1, description="normal calls from other networks")
+    bank_coverage: float = Field(0.4, gt=0, le=1, description="subscribers with a bank account")
+    transfers_per_account_month: float = Field(1.5, ge=0)
+    merchants_per_10k: float = Field(30.0, ge=0, description="shops receiving many payments")
+    landlords_per_10k: float = Field(25.0, ge=0)
+    employers_per_10k: float = Field(5.0, ge=0)
+    new_account_payees_per_10k: float = Field(6.0, ge=0, description="honest fresh accounts")
+
+
+class CallerIdMix(_Strict):
+    """How a center presents caller IDs: weights of the strategies (normalised)."""
+
+    per_call_random: float = 0.5
+    rotate_every_few: float = 0.3
+    fixed_for_days: float = 0.2
+    rotate_calls_mean: float = Field(8.0, ge=1)
+    fixed_days_mean: float = Field(3.0, ge=1)
+
+
+class NetworkConfig(_Strict):
+    """One fraud network running the staged 'safe account' script."""
+
+    name: str
+    centers: int = Field(ge=1)
+    regions: list[str] = Field(min_length=1)
+    operators: tuple[int, int] = (10, 50)
+    accounts_per_operators: float = Field(0.15, gt=0, description="SIP accounts per operator")
+    ips_per_center: tuple[int, int] = (1, 3)
+    ip_rotation_days: float = Field(0.0, ge=0, description="0: static IPs; else days per IP")
+    attempts_per_operator_day: float = Field(40.0, gt=0)
+    active_share: tuple[float, float] = (0.5, 1.0)
+    caller_ids: CallerIdMix = CallerIdMix()
+    leaked_list_share: float = Field(0.5, ge=0, le=1)
+    offnet_target_share: float = Field(0.08, ge=0, lt=1, description="list numbers on other nets")
+    cross_center_handoff: float = Field(0.3, ge=0, le=1)
+    provider_coverage: float = Field(0.85, gt=0, le=1, description="calls via the data holder")
+    mules_layer1_per_100_payers: float = Field(6.0, gt=0)
+    mules_layer2: tuple[int, int] = (4, 12)
+    cash_out_accounts: tuple[int, int] = (3, 8)
+
+
+class FunnelConfig(_Strict):
+    """How many people each stage of the script keeps."""
+
+    answer_rate: float = Field(0.22, gt=0, le=1)
+    engaged_share: float = Field(0.35, ge=0, le=1, description="answered and listened")
+    to_police: float = Field(0.2, ge=0, le=1)
+    to_official: float = Field(0.55, ge=0, le=1)
+    pays: float = Field(0.75, ge=0, le=1, description="among those with an account on file")
+    pays_again: float = Field(0.3, ge=0, le=1)
+    payment_mean: float = Field(3800.0, gt=0, description="EUR, lognormal mean")
+    payment_sigma: float = Field(0.9, gt=0)
+
+
+class ConfounderConfig(_Strict):
+    """The honest look-alikes that make naive rules fail."""
+
+    diaspora_per_10k: float = Field(14.0, ge=0, description="emigrants calling home over VoIP")
+    diaspora_own_number_share: float = Field(0.5, ge=0, le=1)
+    foreign_call_centers: int = Field(4, ge=0)
+    foreign_center_accounts: tuple[int, int] = (2, 10)
+    foreign_center_calls_per_account_day: float = Field(60.0, ge=0)
+    telemarketers: int = Field(12, ge=0)
+    telemarketer_numbers: tuple[int, int] = (5, 40)
+    telemarketer_calls_per_day: float = Field(250.0, ge=0)
+    voip_locals_per_10k: float = Field(20.0, ge=0, description="provider's home customers")
+
+
+class ReportConfig(_Strict):
+    paid_report_rate: float = Field(0.3, ge=0, le=1)
+    unpaid_report_rate: float = Field(0.01, ge=0, le=1)
+    remember_number: float = Field(0.7, ge=0, le=1)
+    remember_account: float = Field(0.6, ge=0, le=1)
+    typo_rate: float = Field(0.05, ge=0, le=1)
+    wrong_reports_share: float = Field(0.05, ge=0, le=1, description="honest number blamed")
+
+
+class TranscriptConfig(_Strict):
+    scam_calls: int = Field(12_000, ge=0, description="at scale 1")
+    normal_calls: int = Field(12_000, ge=0)
+    voip_share: float = Field(0.2, ge=0, le=1, description="transcripts keyed to voip_cdr")
+
+
+class Scenario(_Strict):
+    """A complete world description. Everything random is drawn from ``seed``."""
+
+    name: str
+    description: str = ""
+    victim_country: str = "CN"
+    center_country: str = "ES"
+    start: dt.date = dt.date(2016, 7, 1)
+    end: dt.date = dt.date(2016, 12, 13)
+    seed: int = 0
+    scale: float = Field(1.0, gt=0)
+    naive_rule_f1_max: float | None = Field(
+        0.5, description="preset promise: every naive rule stays under this F1 (None: no promise)"
+    )
+    population: PopulationConfig = PopulationConfig()
+    networks: list[NetworkConfig] = Field(min_length=1)
+    funnel: FunnelConfig = FunnelConfig()
+    confounders: ConfounderConfig = ConfounderConfig()
+    reports: ReportConfig = ReportConfig()
+    transcripts: TranscriptConfig = TranscriptConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        if self.victim_country == self.center_country:
+            raise ValueError("victim_country and center_country must differ")
+        return self
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def scaled(self, count: float) -> int:
+        """A population count at this scenario's scale, never below one."""
+        return max(1, round(count * self.scale))
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("scamtrace.simulate") / "scenarios"
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
+
+
+def load_scenario(name_or_path: str, **overrides: Any) -> Scenario:
+    """Load a preset by name (``seed``, ``small``, ``hard``...) or a YAML file by path.
+
+    ``overrides`` replace top-level fields (``seed``, ``scale``, ``victim_country``...);
+    ``None`` values are ignored so CLI options can be passed through unchanged.
+    """
+    path = Path(name_or_path)
+    if path.suffix in {".yaml", ".yml"}:
+        if not path.is_file():
+            raise ScenarioError(f"{path}: scenario file not found")
+        text = path.read_text(encoding="utf-8")
+        origin = str(path)
+    else:
+        resource = resources.files("scamtrace.simulate") / "scenarios" / f"{name_or_path}.yaml"
+        if not resource.is_file():
+            known = ", ".join(preset_names())
+            raise ScenarioError(f"unknown scenario {name_or_path!r}; presets: {known}")
+        text = resource.read_text(encoding="utf-8")
+        origin = f"preset {name_or_path}"
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{origin}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{origin}: a scenario is a YAML mapping")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "scenario"
+        raise ScenarioError(f"{origin}: field {where}: {first['msg']}") from exc

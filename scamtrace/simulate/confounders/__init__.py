@@ -1,0 +1,1 @@
+"""Honest look-alikes: people and businesses whose records resemble fraud but are not."""
