@@ -41,8 +41,8 @@ class _Config:
 
 
 def _typo(text: str, rng: np.random.Generator) -> str:
-    """Change one digit, as a victim misremembering a number does."""
-    positions = [i for i, ch in enumerate(text) if ch.isdigit()]
+    """Change one of the last digits, as a victim misremembering a number does."""
+    positions = [i for i, ch in enumerate(text) if ch.isdigit()][-8:]
     if not positions:
         return text
     i = positions[int(rng.integers(len(positions)))]

@@ -26,7 +26,7 @@ import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -113,6 +113,7 @@ _NARRATIVE_VALUES: dict[str, tuple[str, ...]] = {
 _BUILTINS: tuple[str, ...] = ("digits2", "digits3", "digits4", "letter", "amount", "amount_small")
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 _MAX_DEPTH = 8
+_CUT_STRIP = " ,.;:，。；：、"
 _MAX_ATTEMPTS = 50
 _AMOUNT_MANTISSAS_STR: tuple[str, ...] = tuple(
     str(m) for m in (1, 2, 3, 5, 8, 10, 12, 15, 20, 25, 30, 35, 40, 50, 60, 80)
@@ -156,6 +157,12 @@ class _Style:
     stutter: Pool
     thousands_sep: str
     group_from_digits: int  # 0: never group
+    contractions: tuple[tuple[re.Pattern[str], str], ...] = ()  # Spanish "de el" -> "del"
+
+    def contract(self, text: str) -> str:
+        for pattern, repl in self.contractions:
+            text = pattern.sub(repl, text)
+        return text
 
 
 @dataclass(frozen=True)
@@ -217,7 +224,7 @@ def _check_language(language: str) -> None:
         )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _templates(language: str) -> _Templates:
     _check_language(language)
     name = f"{language}.yaml"
@@ -310,6 +317,9 @@ def _parse(data: Any, language: str, where: str) -> _Templates:
         stutter=_pool(_need(st, "stutter", f"{where}.style"), f"{where}.style.stutter"),
         thousands_sep=str(_need(st, "thousands_sep", f"{where}.style")),
         group_from_digits=int(_need(st, "group_from_digits", f"{where}.style")),
+        contractions=tuple(
+            (re.compile(rf"\b{re.escape(str(a))}\b"), str(b)) for a, b in st.get("contractions", [])
+        ),
     )
     if style.split not in ("words", "chars"):
         raise _TemplateError(f"{where}.style.split: expected 'words' or 'chars'")
@@ -515,7 +525,12 @@ def _script_turns(kind: _Kind, ex: _Expander) -> list[_Turn]:
         if block.p < 1 and rng.random() >= block.p:
             continue
         option = block.options[rng.randrange(len(block.options))]
-        turns.extend(_Turn(t.speaker, ex.expand(t.text)) for t in option)
+        for t in option:
+            text = ex.expand(t.text)
+            if ex.tpl.style.split == "words":  # "{when} we..." -> "Yesterday we..."
+                i = len(text) - len(text.lstrip("¿¡«\"'"))
+                text = text[:i] + text[i : i + 1].upper() + text[i + 1 :]
+            turns.append(_Turn(t.speaker, text))
     return _merge(turns, ex.tpl.style.joiner)
 
 
@@ -561,7 +576,7 @@ def _add_noise(turns: list[_Turn], kind: _Kind, ex: _Expander) -> list[_Turn]:
             if cut:
                 whole = turns[i].text
                 turns[i : i + 1] = [
-                    _Turn("caller", whole[:cut].rstrip(" ,，") + style.dash),
+                    _Turn("caller", whole[:cut].rstrip(_CUT_STRIP) + style.dash),
                     _Turn("callee", ex.expand(ex.pick(noise["interrupt"]))),
                     _Turn("caller", ex.expand(ex.pick(noise["resume"])) + whole),
                 ]
@@ -590,7 +605,9 @@ def _add_noise(turns: list[_Turn], kind: _Kind, ex: _Expander) -> list[_Turn]:
         i = rng.randrange(len(turns))
         cut = _cut_point(turns[i].text, style, rng)
         if cut:
-            turns[i] = _Turn(turns[i].speaker, turns[i].text[:cut].rstrip(" ,，") + style.ellipsis)
+            turns[i] = _Turn(
+                turns[i].speaker, turns[i].text[:cut].rstrip(_CUT_STRIP) + style.ellipsis
+            )
 
     return _merge(turns, style.joiner)
 
@@ -601,7 +618,8 @@ def _render_transcript(tpl: _Templates, kind: _Kind, rng: random.Random) -> str:
         turns = _script_turns(kind, ex)
         if kind.min_turns <= len(turns) <= kind.max_turns:
             turns = _add_noise(turns, kind, ex)
-            return "\n".join(f"{t.speaker}: {t.text}" for t in turns)
+            text = "\n".join(f"{t.speaker}: {t.text}" for t in turns)
+            return tpl.style.contract(text)
     raise _TemplateError(
         f"templates/{tpl.language}.yaml: kind {kind.name!r} rarely fits its turn bounds"
     )
@@ -740,6 +758,7 @@ def _render_narrative(tpl: _Templates, d: NarrativeDetails, rng: random.Random) 
         sentences.insert(0, one("opener"))
     if len(sentences) < 4 and rng.random() < 0.35:
         sentences.append(one("closing"))
+    # No contractions here: they could alter the verbatim numbers and accounts.
     return nar.sentence_sep.join(_sentence(s, nar) for s in sentences)
 
 
