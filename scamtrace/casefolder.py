@@ -4,6 +4,7 @@ target only when everything is written, so a crash or Ctrl-C never leaves half a
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -94,12 +95,12 @@ class CaseFolderWriter:
         self._sinks: list[TableSink] = []
 
     def __enter__(self) -> CaseFolderWriter:
-        if self.out.exists() and not self.overwrite:
-            if not self.out.is_dir() or any(self.out.iterdir()):
-                raise CaseFolderError(
-                    f"{self.out}: already exists and is not empty; choose another folder or "
-                    "pass --overwrite to replace it"
-                )
+        occupied = self.out.exists() and (not self.out.is_dir() or any(self.out.iterdir()))
+        if occupied and not self.overwrite:
+            raise CaseFolderError(
+                f"{self.out}: already exists and is not empty; choose another folder or "
+                "pass --overwrite to replace it"
+            )
         self.out.parent.mkdir(parents=True, exist_ok=True)
         if self.tmp.exists():
             shutil.rmtree(self.tmp)
@@ -137,10 +138,8 @@ class CaseFolderWriter:
     ) -> None:
         if exc_type is not None:
             for s in self._sinks:
-                try:
+                with contextlib.suppress(Exception):  # already failing: keep the first error
                     s.close()
-                except Exception:  # noqa: BLE001 - already failing; keep the first error
-                    pass
             shutil.rmtree(self.tmp, ignore_errors=True)
             return
         for s in self._sinks:

@@ -37,13 +37,19 @@ def _root() -> None:
 def simulate(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="case folder to write")],
     scenario: Annotated[
-        str, typer.Option("--scenario", "-s", help="preset name (seed, small, hard, "
-                          "es-victims) or a scenario YAML file")  # fmt: skip
+        str,
+        typer.Option(
+            "--scenario",
+            "-s",
+            help="preset name (seed, small, hard, es-victims) or a scenario YAML file",
+        ),
     ] = "seed",
     scale: Annotated[
         float | None, typer.Option(help="multiply population and call volume (preset default)")
     ] = None,
-    seed: Annotated[int, typer.Option(help="random seed: same seed, same folder, byte for byte")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="random seed: same seed, same folder, byte for byte")
+    ] = 0,
     victim_country: Annotated[
         str | None, typer.Option(help="ISO code of the victims' country (preset default)")
     ] = None,

@@ -10,7 +10,9 @@ from scamtrace.simulate.config import load_scenario
 from scamtrace.simulate.world import World, build_world, write_world
 
 
-def make_case(root: Path, name: str, scenario: str, fmt: str = "parquet", **overrides: object) -> Path:
+def make_case(
+    root: Path, name: str, scenario: str, fmt: str = "parquet", **overrides: object
+) -> Path:
     out = root / name
     world = build_world(load_scenario(scenario, **overrides))
     write_world(world, out, fmt=fmt)  # type: ignore[arg-type]

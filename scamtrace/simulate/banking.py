@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -62,7 +63,7 @@ class _Columns:
         for k, v in cols.items():
             self.parts.setdefault(k, []).append(np.asarray(v))
 
-    def get(self, name: str) -> npt.NDArray[np.generic]:
+    def get(self, name: str) -> npt.NDArray[Any]:
         return np.concatenate(self.parts[name]) if name in self.parts else np.zeros(0)
 
 
@@ -127,10 +128,10 @@ class Ledger:
             victim_phone=(np.zeros(n, np.int64) if victim_phone is None else victim_phone),
         )
 
-    def accounts(self) -> dict[str, npt.NDArray[np.generic]]:
+    def accounts(self) -> dict[str, npt.NDArray[Any]]:
         return {k: self._accounts.get(k) for k in self._accounts.parts}
 
-    def transfers(self) -> dict[str, npt.NDArray[np.generic]]:
+    def transfers(self) -> dict[str, npt.NDArray[Any]]:
         cols = {k: self._transfers.get(k) for k in self._transfers.parts}
         order = np.argsort(cols["time"], kind="stable")
         return {k: v[order] for k, v in cols.items()}
@@ -229,7 +230,7 @@ def _ibans(plan: CountryPlan, rng: np.random.Generator, n: int) -> pa.Array:
             acct = _digits(rng.integers(0, 10**acct_width, size=n, dtype=np.int64), acct_width)
             bban_digits = np.concatenate([bank_d, acct], axis=1)
         bban_text = _join_digits(bban_digits)
-    suffix = np.array(_letters_as_digits(code) + [0, 0], dtype=np.int64)
+    suffix = np.array([*_letters_as_digits(code), 0, 0], dtype=np.int64)
     check = 98 - _mod97(np.concatenate([bban_digits, np.tile(suffix, (n, 1))], axis=1))
     check_text = pc.utf8_lpad(pc.cast(pa.array(check), pa.string()), 2, "0")
     return pc.binary_join_element_wise(pa.scalar(code), check_text, bban_text, "")

@@ -70,7 +70,7 @@ class CallBatch:
     def __len__(self) -> int:
         return len(self.time)
 
-    def take(self, index: npt.NDArray[np.integer] | B) -> CallBatch:
+    def take(self, index: npt.NDArray[np.integer] | B | slice) -> CallBatch:
         return CallBatch(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
     @staticmethod

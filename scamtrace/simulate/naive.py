@@ -98,12 +98,12 @@ class NaiveRules:
         out.append(_best("many_payers", "mule_account",
                          "every account with more than K distinct payers", grid))  # fmt: skip
 
-        numbers = np.concatenate([d[0] for d in self._daily]) if self._daily else np.zeros(0)
-        maxima = np.concatenate([d[1] for d in self._daily]) if self._daily else np.zeros(0)
+        daily = self._daily or [(np.zeros(0, np.int64), np.zeros(0, np.int64))]
+        numbers = np.concatenate([d[0] for d in daily])
+        maxima = np.concatenate([d[1] for d in daily])
         order = np.argsort(numbers, kind="stable")
         numbers, maxima = numbers[order], maxima[order]
-        first = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]]) if len(numbers) else []
-        uniq = numbers[first] if len(numbers) else numbers
+        uniq, first = np.unique(numbers, return_index=True)
         peak = np.maximum.reduceat(maxima, first) if len(numbers) else maxima
         callers = truth_of("caller_number")
         grid = []

@@ -12,9 +12,9 @@ import numpy as np
 import numpy.typing as npt
 
 from scamtrace.simulate.banking import AccountRole, Channel, Ledger
-from scamtrace.simulate.calls import CallBatch, Category, talk_time, to_e164, unanswered_statuses
+from scamtrace.simulate.calls import CallBatch, talk_time, to_e164, unanswered_statuses
 from scamtrace.simulate.context import DAY, HUMAN_HOURS, WEEK_HUMAN, WorldContext
-from scamtrace.simulate.numbering import NumberBlock, random_nsn
+from scamtrace.simulate.numbering import random_nsn
 
 I64 = npt.NDArray[np.int64]
 BLOCK = 10_000

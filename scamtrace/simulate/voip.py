@@ -45,9 +45,9 @@ def route_international(ctx: WorldContext, rng: np.random.Generator, batch: Call
     pick = rng.choice(len(origins), size=n, p=weights / weights.sum())
     country_ids = np.array([ctx.registry.country(c) for c in origins], np.int16)
     batch.ingress_country[:] = country_ids[pick]
+    per_country = range(INTERNATIONAL_TRUNKS_PER_COUNTRY)
     trunk_ids = np.array(
-        [[ctx.registry.trunk(f"INTL-{c}-{k + 1:02d}") for k in range(INTERNATIONAL_TRUNKS_PER_COUNTRY)]
-         for c in origins],
+        [[ctx.registry.trunk(f"INTL-{c}-{k + 1:02d}") for k in per_country] for c in origins],
         np.int16,
-    )  # fmt: skip
+    )
     batch.trunk[:] = trunk_ids[pick, rng.integers(0, INTERNATIONAL_TRUNKS_PER_COUNTRY, n)]

@@ -270,7 +270,7 @@ def _carrier_table(
     caller_style = np.where(calls.caller_shown == 0, withheld, style).astype(np.int8)
     called_style = np.where(rng.random(n) < 0.85, NATIONAL, E164).astype(np.int8)
     delay = rng.integers(1, 4, n)
-    trunks = np.array(reg.trunks + [""])
+    trunks = np.array([*reg.trunks, ""])
     countries = np.array(reg.countries)
     return pa.table({
         "call_id": ids,
@@ -300,7 +300,7 @@ def _voip_table(
     from_style = np.where(calls.caller_shown == 0, rng.integers(4, 7, n), style).astype(np.int8)
     accounts = np.array(reg.sip_accounts)
     ips = np.array(reg.ips)
-    uas = np.array(reg.user_agents + [""])
+    uas = np.array([*reg.user_agents, ""])
     from_text = phone_text(calls.caller_shown, from_style, ctx.centers, plans)
     # Home-country caller IDs: national style (format_numbers keeps foreign ones international).
     from_home = phone_text(calls.caller_shown, home_from, ctx.centers, (ctx.centers,))
@@ -475,7 +475,7 @@ def _truth_entities(world: World, account_ids: pa.Array, tcols: dict[str, Any]) 
     received = np.unique(tcols["payee"][fraud & (tcols["payee"] >= 0)])
     mule_roles = (AccountRole.MULE_LAYER1, AccountRole.MULE_LAYER2, AccountRole.CASH_OUT)
     mules = received[np.isin(acc["role"][received], [int(r) for r in mule_roles])]
-    role = np.array([ROLE_LABEL[AccountRole(int(r))] for r in acc["role"][mules]])
+    mule_role = np.array([ROLE_LABEL[AccountRole(int(r))] for r in acc["role"][mules]])
     tables.append(_entity_rows("mule_account", account_ids.take(pa.array(mules)),
-                               acc["network"][mules], np.full(len(mules), -1), role))  # fmt: skip
+                               acc["network"][mules], np.full(len(mules), -1), mule_role))  # fmt: skip
     return pa.concat_tables(tables)

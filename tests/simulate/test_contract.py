@@ -101,5 +101,7 @@ def test_truth_files_have_the_contract_columns(small_case: Path) -> None:
     scenario = json.loads((small_case / "truth" / "scenario.json").read_text())
     assert scenario["scenario"]["name"] == "small"
     assert {r["rule"] for r in scenario["naive_rules"]} == {
-        "foreign_ip", "many_payers", "busy_number"
+        "foreign_ip",
+        "many_payers",
+        "busy_number",
     }

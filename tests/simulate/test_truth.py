@@ -35,7 +35,9 @@ def db(small_case: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def test_every_truth_call_exists_in_its_source_table(small_case: Path, db: duckdb.DuckDBPyConnection) -> None:
+def test_every_truth_call_exists_in_its_source_table(
+    small_case: Path, db: duckdb.DuckDBPyConnection
+) -> None:
     calls = _truth(small_case, "calls.csv")
     assert {r["stage"] for r in calls} >= {"list_dial", "neighbor", "police", "official"}
     for source in ("carrier_cdr", "voip_cdr"):
@@ -110,8 +112,9 @@ def test_money_reaches_mules_within_hours_and_is_cashed_out(
     assert layer1 <= mules
 
 
-def test_reports_name_real_victims_and_mostly_real_fraud(small_case: Path,
-                                                        db: duckdb.DuckDBPyConnection) -> None:
+def test_reports_name_real_victims_and_mostly_real_fraud(
+    small_case: Path, db: duckdb.DuckDBPyConnection
+) -> None:
     victims = _entities(small_case, "victim_phone")
     callers = _entities(small_case, "caller_number")
     rows = db.execute("SELECT victim_phone, reported_numbers FROM reports").fetchall()

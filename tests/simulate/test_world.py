@@ -47,7 +47,9 @@ def test_honest_lookalikes_are_visible_in_the_records(small_case: Path) -> None:
         WHERE (to_number LIKE '+86%' OR to_number LIKE '0086%')
           AND sip_account NOT IN (SELECT value FROM {truth} WHERE kind = 'sip_account')
     """).fetchone()[0]  # fmt: skip
-    fraud_lines = con.execute(f"SELECT count(*) FROM {truth} WHERE kind='sip_account'").fetchone()[0]
+    fraud_lines = con.execute(f"SELECT count(*) FROM {truth} WHERE kind='sip_account'").fetchone()[
+        0
+    ]
     assert honest_lines > 2 * fraud_lines
     # Shops and landlords: many distinct payers, not mules.
     busy_honest = con.execute(f"""

@@ -185,6 +185,7 @@ class _Kind:
     max_turns: int
     slots: Mapping[str, Pool]
     scripts: tuple[tuple[_Block, ...], ...]
+    script_weights: tuple[float, ...]
     noise_rates: Mapping[str, float]
 
 
@@ -350,6 +351,13 @@ def _parse(data: Any, language: str, where: str) -> _Templates:
         for i, script in enumerate(raw):
             if not isinstance(script, list) or not script:
                 raise _TemplateError(f"{kw}.scripts[{i}]: expected a non-empty list of blocks")
+        weights = kd.get("script_weights", [1] * len(raw))
+        if (
+            not isinstance(weights, list)
+            or len(weights) != len(raw)
+            or any(isinstance(w, bool) or not isinstance(w, int | float) or w <= 0 for w in weights)
+        ):
+            raise _TemplateError(f"{kw}.script_weights: expected one positive number per script")
         kinds[kname] = _Kind(
             name=kname,
             min_turns=int(bounds[0]),
@@ -359,6 +367,7 @@ def _parse(data: Any, language: str, where: str) -> _Templates:
                 tuple(_block(b, f"{kw}.scripts[{i}][{j}]") for j, b in enumerate(script))
                 for i, script in enumerate(raw)
             ),
+            script_weights=tuple(float(w) for w in weights),
             noise_rates={**noise_rates, **_rates(kd.get("noise", {}), f"{kw}.noise")},
         )
 
@@ -417,7 +426,9 @@ def _validate(tpl: _Templates, where: str) -> None:
     for name, pool in nslots.items():
         own = {v for v, places in _NARRATIVE_VALUES.items() if name in places}
         for t in pool:
-            check(t, (shared - set(_BUILTINS)) | own, f"{where}.narrative.slots.{name}")
+            check(t, set(nslots) | own, f"{where}.narrative.slots.{name}")
+            if re.search(r"\d", t):
+                raise _TemplateError(f"{where}.narrative.slots.{name}: digits in {t!r}")
             if name == "money" and (
                 "{amount}" not in t or ("{days_lead}" not in t and "{days_tail}" not in t)
             ):
@@ -510,7 +521,7 @@ def _script_turns(kind: _Kind, ex: _Expander) -> list[_Turn]:
     rng = ex.rng
     blocks: list[_Block] = []
     i = 0
-    script = kind.scripts[rng.randrange(len(kind.scripts))]
+    script = rng.choices(kind.scripts, weights=kind.script_weights)[0]
     while i < len(script):  # consecutive blocks sharing a group come in random order
         j = i + 1
         if script[i].group is not None:
@@ -705,7 +716,7 @@ def _sentence(text: str, nar: _Narrative) -> str:
 def _render_narrative(tpl: _Templates, d: NarrativeDetails, rng: random.Random) -> str:
     nar = tpl.narrative
     ns = nar.slots
-    ex = _Expander(rng, tpl, (ns, tpl.slots))
+    ex = _Expander(rng, tpl, (ns,))
 
     def one(slot: str, **values: str) -> str:
         ex.values.update(values)
