@@ -476,6 +476,7 @@ def _truth_entities(world: World, account_ids: pa.Array, tcols: dict[str, Any]) 
     mule_roles = (AccountRole.MULE_LAYER1, AccountRole.MULE_LAYER2, AccountRole.CASH_OUT)
     mules = received[np.isin(acc["role"][received], [int(r) for r in mule_roles])]
     mule_role = np.array([ROLE_LABEL[AccountRole(int(r))] for r in acc["role"][mules]])
-    tables.append(_entity_rows("mule_account", account_ids.take(pa.array(mules)),
-                               acc["network"][mules], np.full(len(mules), -1), mule_role))  # fmt: skip
+    values = account_ids.take(pa.array(mules))
+    no_center = np.full(len(mules), -1)
+    tables.append(_entity_rows("mule_account", values, acc["network"][mules], no_center, mule_role))
     return pa.concat_tables(tables)

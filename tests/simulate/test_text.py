@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 from functools import cache
 from importlib import resources
@@ -83,7 +84,7 @@ def test_every_kind_renders(language: str, kind: str) -> None:
         assert lo <= len(lines) <= hi, text
         assert all(TURN.match(line) for line in lines), text
         assert "{" not in text and "}" not in text, text  # every placeholder was filled
-        for a, b in zip(lines, lines[1:], strict=False):  # speakers alternate
+        for a, b in itertools.pairwise(lines):  # speakers alternate
             assert a.split(":")[0] != b.split(":")[0], text
 
 
@@ -110,7 +111,8 @@ def test_no_single_token_gives_a_scam_away(language: str) -> None:
 
 
 WORDS_IN_NORMAL_CALLS = {
-    "zh": ("警察", "派出所", "账户", "核实", "转", "安全账户", "身份证", "诈骗", "检察院", "验证码"),
+    "zh": ("警察", "派出所", "账户", "核实", "转", "安全账户", "身份证", "诈骗", "检察院",
+           "验证码"),
     "es": ("policía", "comisaría", "cuenta", "verificar", "transferencia", "segura", "dni",
            "estafa", "fiscalía"),
     "en": ("police", "account", "verify", "transfer", "safe", "id", "scam", "prosecutor's"),
