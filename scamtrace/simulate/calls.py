@@ -89,6 +89,29 @@ class CallBatch:
         return CallBatch.build(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     @staticmethod
+    def draw(
+        rng: np.random.Generator,
+        time: I64,
+        callee: I64,
+        caller_shown: I64,
+        *,
+        answer_rate: float,
+        median_s: float,
+        sigma: float,
+        category: Category,
+    ) -> CallBatch:
+        """Calls that are picked up with ``answer_rate``, talk a log-normal time when they are,
+        and otherwise end busy, unanswered, cancelled or declined."""
+        n = len(time)
+        answered = rng.random(n) < answer_rate
+        batch = CallBatch.build(
+            time, callee, caller_shown, answered=answered,
+            duration=talk_time(rng, n, median_s, sigma), category=category,
+        )  # fmt: skip
+        batch.sip_status[~answered] = unanswered_statuses(rng, int((~answered).sum()))
+        return batch
+
+    @staticmethod
     def build(
         time: I64,
         callee: I64,

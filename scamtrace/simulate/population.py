@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scamtrace.simulate.banking import AccountRole, Channel, Ledger
-from scamtrace.simulate.calls import CallBatch, talk_time, to_e164, unanswered_statuses
+from scamtrace.simulate.calls import CallBatch, Category, to_e164
 from scamtrace.simulate.context import DAY, HUMAN_HOURS, WEEK_HUMAN, WorldContext
 from scamtrace.simulate.numbering import random_nsn
 
@@ -111,12 +111,10 @@ class Population:
         k = self.contact_ptr[callee_idx + 1] - self.contact_ptr[callee_idx]
         pick = self.contact_ptr[callee_idx] + (rng.random(n) * k).astype(np.int64)
         caller = self.contacts[pick]
-        answered = rng.random(n) < cfg.answer_rate
-        batch = CallBatch.build(
-            t, self.numbers[callee_idx], caller,
-            answered=answered, duration=talk_time(rng, n, 55, 1.1),
+        batch = CallBatch.draw(
+            rng, t, self.numbers[callee_idx], caller, answer_rate=cfg.answer_rate,
+            median_s=55, sigma=1.1, category=Category.NORMAL,
         )  # fmt: skip
-        batch.sip_status[~answered] = unanswered_statuses(rng, int((~answered).sum()))
         batch.to_carrier[:] = True
         offnet = self.contact_offnet[pick]
         trunks = np.array([ctx.registry.trunk(t) for t in DOMESTIC_TRUNKS], dtype=np.int16)

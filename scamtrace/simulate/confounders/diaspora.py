@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scamtrace.simulate.calls import CallBatch, Category, talk_time, to_e164, unanswered_statuses
+from scamtrace.simulate.calls import CallBatch, Category, to_e164
 from scamtrace.simulate.context import EVENING_HOURS, WEEK_HUMAN, WorldContext
 from scamtrace.simulate.numbering import random_nsn
 from scamtrace.simulate.population import Population, per_10k
@@ -47,16 +47,10 @@ class Diaspora:
         day = ctx.days_weighted(rng, m, 0, ctx.days, WEEK_HUMAN)
         t = ctx.times(rng, day, EVENING_HOURS, ctx.victim.utc_offset_hours)
         callee = family[fam_ptr[who] + (rng.random(m) * family_size[who]).astype(np.int64)]
-        answered = rng.random(m) < 0.8
-        batch = CallBatch.build(
-            t,
-            callee,
-            shown[who],
-            answered=answered,
-            duration=talk_time(rng, m, 420, 0.8),
+        batch = CallBatch.draw(
+            rng, t, callee, shown[who], answer_rate=0.8, median_s=420, sigma=0.8,
             category=Category.DIASPORA,
-        )
-        batch.sip_status[~answered] = unanswered_statuses(rng, int((~answered).sum()))
+        )  # fmt: skip
         batch.to_carrier[:] = True
         batch.via_voip[:] = True
         batch.sip_account[:] = accounts[who]

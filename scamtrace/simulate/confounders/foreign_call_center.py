@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scamtrace.simulate.calls import CallBatch, Category, talk_time, to_e164, unanswered_statuses
+from scamtrace.simulate.calls import CallBatch, Category, to_e164
 from scamtrace.simulate.context import OFFICE_HOURS, WEEK_OFFICE, WorldContext
 from scamtrace.simulate.numbering import random_nsn
 from scamtrace.simulate.population import Population
@@ -41,11 +41,10 @@ class ForeignCallCenter:
         day = ctx.days_weighted(rng, m, 0, ctx.days, WEEK_OFFICE)
         t = ctx.times(rng, day, OFFICE_HOURS, ctx.victim.utc_offset_hours)
         callee = customers[rng.integers(0, len(customers), m)]
-        answered = rng.random(m) < 0.55
-        batch = CallBatch.build(t, callee, np.full(m, hotline), answered=answered,
-                                duration=talk_time(rng, m, 110, 0.8),
-                                category=Category.FOREIGN_CALL_CENTER)  # fmt: skip
-        batch.sip_status[~answered] = unanswered_statuses(rng, int((~answered).sum()))
+        batch = CallBatch.draw(
+            rng, t, callee, np.full(m, hotline), answer_rate=0.55, median_s=110, sigma=0.8,
+            category=Category.FOREIGN_CALL_CENTER,
+        )  # fmt: skip
         batch.to_carrier[:] = True
         batch.via_voip[:] = True
         line = rng.integers(0, n_acc, m)

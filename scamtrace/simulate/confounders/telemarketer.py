@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scamtrace.simulate.calls import CallBatch, Category, talk_time, to_e164, unanswered_statuses
+from scamtrace.simulate.calls import CallBatch, Category, to_e164
 from scamtrace.simulate.context import OFFICE_HOURS, WEEK_OFFICE, WorldContext
 from scamtrace.simulate.numbering import random_nsn
 from scamtrace.simulate.population import BLOCK, DOMESTIC_TRUNKS, Population
@@ -32,11 +32,10 @@ class Telemarketer:
         listed = rng.random(m) < 0.5
         callee[listed] = pop.numbers[pop.sample(rng, int(listed.sum()), weighted=False)]
         reached = pop.is_subscriber(callee)
-        answered = rng.random(m) < 0.35
-        batch = CallBatch.build(t, callee, pool[rng.integers(0, k, m)], answered=answered,
-                                duration=talk_time(rng, m, 35, 0.9),
-                                category=Category.TELEMARKETER)  # fmt: skip
-        batch.sip_status[~answered] = unanswered_statuses(rng, int((~answered).sum()))
+        batch = CallBatch.draw(
+            rng, t, callee, pool[rng.integers(0, k, m)], answer_rate=0.35, median_s=35,
+            sigma=0.9, category=Category.TELEMARKETER,
+        )  # fmt: skip
         batch = batch.take(reached)
         batch.to_carrier[:] = True
         batch.ingress_country[:] = ctx.registry.country(plan.code)

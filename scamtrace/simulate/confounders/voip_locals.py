@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scamtrace.simulate.calls import CallBatch, Category, talk_time, to_e164, unanswered_statuses
+from scamtrace.simulate.calls import CallBatch, Category, to_e164
 from scamtrace.simulate.context import HUMAN_HOURS, WEEK_HUMAN, WorldContext
 from scamtrace.simulate.numbering import random_nsn
 from scamtrace.simulate.population import Population, per_10k
@@ -43,16 +43,10 @@ class VoipLocals:
         # Some households (home-country families among them) call the victims' country.
         abroad = (who % 20 == 0) & (rng.random(m) < 0.5)
         callee[abroad] = pop.numbers[pop.sample(rng, int(abroad.sum()))]
-        answered = rng.random(m) < 0.8
-        batch = CallBatch.build(
-            t,
-            callee,
-            own[who],
-            answered=answered,
-            duration=talk_time(rng, m, 90, 1.0),
+        batch = CallBatch.draw(
+            rng, t, callee, own[who], answer_rate=0.8, median_s=90, sigma=1.0,
             category=Category.VOIP_LOCAL,
-        )
-        batch.sip_status[~answered] = unanswered_statuses(rng, int((~answered).sum()))
+        )  # fmt: skip
         batch.via_voip[:] = True
         batch.sip_account[:] = accounts[who]
         batch.source_ip[:] = ips[who]
