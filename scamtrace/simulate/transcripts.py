@@ -8,6 +8,7 @@ the victims' country); a share to the VoIP provider's.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,18 +82,21 @@ class TranscriptSampler:
                 pick = self.rng.integers(0, 5, len(best))
                 kinds = [HONEST_KINDS[int(c)][p % len(HONEST_KINDS[int(c)])]
                          for c, p in zip(calls.category[best], pick, strict=True)]  # fmt: skip
-                langs = [self.center_language if int(c) == int(Category.VOIP_LOCAL)
-                         else self.victim_language for c in calls.category[best]]  # fmt: skip
+                # Calls into the victims' country are in its language; the provider's home
+                # customers talk among themselves in theirs.
+                home = (calls.category[best] == int(Category.VOIP_LOCAL)) & ~calls.to_carrier[best]
+                langs = [self.center_language if h else self.victim_language for h in home]
             pool.offer(best_keys, ids.take(pa.array(best)).to_pylist(), kinds, langs)
 
     def render(self) -> tuple[pa.Table, pa.Table]:
         """The ``transcripts`` table, and its truth: the kind of call behind each text."""
         rows: list[tuple[str, str, str, str, str]] = []
-        for (source, _scam), pool in self.pools.items():
+        for (source, scam), pool in self.pools.items():
+            # Each pool renders from its own seed, or pools would repeat each other's texts.
+            seed = zlib.crc32(f"{self.ctx.scenario.seed}/{source}/{scam}".encode())
             for lang in sorted(set(pool.languages)):
                 idx = [i for i, x in enumerate(pool.languages) if x == lang]
-                texts = render_transcripts([pool.kinds[i] for i in idx], lang,
-                                           self.ctx.scenario.seed)  # fmt: skip
+                texts = render_transcripts([pool.kinds[i] for i in idx], lang, seed)
                 rows.extend((pool.ids[i], source, lang, t, pool.kinds[i])
                             for i, t in zip(idx, texts, strict=True))  # fmt: skip
         rows.sort(key=lambda r: (r[1], r[0]))

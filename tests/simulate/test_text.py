@@ -156,6 +156,19 @@ def test_template_errors_are_reported() -> None:
         _parse(broken, "en", "en.yaml")
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_templates_have_no_unused_slots(language: str) -> None:
+    tpl = _templates(language)
+    texts = [x for pool in (*tpl.slots.values(), *tpl.noise.values()) for x in pool]
+    for kind in tpl.kinds.values():
+        texts += [x for pool in kind.slots.values() for x in pool]
+        texts += [t.text for script in kind.scripts for b in script for o in b.options for t in o]
+    used = {name for text in texts for name in re.findall(r"\{([a-z0-9_]+)\}", text)}
+    unused = [n for n in tpl.slots if n not in used]
+    unused += [f"{k.name}.{n}" for k in tpl.kinds.values() for n in k.slots if n not in used]
+    assert not unused
+
+
 # ------------------------------------------------------------------------------------------
 # Narratives
 # ------------------------------------------------------------------------------------------

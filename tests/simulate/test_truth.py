@@ -124,3 +124,25 @@ def test_reports_name_real_victims_and_mostly_real_fraud(
     assert named
     right = sum(n in callers for n in named)
     assert 0.6 * len(named) <= right < len(named) or len(named) < 10
+
+
+def test_transcripts_are_keyed_to_calls_and_labelled(small_case: Path) -> None:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(small_case / "transcripts.parquet").to_pylist()
+    kinds = {(r["source"], r["call_id"]): r["kind"] for r in _truth(small_case, "transcripts.csv")}
+    stages = {(r["source"], r["call_id"]): r["stage"] for r in _truth(small_case, "calls.csv")}
+    assert len(kinds) == len(table)
+    # Victims' side in Chinese; the VoIP provider's home customers speak Spanish.
+    assert {r["language"] for r in table} == {"zh", "es"}
+    assert all(r["source"] == "voip_cdr" for r in table if r["language"] == "es")
+    # Cut-short list-dialling calls say little; every longer call reads differently.
+    texts = [r["text"] for r in table if kinds[(r["source"], r["call_id"])] != "list_dial"]
+    assert len(set(texts)) > 0.95 * len(texts)
+    for r in table:
+        key = (r["source"], r["call_id"])
+        kind = kinds[key]
+        assert (key in stages) == (not kind.startswith("normal_")), key
+        if key in stages:
+            assert stages[key] == kind
+    assert {k for k in kinds.values() if not k.startswith("normal_")} >= {"police", "official"}

@@ -113,7 +113,7 @@ _NARRATIVE_VALUES: dict[str, tuple[str, ...]] = {
 _BUILTINS: tuple[str, ...] = ("digits2", "digits3", "digits4", "letter", "amount", "amount_small")
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 _MAX_DEPTH = 8
-_CUT_STRIP = " ,.;:，。；：、"
+_CUT_STRIP = " ,.;:!?，。；：、！？"
 _MAX_ATTEMPTS = 50
 _AMOUNT_MANTISSAS_STR: tuple[str, ...] = tuple(
     str(m) for m in (1, 2, 3, 5, 8, 10, 12, 15, 20, 25, 30, 35, 40, 50, 60, 80)
@@ -539,8 +539,8 @@ def _script_turns(kind: _Kind, ex: _Expander) -> list[_Turn]:
         for t in option:
             text = ex.expand(t.text)
             if ex.tpl.style.split == "words":  # "{when} we..." -> "Yesterday we..."
-                i = len(text) - len(text.lstrip("¿¡«\"'"))
-                text = text[:i] + text[i : i + 1].upper() + text[i + 1 :]
+                at = len(text) - len(text.lstrip("¿¡«\"'"))
+                text = text[:at] + text[at : at + 1].upper() + text[at + 1 :]
             turns.append(_Turn(t.speaker, text))
     return _merge(turns, ex.tpl.style.joiner)
 
