@@ -86,11 +86,15 @@ def csv_ready(batch: pa.Table, utc_offset_hours: float) -> pa.Table:
 
 
 class CaseFolderWriter:
-    """Context manager that builds a case folder aside and swaps it in on success."""
+    """Context manager that builds a case (or findings) folder aside and swaps it in on
+    success."""
 
-    def __init__(self, out: Path, *, overwrite: bool = False) -> None:
+    def __init__(
+        self, out: Path, *, overwrite: bool = False, subfolders: Sequence[str] = ("truth",)
+    ) -> None:
         self.out = out
         self.overwrite = overwrite
+        self.subfolders = tuple(subfolders)
         self.tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
         self._sinks: list[TableSink] = []
 
@@ -104,7 +108,9 @@ class CaseFolderWriter:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         if self.tmp.exists():
             shutil.rmtree(self.tmp)
-        (self.tmp / "truth").mkdir(parents=True)
+        self.tmp.mkdir(parents=True)
+        for sub in self.subfolders:
+            (self.tmp / sub).mkdir(parents=True)
         return self
 
     def sink(self, table: Table, fmt: TableFormat, utc_offset_hours: float = 0.0) -> TableSink:

@@ -50,14 +50,29 @@ class Registry:
     def user_agent(self, name: str) -> int:
         return _index(self.user_agents, name)
 
+    _taken: set[str] = field(default_factory=set, repr=False)
+
     def add_sip_accounts(self, names: list[str]) -> npt.NDArray[np.int32]:
+        """Register account names; a name drawn twice is moved to the next free number, so
+        two customers never share an account."""
         first = len(self.sip_accounts)
-        self.sip_accounts.extend(names)
+        for name in names:
+            while name in self._taken:
+                name = f"sip{int(name[3:]) + 1:08d}"
+            self._taken.add(name)
+            self.sip_accounts.append(name)
         return np.arange(first, first + len(names), dtype=np.int32)
 
     def add_ips(self, addresses: list[str], asn: list[str]) -> npt.NDArray[np.int32]:
+        """Register addresses; one drawn twice moves to the next free host of its /24, so two
+        owners (two centers, a center and a household) never share an address by accident."""
         first = len(self.ips)
-        self.ips.extend(addresses)
+        for address in addresses:
+            while address in self._taken:
+                head, host = address.rsplit(".", 1)
+                address = f"{head}.{int(host) % 254 + 1}"
+            self._taken.add(address)
+            self.ips.append(address)
         self.ip_asn.extend(asn)
         return np.arange(first, first + len(addresses), dtype=np.int32)
 

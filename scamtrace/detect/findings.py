@@ -1,0 +1,279 @@
+"""Assemble the detectors' tables into the contract's findings and write the folder.
+
+Scores from behaviour and from complaints meet here, every entity gets its center and network
+label, networks are ranked by victims and loss, and the folder is written aside and swapped in
+whole (``entities.csv``, ``transfers.csv``, ``centers.csv``, ``networks.csv``, ``evidence.csv``,
+``rejected.csv``, ``summary.json``; ``report.html`` is rendered from them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scamtrace import contract
+from scamtrace.detect.reports import combine_sql
+from scamtrace.detect.settings import DetectSettings
+from scamtrace.enrich.case import Case, run
+
+ISO = "'%Y-%m-%dT%H:%M:%SZ'"
+
+
+def iso(t: str) -> str:
+    """SQL: epoch seconds to ISO 8601 UTC text."""
+    return f"strftime(to_timestamp({t}), {ISO})"
+
+
+def assemble(case: Case, s: DetectSettings) -> None:
+    """Create ``found(kind, value, score, reason, center, network)`` and the labelled
+    ``found_*`` tables that are written out."""
+    db = case.db
+    alone = s.report_alone_score
+    run(db, f"""
+        CREATE OR REPLACE TABLE scored AS
+        WITH voip_numbers AS (
+            SELECT caller, max(score) AS score, count(*) AS calls, mode(sip_account) AS account
+            FROM scam_calls WHERE source = 'voip_cdr' AND NOT unallocated AND caller IS NOT NULL
+            GROUP BY caller
+        ), numbers AS (
+            SELECT caller, max(score) AS score, arg_max(reason, score) AS reason FROM (
+                SELECT caller, score, printf('presented on %d calls placed by dialling account %s',
+                                             calls, account) AS reason FROM voip_numbers
+                UNION ALL SELECT caller, score, reason FROM number_scores
+            ) GROUP BY caller
+        ), named AS (
+            SELECT number, count(DISTINCT report_id) AS reports FROM report_numbers GROUP BY 1
+        ), complained AS (
+            SELECT phone, count(*) AS reports, max(lost) AS lost, min(report_id) AS first
+            FROM report_victims GROUP BY 1
+        ), accounts_named AS (
+            SELECT account, count(DISTINCT report_id) AS reports FROM report_accounts GROUP BY 1
+        )
+        SELECT 'caller_number' AS kind, CAST(coalesce(n.caller, r.number) AS VARCHAR) AS key,
+               {combine_sql('n.score', 'coalesce(r.reports, 0)', alone)} AS score,
+               concat(coalesce(n.reason, 'no calls from this number in the records'),
+                      CASE WHEN r.reports > 0 THEN printf('; named in %d complaint(s)', r.reports)
+                           ELSE '' END) AS reason
+        FROM numbers n FULL JOIN named r ON r.number = n.caller
+        UNION ALL
+        SELECT 'sip_account', sip_account, score, reason FROM sip_scores
+        UNION ALL
+        SELECT 'source_ip', source_ip, score, reason FROM ip_scores
+        UNION ALL
+        SELECT 'victim_phone', CAST(coalesce(v.phone, c.phone) AS VARCHAR),
+               CASE WHEN v.phone IS NULL THEN 0.75 WHEN c.phone IS NULL THEN v.score
+                    ELSE least(1.0, v.score + 0.05) END,
+               coalesce(v.reason || CASE WHEN c.phone IS NOT NULL
+                                         THEN printf('; filed complaint %s', c.first) ELSE '' END,
+                        printf('filed complaint %s about scam calls', c.first))
+        FROM victims v FULL JOIN complained c ON c.phone = v.phone
+        UNION ALL
+        SELECT 'victim_paid', CAST(coalesce(p.phone, c.phone) AS VARCHAR),
+               CASE WHEN p.phone IS NULL THEN 0.6 WHEN c.phone IS NULL THEN p.score
+                    ELSE least(1.0, p.score + 0.05) END,
+               coalesce(p.reason, printf('reported losing %s in complaint %s',
+                                         format('{{:,.2f}}', c.lost), c.first))
+        FROM paid p FULL JOIN (SELECT * FROM complained WHERE lost > 0) c ON c.phone = p.phone
+        UNION ALL
+        SELECT 'mule_account', coalesce(m.account, a.account),
+               {combine_sql('m.score', 'coalesce(a.reports, 0)', alone)},
+               concat(coalesce(m.reason, 'no payments into this account in the records'),
+                      CASE WHEN a.reports > 0 THEN printf('; named in %d complaint(s)', a.reports)
+                           ELSE '' END)
+        FROM mules m FULL JOIN accounts_named a ON a.account = m.account
+    """)  # fmt: skip
+    run(db, """
+        CREATE OR REPLACE TABLE grouped AS
+        SELECT s.*,
+            CASE s.kind WHEN 'sip_account' THEN lc.center WHEN 'source_ip' THEN lc.center
+                        WHEN 'caller_number' THEN ng.center WHEN 'victim_phone' THEN vg.center
+                        END AS center,
+            CASE s.kind WHEN 'sip_account' THEN cn.network WHEN 'source_ip' THEN cn.network
+                        WHEN 'caller_number' THEN ng.network WHEN 'victim_phone' THEN vg.network
+                        WHEN 'mule_account' THEN mg.network
+                        WHEN 'victim_paid' THEN coalesce(pg.network, vg.network) END AS network
+        FROM scored s
+        LEFT JOIN line_center lc ON lc.key_kind = s.kind AND lc.key = s.key
+        LEFT JOIN center_network cn ON cn.center = lc.center
+        LEFT JOIN number_group ng ON s.kind = 'caller_number' AND CAST(ng.value AS VARCHAR) = s.key
+        LEFT JOIN victim_group vg ON s.kind IN ('victim_phone', 'victim_paid')
+                                 AND CAST(vg.value AS VARCHAR) = s.key
+        LEFT JOIN mule_group mg ON s.kind = 'mule_account' AND mg.value = s.key
+        LEFT JOIN (
+            SELECT CAST(p.phone AS VARCHAR) AS key, arg_max(g.network, p.amount) AS network
+            FROM victim_payments p JOIN mule_group g ON g.value = p.payee GROUP BY 1
+        ) pg ON s.kind = 'victim_paid' AND pg.key = s.key
+    """)
+    _label(case)
+
+
+def _label(case: Case) -> None:
+    """Rank networks by victims who paid, loss and victims; label N1.. and C01.. ."""
+    db = case.db
+    run(db, """
+        CREATE OR REPLACE TABLE network_rank AS
+        WITH flagged AS (SELECT * FROM grouped WHERE score >= 0.5 AND network IS NOT NULL),
+        loss AS (
+            SELECT g.network, sum(p.amount) AS loss, mode(p.currency) AS currency
+            FROM fraud_transfers f JOIN victim_payments p ON p.line = f.line
+            JOIN mule_group g ON g.value = f.mule WHERE f.kind = 'victim_payment'
+            GROUP BY g.network
+        ), stats AS (
+            SELECT network, count(*) FILTER (WHERE kind = 'victim_phone') AS victims,
+                   count(*) FILTER (WHERE kind = 'victim_paid') AS victims_paid,
+                   count(*) AS members
+            FROM flagged GROUP BY network
+        )
+        SELECT s.*, coalesce(l.loss, 0) AS loss, coalesce(l.currency, '') AS currency,
+               'N' || row_number() OVER (ORDER BY s.victims_paid DESC, coalesce(l.loss, 0) DESC,
+                                         s.victims DESC, s.members DESC, s.network) AS network_id
+        FROM stats s LEFT JOIN loss l USING (network)
+    """)
+    run(db, """
+        CREATE OR REPLACE TABLE center_rank AS
+        SELECT lc.center, cn.network,
+               printf('C%02d', row_number() OVER (
+                   ORDER BY cast(substr(r.network_id, 2) AS INTEGER) NULLS LAST,
+                            count(*) DESC, lc.center)) AS center_id
+        FROM line_center lc JOIN center_network cn USING (center)
+        LEFT JOIN network_rank r ON r.network = cn.network
+        GROUP BY lc.center, cn.network, r.network_id
+    """)
+    run(db, """
+        CREATE OR REPLACE TABLE found AS
+        SELECT g.kind,
+               CASE WHEN g.kind IN ('caller_number', 'victim_phone', 'victim_paid')
+                    THEN '+' || g.key ELSE g.key END AS value,
+               g.key, round(g.score, 3) AS score, coalesce(r.network_id, '') AS network_id,
+               coalesce(c.center_id, '') AS center_id, g.reason
+        FROM grouped g
+        LEFT JOIN network_rank r ON r.network = g.network
+        LEFT JOIN center_rank c ON c.center = g.center
+        WHERE g.key IS NOT NULL
+    """)
+
+
+def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
+    """Write the CSV findings into ``folder`` (already the temp folder); return row counts."""
+    db = case.db
+    counts: dict[str, int] = {}
+
+    def copy(name: str, sql: str) -> None:
+        path = str(folder / f"{name}.csv").replace("'", "''")
+        run(db, f"COPY ({sql}) TO '{path}' (HEADER, DELIMITER ',', QUOTE '\"')")
+        counts[name] = case.count(f"SELECT count(*) FROM ({sql})")
+
+    cols = ", ".join(contract.FINDINGS_ENTITIES)
+    copy("entities", f"SELECT {cols} FROM found WHERE score >= {contract.FLAG_THRESHOLD} "
+                     "ORDER BY kind, network_id, center_id, score DESC, value")  # fmt: skip
+    copy("leads", f"SELECT {cols} FROM found WHERE score < {contract.FLAG_THRESHOLD} "
+                  "AND score >= 0.4 ORDER BY kind, score DESC, value")  # fmt: skip
+    transfers_cols = (
+        f"f.tx_id, round(f.score, 3) AS score, coalesce(r.network_id, '') AS network_id, f.kind, "
+        f"{iso('t.time')} AS time, t.payer_account, t.payee_account, t.amount, t.currency, "
+        "t.channel, CASE f.kind WHEN 'victim_payment' THEN 'a victim paid a mule account after '"
+        "|| 'scam calls' WHEN 'layering' THEN 'a mule account moved money to another mule' "
+        "ELSE 'money left the mule accounts' END AS reason"
+    )
+    transfers_from = (
+        "FROM fraud_transfers f JOIN transfers t ON t._line = f.line "
+        "LEFT JOIN mule_group g ON g.value = f.mule LEFT JOIN network_rank r "
+        "ON r.network = g.network"
+    )
+    copy("transfers", f"SELECT {transfers_cols} {transfers_from} ORDER BY t.time, f.tx_id")
+    copy("centers", f"""
+        WITH calls AS (
+            SELECT c.center, min(c.t) AS first_t, max(c.t) AS last_t, count(*) AS calls,
+                   count(DISTINCT CASE WHEN c.answered THEN c.callee END) AS victims
+            FROM call_center c WHERE c.center IS NOT NULL AND c.source = 'voip_cdr' GROUP BY 1
+        ), lines AS (
+            SELECT center, count(*) FILTER (WHERE key_kind = 'sip_account') AS sip_accounts,
+                   count(*) FILTER (WHERE key_kind = 'source_ip') AS source_ips
+            FROM line_center GROUP BY 1
+        )
+        SELECT cr.center_id, coalesce(r.network_id, '') AS network_id,
+               coalesce(p.country, '') AS country, '' AS region,
+               {iso('calls.first_t')} AS first_seen, {iso('calls.last_t')} AS last_seen,
+               l.sip_accounts AS lines, calls.calls, calls.victims, l.sip_accounts,
+               l.source_ips, coalesce(p.asn, '') AS asn
+        FROM center_rank cr JOIN lines l USING (center) LEFT JOIN calls USING (center)
+        LEFT JOIN center_place p USING (center) LEFT JOIN network_rank r USING (network)
+        ORDER BY cr.center_id
+    """)  # fmt: skip
+    copy("networks", """
+        WITH c AS (SELECT network, count(*) AS centers FROM center_rank GROUP BY 1),
+        m AS (SELECT network, count(*) FILTER (WHERE kind = 'mule_account') AS mules,
+                     count(*) FILTER (WHERE kind IN ('sip_account')) AS accounts,
+                     count(*) FILTER (WHERE kind IN ('caller_number')) AS numbers
+              FROM grouped WHERE score >= 0.5 GROUP BY 1)
+        SELECT r.network_id, coalesce(c.centers, 0) AS centers,
+               CASE WHEN coalesce(m.accounts, 0) > 0 THEN m.accounts ELSE coalesce(m.numbers, 0)
+                    END AS lines,
+               r.victims, r.victims_paid, round(r.loss, 2) AS loss, r.currency,
+               coalesce(m.mules, 0) AS mule_accounts
+        FROM network_rank r LEFT JOIN c USING (network) LEFT JOIN m USING (network)
+        ORDER BY CAST(substr(r.network_id, 2) AS INTEGER)
+    """)
+    copy("evidence", _evidence_sql(s.evidence_per_entity))
+    copy("rejected", "SELECT tbl AS \"table\", file, line, field, value, reason FROM rejected "
+                     "ORDER BY tbl, line")  # fmt: skip
+    return counts
+
+
+def _evidence_sql(per_entity: int) -> str:
+    """The records behind each flagged entity, the first ``per_entity`` of each kind of record
+    in time order."""
+    call = ("concat(CASE WHEN c.answered THEN printf('answered %d s', c.duration_s) "
+            "ELSE 'not answered' END, ': ', coalesce('+' || c.caller, 'withheld'), ' -> +', "
+            "c.callee, coalesce(' via ' || c.sip_account || ' from ' || c.source_ip, ''))"
+            )  # fmt: skip
+    money = ("printf('%s %s from %s to %s by %s', format('{:,.2f}', t.amount), t.currency, "
+             "coalesce(nullif(t.payer_account, ''), 'cash'), "
+             "coalesce(nullif(t.payee_account, ''), 'cash'), t.channel)")  # fmt: skip
+    return f"""
+        WITH flagged AS (SELECT kind, key, value FROM found WHERE score >= 0.5),
+        rows AS (
+            SELECT f.kind, f.value, c.source, c.call_id AS record_id, c.t, {call} AS detail
+            FROM flagged f JOIN scam_calls c ON f.kind = 'caller_number'
+                 AND c.caller = TRY_CAST(f.key AS BIGINT)
+            UNION ALL
+            SELECT f.kind, f.value, c.source, c.call_id, c.t, {call}
+            FROM flagged f JOIN scam_calls c ON f.kind = 'victim_phone' AND c.answered
+                 AND c.callee = TRY_CAST(f.key AS BIGINT)
+            UNION ALL
+            SELECT f.kind, f.value, c.source, c.call_id, c.t, {call}
+            FROM flagged f JOIN scam_calls c ON c.source = 'voip_cdr' AND (
+                 (f.kind = 'sip_account' AND c.sip_account = f.key)
+                 OR (f.kind = 'source_ip' AND c.source_ip = f.key))
+            UNION ALL
+            SELECT f.kind, f.value, 'transfers', t.tx_id, t.time, {money}
+            FROM flagged f JOIN fraud_transfers x ON f.kind = 'mule_account'
+            JOIN transfers t ON t._line = x.line
+                 AND (t.payee_account = f.key OR t.payer_account = f.key)
+            UNION ALL
+            SELECT f.kind, f.value, 'transfers', t.tx_id, t.time, {money}
+            FROM flagged f JOIN victim_payments p ON f.kind = 'victim_paid'
+                 AND p.phone = TRY_CAST(f.key AS BIGINT)
+            JOIN fraud_transfers x ON x.line = p.line JOIN transfers t ON t._line = p.line
+            UNION ALL
+            SELECT f.kind, f.value, 'reports', r.report_id, r.filed_at,
+                   'named in complaint ' || r.report_id
+            FROM flagged f JOIN report_numbers n ON f.kind = 'caller_number'
+                 AND n.number = TRY_CAST(f.key AS BIGINT)
+            JOIN reports r ON r.report_id = n.report_id
+            UNION ALL
+            SELECT f.kind, f.value, 'reports', r.report_id, r.filed_at,
+                   'named in complaint ' || r.report_id
+            FROM flagged f JOIN report_accounts a ON f.kind = 'mule_account' AND a.account = f.key
+            JOIN reports r ON r.report_id = a.report_id
+            UNION ALL
+            SELECT f.kind, f.value, 'reports', r.report_id, r.filed_at,
+                   printf('filed complaint, lost %s %s', format('{{:,.2f}}', r.amount_lost),
+                          r.currency)
+            FROM flagged f JOIN reports r ON f.kind IN ('victim_phone', 'victim_paid')
+                 AND r.victim_phone = TRY_CAST(f.key AS BIGINT)
+        )
+        SELECT kind, value, source, record_id, {iso('t')} AS time, detail FROM rows
+        QUALIFY row_number() OVER (PARTITION BY kind, value, source ORDER BY t, record_id)
+                <= {per_entity}
+        ORDER BY kind, value, t, record_id
+    """  # fmt: skip

@@ -1,0 +1,32 @@
+"""Victim journeys: subscribers who answered scam calls, and how the script escalated.
+
+The script moves a victim from a 'neighbour' to a 'policeman' to an 'official', each from a
+different number and often days apart. A subscriber who answered one scam call is a victim;
+one contacted by several lines of the operation over several days was walked through it.
+"""
+
+from __future__ import annotations
+
+from scamtrace.detect.settings import DetectSettings
+from scamtrace.enrich.case import Case, run
+
+
+def find_victims(case: Case, s: DetectSettings) -> None:
+    """Create ``victims(phone, score, first_t, last_t, calls, lines, days, reason)``."""
+    run(case.db, """
+        CREATE OR REPLACE TABLE victims AS
+        WITH a AS (
+            SELECT callee AS phone, max(score) AS score, min(t) AS first_t, max(t) AS last_t,
+                   count(*) AS calls, count(DISTINCT caller) AS lines,
+                   count(DISTINCT t // 86400) AS days, max(duration_s) AS longest
+            FROM scam_calls WHERE answered AND callee IS NOT NULL GROUP BY callee
+        )
+        SELECT phone, least(1.0, score + CASE WHEN lines >= 2 AND days >= 2 THEN 0.05 ELSE 0 END)
+                   AS score, first_t, last_t, calls, lines, days,
+               CASE WHEN lines >= 2 AND days >= 2 THEN
+                        printf('answered %d scam calls from %d different numbers over %d days '
+                               '(longest %d s)', calls, lines, days, longest)
+                    ELSE printf('answered %d scam call(s), longest %d s', calls, longest) END
+                   AS reason
+        FROM a
+    """)

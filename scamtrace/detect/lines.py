@@ -1,0 +1,108 @@
+"""Dialling lines on the VoIP side: SIP accounts and source IPs that act as a call center.
+
+A call center's account does what no household and no honest company does: it presents many
+different caller IDs that look local to the people it calls, and dials a list, each number once.
+Households call a small circle again and again; honest call centers abroad present their own
+one number. Each account gets a score and a reason; each source IP inherits the scores of the
+accounts whose calls came from it, weighted by calls.
+"""
+
+from __future__ import annotations
+
+from scamtrace.detect.settings import DetectSettings
+from scamtrace.enrich.case import Case, run
+from scamtrace.enrich.phones import BUSINESS_TYPES, calling_code, calling_code_sql, number_facts
+
+
+def score_lines(case: Case, s: DetectSettings) -> None:
+    """Create ``sip_scores``, ``ip_scores`` and ``voip_scam`` (the calls of flagged accounts)."""
+    db = case.db
+    if not case.has("voip_cdr"):
+        run(db, "CREATE OR REPLACE TABLE sip_scores (sip_account VARCHAR, score DOUBLE, "
+                "reason VARCHAR, calls BIGINT, callees BIGINT, ids BIGINT)")  # fmt: skip
+        run(db, "CREATE OR REPLACE TABLE ip_scores (source_ip VARCHAR, score DOUBLE, "
+                "reason VARCHAR, calls BIGINT)")  # fmt: skip
+        run(db, "CREATE OR REPLACE TABLE voip_scam (v_line BIGINT, sip_account VARCHAR, "
+                "source_ip VARCHAR, score DOUBLE)")  # fmt: skip
+        return
+    home = calling_code(case.table_country.get("voip_cdr", case.country))
+    to_cc = calling_code_sql("to_number")
+    from_cc = calling_code_sql("from_number")
+    run(db, f"""
+        CREATE OR REPLACE TABLE sip_features AS
+        WITH calls AS (
+            SELECT sip_account, to_number, from_number, sip_status, duration_s,
+                   ({from_cc} = {to_cc} AND {to_cc} <> {home}) AS local_abroad
+            FROM voip_cdr WHERE to_number IS NOT NULL
+        )
+        SELECT sip_account, count(*) AS calls, count(DISTINCT to_number) AS callees,
+               count(DISTINCT from_number) AS ids,
+               count(DISTINCT CASE WHEN local_abroad THEN from_number END) AS local_ids,
+               avg(local_abroad::INT) AS local_share,
+               avg((sip_status = 200)::INT) AS answer_rate,
+               median(CASE WHEN sip_status = 200 THEN duration_s END) AS median_talk
+        FROM calls GROUP BY sip_account
+    """)  # fmt: skip
+    _mark_hotlines(case)
+    rotation = (f"(local_ids >= {s.rotation_min_ids} AND NOT hotlines "
+                f"AND local_ids >= {s.rotation_ids_per_callee} * callees)")  # fmt: skip
+    fanout = (f"(callees >= {s.fanout_min_callees} "
+              f"AND callees >= {s.fanout_uniqueness} * calls)")  # fmt: skip
+    spoof = "(local_share >= 0.5)"
+    run(db, f"""
+        CREATE OR REPLACE TABLE sip_scores AS
+        SELECT sip_account, calls, callees, local_ids AS ids,
+            CASE WHEN {rotation} AND {fanout} THEN 0.9 + 0.05 * {spoof}::INT
+                 WHEN {rotation} AND {spoof} THEN 0.7
+                 WHEN {fanout} AND {spoof} THEN 0.45
+                 WHEN {fanout} THEN 0.3 ELSE 0.1 END AS score,
+            CASE WHEN {rotation} AND {fanout} THEN
+                    printf('presented %d different caller IDs local to the people it called and '
+                           'dialled %d numbers once each in %d calls', local_ids, callees, calls)
+                 WHEN {rotation} AND {spoof} THEN
+                    printf('presented %d different caller IDs local to the people it called from '
+                           'abroad', local_ids)
+                 WHEN hotlines THEN printf('presented %d hotline numbers of its own',
+                                           local_ids)
+                 WHEN {fanout} THEN printf('dialled %d numbers in %d calls with one caller ID',
+                                           callees, calls)
+                 ELSE printf('called %d numbers in %d calls', callees, calls) END AS reason
+        FROM sip_features
+    """)  # fmt: skip
+    run(db, """
+        CREATE OR REPLACE TABLE ip_scores AS
+        SELECT v.source_ip, count(*) AS calls, sum(a.score) / count(*) AS score,
+               count(DISTINCT CASE WHEN a.score >= 0.5 THEN v.sip_account END) AS bad_accounts,
+               printf('%d of its %d calls came from %d dialling accounts',
+                      count(*) FILTER (WHERE a.score >= 0.5), count(*),
+                      count(DISTINCT CASE WHEN a.score >= 0.5 THEN v.sip_account END)) AS reason
+        FROM voip_cdr v JOIN sip_scores a USING (sip_account)
+        WHERE v.source_ip <> ''
+        GROUP BY v.source_ip
+    """)
+    run(db, """
+        CREATE OR REPLACE TABLE voip_scam AS
+        SELECT v._line AS v_line, v.sip_account, v.source_ip, a.score
+        FROM voip_cdr v JOIN sip_scores a USING (sip_account) WHERE a.score >= 0.5
+    """)
+
+
+def _mark_hotlines(case: Case, most: int = 50) -> None:
+    """Add ``hotlines`` to ``sip_features``: the account's few presented IDs are business
+    numbers (toll-free, shared-cost, UAN), as an honest company's support line presents."""
+    db = case.db
+    rows = run(db, f"""
+        SELECT DISTINCT v.sip_account, v.from_number FROM voip_cdr v
+        JOIN sip_features f USING (sip_account)
+        WHERE f.local_ids BETWEEN 2 AND {most} AND v.from_number IS NOT NULL
+    """)  # fmt: skip
+    facts = number_facts(f"+{n}" for _, n in rows)
+    per_account: dict[str, list[bool]] = {}
+    for account, number in rows:
+        business = facts[f"+{number}"].number_type in BUSINESS_TYPES
+        per_account.setdefault(account, []).append(business)
+    hotline = [a for a, flags in per_account.items() if sum(flags) >= 0.8 * len(flags)]
+    run(db, "ALTER TABLE sip_features ADD COLUMN hotlines BOOLEAN DEFAULT false")
+    if hotline:
+        db.executemany("UPDATE sip_features SET hotlines = true WHERE sip_account = ?",
+                       [[a] for a in hotline])  # fmt: skip

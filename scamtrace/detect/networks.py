@@ -1,0 +1,220 @@
+"""Networks: one entity graph of centers, lines, victims and accounts, split into the
+operations that run them.
+
+Centers of one network hand victims to each other (the 'policeman' calls from another villa)
+and send them to the same mule accounts; centers of different networks share neither, beyond
+chance. The center graph is weighted by shared victims and shared mule accounts and split into
+communities with Leiden (modularity). Every other entity takes the network of the centers
+behind its calls, or of the money that reached it. Without VoIP data there are no centers; the
+graph of presented numbers, victims and accounts is split the same way.
+"""
+
+from __future__ import annotations
+
+import igraph as ig
+import leidenalg
+
+from scamtrace.enrich.case import Case, run
+
+SEED = 20160701
+#: A victim held this long by two centers was handed from one to the other.
+ENGAGED_S = 60
+#: Neighbouring numbers of one dialling list, dialled within the hour.
+LIST_GAP = 32
+LIST_WINDOW_S = 3600
+#: Attribute a call to a network by its hour only when that network placed this share.
+TIMING_SHARE = 0.8
+#: Leiden resolution (configuration model): below 1 favours keeping a network whole; the
+#: middle of the range (0.6 to 0.9) that split every simulated preset and seed correctly.
+RESOLUTION = 0.75
+
+
+def assign_networks(case: Case) -> None:
+    """Create ``call_center`` (scam calls with their center), ``center_network``,
+    ``number_group``, ``victim_group`` and ``mule_group`` (center and network per entity)."""
+    db = case.db
+    run(db, """
+        CREATE OR REPLACE TABLE call_center AS
+        SELECT s.*, lc.center FROM scam_calls s
+        LEFT JOIN line_center lc ON lc.key_kind = 'sip_account' AND lc.key = s.sip_account
+    """)
+    has_centers = case.count("SELECT count(*) FROM line_center") > 0
+    if has_centers:
+        _infer_unlinked_centers(case)
+        _center_communities(case)
+    else:
+        _entity_communities(case)
+    _call_networks(case)
+    # Numbers and victims: the center (and network) behind most of their calls.
+    run(db, """
+        CREATE OR REPLACE TABLE number_group AS
+        SELECT caller AS value, mode(center) AS center, mode(network) AS network
+        FROM call_center WHERE caller IS NOT NULL AND NOT unallocated GROUP BY caller
+    """)
+    run(db, """
+        CREATE OR REPLACE TABLE victim_group AS
+        SELECT callee AS value,
+               CASE WHEN count(DISTINCT center) = 1 THEN min(center) END AS center,
+               mode(network) AS network
+        FROM call_center WHERE answered GROUP BY callee
+    """)
+    if not has_centers:
+        run(db, """
+            UPDATE number_group SET network = e.network FROM entity_network e
+            WHERE e.kind = 'caller_number' AND e.value = CAST(number_group.value AS VARCHAR)
+        """)
+        run(db, """
+            UPDATE victim_group SET network = e.network FROM entity_network e
+            WHERE e.kind = 'victim_phone' AND e.value = CAST(victim_group.value AS VARCHAR)
+        """)
+    # Numbers seen only where no line is known borrow the network of the victims they reached.
+    run(db, """
+        UPDATE number_group SET network = x.network FROM (
+            SELECT c.caller, mode(v.network) AS network FROM scam_calls c
+            JOIN victim_group v ON v.value = c.callee WHERE v.network IS NOT NULL
+            GROUP BY c.caller) x
+        WHERE number_group.network IS NULL AND x.caller = number_group.value
+    """)
+    # Money: first-layer mules take the network of the victims who paid them; later layers
+    # that of the mules that fed them.
+    run(db, """
+        CREATE OR REPLACE TABLE mule_group AS
+        SELECT f.mule AS value, mode(v.network) AS network
+        FROM fraud_transfers f JOIN victim_payments p ON p.line = f.line
+        JOIN victim_group v ON v.value = p.phone
+        WHERE f.kind = 'victim_payment' GROUP BY f.mule
+    """)
+    layers = run(db, "SELECT DISTINCT layer FROM mules WHERE layer > 1 ORDER BY layer")
+    for (layer,) in layers:
+        run(db, f"""
+            INSERT INTO mule_group
+            SELECT m.account, mode(g.network) FROM mules m
+            JOIN transfers t ON t.payee_account = m.account
+            JOIN mule_group g ON g.value = t.payer_account
+            WHERE m.layer = {layer} AND m.account NOT IN (SELECT value FROM mule_group)
+            GROUP BY m.account
+        """)  # fmt: skip
+
+
+def _call_networks(case: Case) -> None:
+    """Each scam call's network: its center's; for a call no center explains, the network
+    that placed nearly all (``TIMING_SHARE``) of the explained scam calls in the same hour."""
+    db = case.db
+    run(db, "ALTER TABLE call_center ADD COLUMN network INTEGER")
+    run(db, """
+        UPDATE call_center SET network = n.network FROM center_network n
+        WHERE n.center = call_center.center
+    """)
+    run(db, f"""
+        UPDATE call_center SET network = x.network FROM (
+            WITH hourly AS (
+                SELECT t // 3600 AS h, network, count(*) AS n FROM call_center
+                WHERE network IS NOT NULL GROUP BY ALL
+            )
+            SELECT h, arg_max(network, n) AS network FROM hourly GROUP BY h
+            HAVING max(n) >= {TIMING_SHARE} * sum(n)
+        ) x WHERE call_center.network IS NULL AND call_center.t // 3600 = x.h
+    """)  # fmt: skip
+
+
+def _infer_unlinked_centers(case: Case) -> None:
+    """Give carrier-side scam calls that no VoIP record explains (the center used another
+    provider) the center that placed them where the records show it: the one dialling the
+    neighbouring numbers of the same list within the hour."""
+    db = case.db
+    run(db, f"""
+        UPDATE call_center SET center = x.center FROM (
+            SELECT u.line, arg_min(a.center, abs(a.callee - u.callee) * 3600 + abs(a.t - u.t))
+                   AS center
+            FROM call_center u
+            JOIN (VALUES (-1), (0), (1)) o(d) ON true
+            JOIN call_center a ON a.center IS NOT NULL
+             AND a.callee // {LIST_GAP} = u.callee // {LIST_GAP} + o.d
+             AND abs(a.callee - u.callee) <= {LIST_GAP}
+             AND abs(a.t - u.t) <= {LIST_WINDOW_S}
+            WHERE u.center IS NULL AND u.source = 'carrier_cdr'
+            GROUP BY u.line
+        ) x WHERE call_center.source = 'carrier_cdr' AND call_center.line = x.line
+    """)  # fmt: skip
+    # A number that only hidden lines presented (rotating or fixed for days) carries the
+    # center found for some of its calls to the rest. Numbers that several centers show
+    # (the official look-alikes) never do.
+    run(db, """
+        UPDATE call_center SET center = x.center FROM (
+            SELECT caller, min(center) AS center FROM call_center
+            WHERE caller IS NOT NULL GROUP BY caller
+            HAVING count(DISTINCT center) = 1 AND count(sip_account) = 0
+        ) x WHERE call_center.center IS NULL AND call_center.caller = x.caller
+    """)
+
+
+def _center_communities(case: Case) -> None:
+    """Centers that share more victims and mule accounts than their sizes explain are one
+    network: Leiden communities under the configuration null model, which is blind to the
+    case's scale (a month or a year of records weigh the same)."""
+    db = case.db
+    centers = [r[0] for r in run(db, "SELECT DISTINCT center FROM line_center ORDER BY 1")]
+    # Shared victims count when both centers held them on the line (a handoff in the script,
+    # not two lists that happened to hold the same number); a shared mule account counts when
+    # different victims of the two centers paid it.
+    links = run(db, f"""
+        WITH vc AS (
+            SELECT callee AS phone, center, max(duration_s) AS talk FROM call_center
+            WHERE answered AND center IS NOT NULL GROUP BY ALL
+        ), engaged AS (SELECT * FROM vc WHERE talk >= {ENGAGED_S}),
+        mc AS (
+            SELECT DISTINCT f.mule, vc.center, vc.phone FROM fraud_transfers f
+            JOIN victim_payments p ON p.line = f.line JOIN vc ON vc.phone = p.phone
+            WHERE f.kind = 'victim_payment'
+        ), pairs AS (
+            SELECT a.center AS a, b.center AS b, count(*) AS w FROM engaged a JOIN engaged b
+              ON a.phone = b.phone AND a.center < b.center GROUP BY ALL
+            UNION ALL
+            SELECT a.center, b.center, count(DISTINCT a.mule) FROM mc a JOIN mc b
+              ON a.mule = b.mule AND a.center < b.center AND a.phone <> b.phone GROUP BY ALL
+        )
+        SELECT a, b, sum(w) FROM pairs GROUP BY a, b
+    """)  # fmt: skip
+    membership = _leiden(len(centers), [(centers.index(a), centers.index(b), w)
+                                        for a, b, w in links])  # fmt: skip
+    run(db, "CREATE OR REPLACE TABLE center_network (center INTEGER, network INTEGER)")
+    db.executemany("INSERT INTO center_network VALUES (?, ?)",
+                   [[c, membership[n]] for n, c in enumerate(centers)])  # fmt: skip
+
+
+def _entity_communities(case: Case) -> None:
+    """Without centers: communities of presented numbers, victims and mule accounts."""
+    db = case.db
+    run(db, "CREATE OR REPLACE TABLE center_network (center INTEGER, network INTEGER)")
+    edges = run(db, """
+        SELECT 'caller_number', CAST(caller AS VARCHAR), 'victim_phone', CAST(callee AS VARCHAR),
+               count(*)
+        FROM scam_calls WHERE answered AND caller IS NOT NULL GROUP BY ALL
+        UNION ALL
+        SELECT 'victim_phone', CAST(p.phone AS VARCHAR), 'mule_account', f.mule, count(*)
+        FROM fraud_transfers f JOIN victim_payments p ON p.line = f.line GROUP BY ALL
+    """)
+    nodes: dict[tuple[str, str], int] = {}
+    pairs = []
+    for ka, a, kb, b, w in edges:
+        i = nodes.setdefault((ka, a), len(nodes))
+        j = nodes.setdefault((kb, b), len(nodes))
+        pairs.append((i, j, w))
+    membership = _leiden(len(nodes), pairs)
+    run(db, "CREATE OR REPLACE TABLE entity_network (kind VARCHAR, value VARCHAR, network INTEGER)")
+    db.executemany("INSERT INTO entity_network VALUES (?, ?, ?)",
+                   [[k, v, membership[n]] for (k, v), n in nodes.items()])  # fmt: skip
+
+
+def _leiden(n: int, weighted: list[tuple[int, int, int]]) -> list[int]:
+    """Leiden communities (configuration model, weighted, fixed seed) of a small graph."""
+    if n == 0:
+        return []
+    graph = ig.Graph(n=n, edges=[(a, b) for a, b, _ in weighted])
+    graph.es["weight"] = [float(w) for _, _, w in weighted]
+    if not weighted:
+        return list(range(n))
+    part = leidenalg.find_partition(graph, leidenalg.RBConfigurationVertexPartition,
+                                    weights="weight", resolution_parameter=RESOLUTION,
+                                    seed=SEED)  # fmt: skip
+    return list(part.membership)

@@ -1,0 +1,127 @@
+"""Spoofed caller IDs: numbers presented as local on calls that came in from abroad.
+
+A number of the victims' own country that arrives on an international trunk is either a
+traveller, an emigrant calling home, a company's hotline routed abroad, or a forgery. Forged
+numbers behave like a dialling list: each callee is called once, most calls go unanswered or are
+short, and the same number may also be in use at home by the subscriber it belongs to. Where
+the VoIP provider's record of the call is linked, the line that really placed it decides.
+"""
+
+from __future__ import annotations
+
+from scamtrace.detect.settings import DetectSettings
+from scamtrace.enrich.case import Case, run
+from scamtrace.enrich.phones import BUSINESS_TYPES, calling_code, calling_code_sql, number_facts
+
+
+def score_presented_numbers(case: Case, s: DetectSettings) -> None:
+    """Create ``carrier_calls`` (carrier rows with their linked line), ``number_scores``
+    (carrier-side verdict per presented number) and ``scam_calls`` (every call judged scam,
+    from either view, with the line behind it where known)."""
+    db = case.db
+    run(db, "CREATE OR REPLACE TABLE number_scores (caller BIGINT, score DOUBLE, reason VARCHAR, "
+            "calls BIGINT, callees BIGINT)")  # fmt: skip
+    scam_parts = []
+    if case.has("voip_cdr"):
+        scam_parts.append("""
+            SELECT 'voip_cdr' AS source, v._line AS line, v.call_id, v.from_number AS caller,
+                   v.to_number AS callee, v.start_time AS t, v.sip_status = 200 AS answered,
+                   v.duration_s, s.score, v.sip_account, v.source_ip,
+                   v.sip_status = 404 AS unallocated
+            FROM voip_scam s JOIN voip_cdr v ON v._line = s.v_line
+        """)
+    if case.has("carrier_cdr"):
+        _carrier_calls(case, s)
+        scam_parts.append("""
+            SELECT 'carrier_cdr' AS source, c._line AS line, c.call_id,
+                   c.caller_number AS caller, c.called_number AS callee, c.start_time AS t,
+                   c.answered, c.duration_s,
+                   greatest(coalesce(c.line_score, 0), coalesce(n.score, 0)) AS score,
+                   c.sip_account, c.source_ip, false AS unallocated
+            FROM carrier_calls c LEFT JOIN number_scores n ON n.caller = c.caller_number
+            WHERE c.line_score >= 0.5 OR (c.line_score IS NULL AND n.score >= 0.5)
+        """)
+    if scam_parts:
+        run(db, "CREATE OR REPLACE TABLE scam_calls AS " + " UNION ALL ".join(scam_parts))
+    else:
+        run(db, "CREATE OR REPLACE TABLE scam_calls (source VARCHAR, line BIGINT, "
+                "call_id VARCHAR, caller BIGINT, callee BIGINT, t BIGINT, answered BOOLEAN, "
+                "duration_s BIGINT, score DOUBLE, sip_account VARCHAR, source_ip VARCHAR, "
+                "unallocated BOOLEAN)")  # fmt: skip
+
+
+def _carrier_calls(case: Case, s: DetectSettings) -> None:
+    db = case.db
+    home_iso = case.table_country.get("carrier_cdr", case.country)
+    home = calling_code(home_iso)
+    cc = calling_code_sql("c.caller_number")
+    linked = case.has("voip_cdr")
+    line = (
+        "LEFT JOIN call_link l ON l.c_line = c._line "
+        "LEFT JOIN voip_cdr v ON v._line = l.v_line "
+        "LEFT JOIN sip_scores a ON a.sip_account = v.sip_account"
+        if linked
+        else ""
+    )
+    cols = "a.score, v.sip_account, v.source_ip" if linked else "NULL, NULL, NULL"
+    # Only calls from abroad that present a local number are candidates; the rest of the
+    # carrier's traffic (the bulk of a terabyte) is read once and never materialised.
+    run(db, f"""
+        CREATE OR REPLACE TABLE carrier_calls AS
+        SELECT c._line, c.call_id, c.start_time, c.caller_number, c.called_number,
+               c.answered, c.duration_s, c.ingress_trunk, c.ingress_country,
+               {cols.split(',')[0]} AS line_score, {cols.split(',')[1]} AS sip_account,
+               {cols.split(',')[2]} AS source_ip
+        FROM carrier_cdr c {line}
+        WHERE upper(c.ingress_country) <> '{home_iso}' AND {cc} = {home}
+          AND c.called_number IS NOT NULL
+    """)  # fmt: skip
+    run(db, """
+        CREATE OR REPLACE TABLE number_features AS
+        SELECT caller_number AS caller, count(*) AS calls,
+               count(DISTINCT called_number) AS callees,
+               avg(answered::INT) AS answer_rate,
+               median(CASE WHEN answered THEN duration_s END) AS median_talk,
+               count(line_score) AS linked, max(line_score) AS line_score
+        FROM carrier_calls GROUP BY caller_number
+    """)
+    run(db, f"""
+        CREATE OR REPLACE TABLE home_use AS
+        SELECT DISTINCT c.caller_number AS caller FROM carrier_cdr c
+        SEMI JOIN number_features f ON f.caller = c.caller_number
+        WHERE upper(c.ingress_country) = '{home_iso}'
+    """)  # fmt: skip
+    rows = run(db, "SELECT caller FROM number_features WHERE calls >= 5")
+    facts = number_facts(f"+{r[0]}" for r in rows)
+    business = [[int(n[1:])] for n, f in facts.items() if f.number_type in BUSINESS_TYPES]
+    run(db, "CREATE OR REPLACE TABLE business_numbers (caller BIGINT)")
+    if business:
+        db.executemany("INSERT INTO business_numbers VALUES (?)", business)
+    once = f"(f.callees >= {s.fanout_uniqueness} * f.calls)"
+    short = f"(f.answer_rate < 0.5 OR coalesce(f.median_talk, 0) < {s.short_call_s})"
+    family = f"(f.callees <= {s.family_max_callees} AND f.callees < 0.5 * f.calls)"
+    run(db, f"""
+        CREATE OR REPLACE TABLE number_scores AS
+        WITH x AS (
+            SELECT f.*, b.caller IS NOT NULL AS business, h.caller IS NOT NULL AS at_home
+            FROM number_features f
+            LEFT JOIN business_numbers b USING (caller) LEFT JOIN home_use h USING (caller)
+        )
+        SELECT caller, calls, callees,
+            CASE WHEN linked > 0 THEN line_score
+                 WHEN {family} THEN 0.2
+                 ELSE least(1.0, CASE WHEN business THEN 0.1 ELSE 0.35 END
+                      + 0.35 * {once}::INT + 0.1 * at_home::INT + 0.1 * {short}::INT) END AS score,
+            CASE WHEN linked > 0 THEN printf('shown on %d calls from abroad placed by a VoIP '
+                                             'line scored %.2f', calls, line_score)
+                 WHEN {family} THEN printf('calls a circle of %d people from abroad, again and '
+                                           'again, like a family member', callees)
+                 ELSE concat(printf('local number presented on %d calls from abroad', calls),
+                      CASE WHEN business THEN ' as a company hotline' ELSE '' END,
+                      CASE WHEN {once} THEN printf(', each of %d callees called once', callees)
+                           ELSE '' END,
+                      CASE WHEN at_home THEN ', also in use at home at the same time' ELSE '' END,
+                      CASE WHEN {short} THEN ', mostly unanswered or short' ELSE '' END) END
+                AS reason
+        FROM x f
+    """)  # fmt: skip

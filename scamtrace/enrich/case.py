@@ -1,0 +1,224 @@
+"""Read a case folder into DuckDB as normalised tables, setting bad rows aside.
+
+Every contract table that is present becomes one DuckDB table of the same name with typed,
+normalised columns: times as epoch seconds (``t``), phones as E.164 digits in a ``BIGINT``
+(compact, and joins on integers are fast at hundreds of millions of rows; ``+`` is added back
+when a finding is written), amounts as ``DOUBLE``. A row whose time, number or amount cannot be
+read is never dropped silently: it goes to ``rejected`` with its file, line and reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from scamtrace import contract
+from scamtrace.contract import Column
+from scamtrace.enrich.phones import dial_plan, e164_sql
+from scamtrace.errors import CaseFolderError
+
+TRUE_WORDS = "('true', '1', 't', 'yes', 'y')"
+FALSE_WORDS = "('false', '0', 'f', 'no', 'n', '')"
+
+
+@dataclass
+class Case:
+    """An open case folder: a DuckDB connection holding its normalised tables."""
+
+    folder: Path
+    db: duckdb.DuckDBPyConnection
+    country: str
+    table_country: dict[str, str]
+    present: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    rows_read: dict[str, int] = field(default_factory=dict)
+    rows_set_aside: dict[str, int] = field(default_factory=dict)
+
+    def has(self, table: str) -> bool:
+        return table in self.present
+
+    def count(self, sql: str) -> int:
+        rows = run(self.db, sql)
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+
+Rows = list[tuple[Any, ...]]
+
+
+def run(db: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> Rows:
+    """Execute one statement and fetch its whole result (DuckDB wants results consumed)."""
+    rows: Rows = db.execute(sql, params or []).fetchall()
+    return rows
+
+
+def connect(
+    memory_limit: str | None = None, threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-process DuckDB set up for case work: UTC, bounded memory, spills to disk."""
+    db = duckdb.connect()
+    run(db, "SET TimeZone = 'UTC'")
+    run(db, f"SET threads = {threads or max(1, os.cpu_count() or 1)}")
+    run(db, f"SET memory_limit = '{memory_limit or os.environ.get('SCAMTRACE_MEMORY', '5GB')}'")
+    return db
+
+
+def holder_countries(folder: Path, override: str | None = None) -> tuple[str, dict[str, str]]:
+    """The default holder country and per-table overrides from ``holder.json``."""
+    path = folder / "holder.json"
+    country, tables = "", {}
+    if path.is_file():
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise CaseFolderError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from exc
+        if not isinstance(raw, dict):
+            raise CaseFolderError(f"{path}: expected an object with 'country' and 'tables'")
+        country = str(raw.get("country", ""))
+        tables = {str(k): str(v) for k, v in (raw.get("tables") or {}).items()}
+    if override:
+        country, tables = override, {}
+    if not country:
+        raise CaseFolderError(
+            f"{path}: no holder country; national numbers cannot be read without one "
+            "(write holder.json or pass --country)"
+        )
+    for code in (country, *tables.values()):
+        dial_plan(code)  # fails early on an unknown country
+    return country.upper(), {k: v.upper() for k, v in tables.items()}
+
+
+def open_case(
+    folder: Path,
+    country: str | None = None,
+    db: duckdb.DuckDBPyConnection | None = None,
+    tables: tuple[str, ...] | None = None,
+) -> Case:
+    """Load every contract table present in ``folder`` (or just ``tables``)."""
+    if not folder.is_dir():
+        raise CaseFolderError(f"{folder}: case folder not found")
+    default, per_table = holder_countries(folder, country)
+    case = Case(folder, db or connect(), default, per_table)
+    run(case.db,
+        "CREATE OR REPLACE TABLE rejected (tbl VARCHAR, file VARCHAR, line BIGINT, "
+        "field VARCHAR, value VARCHAR, reason VARCHAR)"
+    )
+    wanted = tables or tuple(contract.INPUT_TABLES)
+    for name in contract.INPUT_TABLES:
+        path = _find(folder, name) if name in wanted else None
+        if path is None:
+            case.missing.append(name)
+            _empty(case, contract.INPUT_TABLES[name], per_table.get(name, default))
+            continue
+        _load(case, contract.INPUT_TABLES[name], path, per_table.get(name, default))
+        case.present.append(name)
+    return case
+
+
+def _find(folder: Path, name: str) -> Path | None:
+    for suffix in (".parquet", ".csv"):
+        path = folder / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def _typed(col: Column, country: str) -> tuple[str, str | None]:
+    """(SQL for the normalised value, SQL that is true when a non-empty value is unreadable)."""
+    raw = f'"{col.name}"'
+    text = f"trim(CAST({raw} AS VARCHAR))"
+    blank = f"coalesce({text}, '') = ''"
+    if col.kind == "time":
+        value = f"CAST(epoch(TRY_CAST({text} AS TIMESTAMPTZ)) AS BIGINT)"
+        return value, f"{value} IS NULL"
+    if col.kind == "date":
+        value = f"TRY_CAST({text} AS DATE)"
+        return value, f"NOT {blank} AND {value} IS NULL"
+    if col.kind == "int":
+        value = f"TRY_CAST(TRY_CAST({text} AS DOUBLE) AS BIGINT)"
+        return value, f"NOT {blank} AND {value} IS NULL"
+    if col.kind == "decimal":
+        value = f"TRY_CAST({text} AS DOUBLE)"
+        return value, f"NOT {blank} AND ({value} IS NULL OR {value} < 0)"
+    if col.kind == "bool":
+        low = f"lower(coalesce({text}, ''))"
+        value = f"({low} IN {TRUE_WORDS})"
+        return value, f"NOT ({low} IN {TRUE_WORDS} OR {low} IN {FALSE_WORDS})"
+    if col.kind == "phone":
+        return f"TRY_CAST(substr({e164_sql(text, country)}, 2) AS BIGINT)", None
+    return f"coalesce({text}, '')", None
+
+
+#: Columns without which a row is useless (an id, a time, the dialled number).
+_REQUIRED = {"call_id", "start_time", "tx_id", "time", "report_id", "account_id"}
+
+
+def _empty(case: Case, table: contract.Table, country: str) -> None:
+    """A missing table becomes an empty one of the same shape, so detectors need no special
+    case for it (they consult ``Case.present`` to say what they could not do)."""
+    blank = ", ".join(f'NULL::VARCHAR AS "{c.name}"' for c in table.columns)
+    typed = ", ".join(f'{_typed(c, country)[0]} AS "{c.name}"' for c in table.columns)
+    run(case.db, f"CREATE OR REPLACE TABLE {table.name} AS SELECT {typed}, 0::BIGINT AS _line "
+                 f"FROM (SELECT {blank}) WHERE false")  # fmt: skip
+
+
+def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
+    db = case.db
+    source = (
+        f"read_parquet('{_q(path)}')"
+        if path.suffix == ".parquet"
+        else f"read_csv('{_q(path)}', all_varchar = true, header = true, delim = ',', "
+        "quote = '\"', escape = '\"')"
+    )
+    try:
+        cols = [r[0] for r in run(db, f"DESCRIBE SELECT * FROM {source}")]
+    except duckdb.Error as exc:
+        raise CaseFolderError(f"{path}: cannot be read as {table.name}: {exc}") from exc
+    lacking = [c.name for c in table.columns if c.name not in cols and not c.optional]
+    if lacking:
+        raise CaseFolderError(f"{path}: line 1: missing column {lacking[0]!r} of {table.name}")
+    # Line numbers: header is line 1 in CSV; Parquet rows count from 1.
+    first = 2 if path.suffix == ".csv" else 1
+    run(db,
+        f"CREATE OR REPLACE TEMP TABLE raw_{table.name} AS SELECT *, "
+        f"CAST(row_number() OVER () AS BIGINT) + {first - 1} AS _line FROM {source}"
+    )
+    selects, checks = [], []
+    for col in table.columns:
+        if col.name not in cols:
+            selects.append(f"'' AS \"{col.name}\"")
+            continue
+        value, bad = _typed(col, country)
+        selects.append(f'{value} AS "{col.name}"')
+        if col.name in _REQUIRED and col.kind in ("string", "phone"):
+            bad = f"coalesce(trim(CAST(\"{col.name}\" AS VARCHAR)), '') = ''"
+        if bad is not None:
+            checks.append((col.name, bad))
+    if checks:
+        union = " UNION ALL ".join(
+            f"SELECT '{table.name}', '{_q(str(path))}', _line, '{name}', "
+            f"left(CAST(\"{name}\" AS VARCHAR), 80), "
+            f"'cannot read {name} as {table.column(name).kind}' FROM raw_{table.name} WHERE {bad}"
+            for name, bad in checks
+        )
+        run(db, f"INSERT INTO rejected {union}")
+        any_bad = " OR ".join(f"({bad})" for _, bad in checks)
+        keep = f"WHERE NOT ({any_bad})"
+    else:
+        keep = ""
+    run(db,
+        f"CREATE OR REPLACE TABLE {table.name} AS SELECT {', '.join(selects)}, _line "
+        f"FROM raw_{table.name} {keep}"
+    )
+    total = case.count(f"SELECT count(*) FROM raw_{table.name}")
+    run(db, f"DROP TABLE raw_{table.name}")
+    case.rows_read[table.name] = total
+    case.rows_set_aside[table.name] = total - case.count(f"SELECT count(*) FROM {table.name}")
+
+
+def _q(text: str | Path) -> str:
+    return str(text).replace("'", "''")
