@@ -105,6 +105,73 @@ def simulate(
     out.print(f"victims lost {result.loss_eur:,.0f} EUR; written in {result.seconds:.1f} s")
 
 
+@app.command()
+def detect(
+    case_dir: Annotated[Path, typer.Argument(help="case folder (see CONTRACT.md)")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="findings folder to write")],
+    country: Annotated[
+        str | None, typer.Option(help="holder country for national numbers (overrides holder.json)")
+    ] = None,
+    settings: Annotated[
+        Path | None, typer.Option(help="YAML file of detection settings (thresholds, windows)")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
+) -> None:
+    """Find the call centers, campaigns, victims and mule accounts in a case folder.
+
+    Works with whatever tables are present and says what it lacked. Writes entities.csv,
+    transfers.csv, centers.csv, networks.csv, evidence.csv, summary.json and report.html.
+
+    Example:
+
+        scamtrace detect cases/small-1 --out findings/small-1
+    """
+    from scamtrace.detect.pipeline import detect as run_detect
+    from scamtrace.detect.settings import load_settings
+
+    with _progress() as bar:
+        task = bar.add_task("detecting", total=1.0)
+
+        def report(message: str, fraction: float) -> None:
+            bar.update(task, description=message, completed=fraction)
+
+        result = run_detect(case_dir, out_dir, settings=load_settings(settings), country=country,
+                            overwrite=overwrite, progress=report)  # fmt: skip
+    s = result.summary
+    out.print(f"inputs used: {', '.join(s['inputs_used']) or 'none'}")
+    if s["inputs_missing"]:
+        out.print(f"[yellow]missing:[/] {', '.join(s['inputs_missing'])}")
+        for table, cost in s["not_possible"].items():
+            out.print(f"  without {table}: no {cost}")
+    aside = sum(s["rows_set_aside"].values())
+    if aside:
+        out.print(f"[yellow]{aside:,} rows set aside[/] (see rejected.csv)")
+    flagged = Table(title=f"flagged (score >= 0.5) -> {out_dir}")
+    flagged.add_column("kind")
+    flagged.add_column("entities", justify="right")
+    for kind, n in s["flagged"].items():
+        flagged.add_row(kind, f"{n:,}")
+    out.print(flagged)
+    _print_csv_table(out_dir / "networks.csv", "networks, ranked by victims who paid and loss")
+    out.print(f"{s['centers']} centers in {s['networks']} networks; "
+              f"done in {s['timings_s']['total']:.1f} s; report: {out_dir / 'report.html'}")  # fmt: skip
+
+
+def _print_csv_table(path: Path, title: str, limit: int = 10) -> None:
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    if len(rows) <= 1:
+        return
+    table = Table(title=title)
+    for col in rows[0]:
+        table.add_column(col)
+    for row in rows[1 : limit + 1]:
+        table.add_row(*row)
+    out.print(table)
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(),

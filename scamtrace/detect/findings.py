@@ -159,8 +159,9 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
 
     def copy(name: str, sql: str) -> None:
         path = str(folder / f"{name}.csv").replace("'", "''")
-        run(db, f"COPY ({sql}) TO '{path}' (HEADER, DELIMITER ',', QUOTE '\"')")
-        counts[name] = case.count(f"SELECT count(*) FROM ({sql})")
+        run(db, f"CREATE OR REPLACE TEMP TABLE out_{name} AS {sql}")
+        run(db, f"COPY out_{name} TO '{path}' (HEADER, DELIMITER ',', QUOTE '\"')")
+        counts[name] = case.count(f"SELECT count(*) FROM out_{name}")
 
     cols = ", ".join(contract.FINDINGS_ENTITIES)
     copy("entities", f"SELECT {cols} FROM found WHERE score >= {contract.FLAG_THRESHOLD} "

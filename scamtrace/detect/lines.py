@@ -44,8 +44,8 @@ def score_lines(case: Case, s: DetectSettings) -> None:
         FROM calls GROUP BY sip_account
     """)  # fmt: skip
     _mark_hotlines(case)
-    rotation = (f"(local_ids >= {s.rotation_min_ids} AND NOT hotlines "
-                f"AND local_ids >= {s.rotation_ids_per_callee} * callees)")  # fmt: skip
+    rotation = f"(local_ids >= {s.rotation_min_ids} AND NOT hotlines)"
+    heavy = f"(local_ids >= {s.heavy_rotation_ids} AND NOT hotlines)"
     fanout = (f"(callees >= {s.fanout_min_callees} "
               f"AND callees >= {s.fanout_uniqueness} * calls)")  # fmt: skip
     spoof = "(local_share >= 0.5)"
@@ -53,13 +53,13 @@ def score_lines(case: Case, s: DetectSettings) -> None:
         CREATE OR REPLACE TABLE sip_scores AS
         SELECT sip_account, calls, callees, local_ids AS ids,
             CASE WHEN {rotation} AND {fanout} THEN 0.9 + 0.05 * {spoof}::INT
-                 WHEN {rotation} AND {spoof} THEN 0.7
+                 WHEN {heavy} AND {spoof} THEN 0.7
                  WHEN {fanout} AND {spoof} THEN 0.45
                  WHEN {fanout} THEN 0.3 ELSE 0.1 END AS score,
             CASE WHEN {rotation} AND {fanout} THEN
                     printf('presented %d different caller IDs local to the people it called and '
                            'dialled %d numbers once each in %d calls', local_ids, callees, calls)
-                 WHEN {rotation} AND {spoof} THEN
+                 WHEN {heavy} AND {spoof} THEN
                     printf('presented %d different caller IDs local to the people it called from '
                            'abroad', local_ids)
                  WHEN hotlines THEN printf('presented %d hotline numbers of its own',

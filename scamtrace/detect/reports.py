@@ -8,17 +8,14 @@ from scamtrace.detect.settings import DetectSettings
 from scamtrace.enrich.case import Case, run
 from scamtrace.enrich.phones import e164_sql
 
+#: Keystrokes a remembered number or account may be off by (Damerau-Levenshtein).
+MAX_TYPO = 2
+
 
 def read_reports(case: Case, s: DetectSettings) -> None:
     """Create ``report_numbers(report_id, number)``, ``report_accounts(report_id, account)``
     and ``report_victims(report_id, phone, lost)``."""
     db = case.db
-    if not case.has("reports"):
-        run(db, "CREATE OR REPLACE TABLE report_numbers (report_id VARCHAR, number BIGINT)")
-        run(db, "CREATE OR REPLACE TABLE report_accounts (report_id VARCHAR, account VARCHAR)")
-        run(db, "CREATE OR REPLACE TABLE report_victims (report_id VARCHAR, phone BIGINT, "
-                "lost DOUBLE, filed_at BIGINT)")  # fmt: skip
-        return
     country = case.table_country.get("reports", case.country)
     number = e164_sql("trim(item)", country)
     run(db, f"""
@@ -33,11 +30,60 @@ def read_reports(case: Case, s: DetectSettings) -> None:
         FROM (SELECT report_id, unnest(string_split(reported_accounts, ';')) AS item FROM reports)
         WHERE trim(item) <> ''
     """)
+    _repair(case)
     run(db, """
         CREATE OR REPLACE TABLE report_victims AS
         SELECT report_id, victim_phone AS phone, coalesce(amount_lost, 0) AS lost, filed_at
         FROM reports WHERE victim_phone IS NOT NULL
     """)
+
+
+def _repair(case: Case) -> None:
+    """Victims misremember a digit. A reported number that never called the victim, or a
+    reported account the victim never paid, is replaced by the nearest one (at most two
+    keystrokes away) that did; the rest are kept as reported."""
+    db = case.db
+    run(db, f"""
+        CREATE OR REPLACE TABLE report_callers AS
+        SELECT DISTINCT r.report_id, c.caller_number AS number FROM reports r
+        JOIN carrier_cdr c ON c.called_number = r.victim_phone
+        WHERE c.caller_number IS NOT NULL
+        UNION
+        SELECT DISTINCT r.report_id, v.from_number FROM reports r
+        JOIN voip_cdr v ON v.to_number = r.victim_phone WHERE v.from_number IS NOT NULL
+    """)  # fmt: skip
+    run(db, f"""
+        CREATE OR REPLACE TABLE report_numbers AS
+        WITH fix AS (
+            SELECT n.report_id, n.number,
+                   arg_min(c.number, damerau_levenshtein(CAST(c.number AS VARCHAR),
+                                                         CAST(n.number AS VARCHAR))) AS near,
+                   min(damerau_levenshtein(CAST(c.number AS VARCHAR), CAST(n.number AS VARCHAR)))
+                       AS dist
+            FROM report_numbers n JOIN report_callers c USING (report_id)
+            GROUP BY ALL
+        )
+        SELECT n.report_id, CASE WHEN f.dist BETWEEN 1 AND {MAX_TYPO} THEN f.near
+                                 ELSE n.number END AS number,
+               f.dist BETWEEN 1 AND {MAX_TYPO} AS repaired
+        FROM report_numbers n LEFT JOIN fix f USING (report_id, number)
+    """)  # fmt: skip
+    run(db, f"""
+        CREATE OR REPLACE TABLE report_accounts AS
+        WITH paid AS (
+            SELECT DISTINCT r.report_id, t.payee_account AS account FROM reports r
+            JOIN accounts a ON a.holder_phone = r.victim_phone
+            JOIN transfers t ON t.payer_account = a.account_id AND t.payee_account <> ''
+        ), fix AS (
+            SELECT n.report_id, n.account, arg_min(p.account, damerau_levenshtein(p.account,
+                   n.account)) AS near, min(damerau_levenshtein(p.account, n.account)) AS dist
+            FROM report_accounts n JOIN paid p USING (report_id) GROUP BY ALL
+        )
+        SELECT n.report_id, CASE WHEN f.dist BETWEEN 1 AND {MAX_TYPO} THEN f.near
+                                 ELSE n.account END AS account,
+               f.dist BETWEEN 1 AND {MAX_TYPO} AS repaired
+        FROM report_accounts n LEFT JOIN fix f USING (report_id, account)
+    """)  # fmt: skip
 
 
 def combine_sql(behaviour: str, reports: str, alone: float) -> str:

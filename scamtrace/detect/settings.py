@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from scamtrace.errors import ScamtraceError
 
 
 class DetectSettings(BaseModel):
@@ -17,8 +22,8 @@ class DetectSettings(BaseModel):
         0.85, gt=0, le=1, description="callees per call: lists are dialled once per number"
     )
     rotation_min_ids: int = Field(3, ge=2, description="caller IDs one SIP account presents")
-    rotation_ids_per_callee: float = Field(
-        0.005, ge=0, description="presented IDs per callee that marks rotation, not one line"
+    heavy_rotation_ids: int = Field(
+        10, ge=2, description="caller IDs that mark a dialler even without a long list"
     )
     family_max_callees: int = Field(12, ge=1, description="a household's circle abroad")
     short_call_s: int = Field(240, ge=1, description="answered scam openers are short")
@@ -30,3 +35,21 @@ class DetectSettings(BaseModel):
     follow_layers: int = Field(4, ge=1, description="layers of money to follow after the first")
     evidence_per_entity: int = Field(20, ge=1, description="records kept behind each finding")
     report_alone_score: float = Field(0.45, ge=0, le=1, description="one report, no behaviour")
+
+
+def load_settings(path: Path | None) -> DetectSettings:
+    """Settings from a YAML mapping of field names to values; defaults where absent."""
+    if path is None:
+        return DetectSettings()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScamtraceError(f"{path}: cannot read settings: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ScamtraceError(f"{path}: settings are a YAML mapping of name: value")
+    try:
+        return DetectSettings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ScamtraceError(f"{path}: field {where}: {first['msg']}") from exc

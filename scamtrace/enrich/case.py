@@ -19,7 +19,12 @@ import duckdb
 
 from scamtrace import contract
 from scamtrace.contract import Column
-from scamtrace.enrich.phones import dial_plan, e164_sql
+from scamtrace.enrich.phones import (
+    dial_plan,
+    phone_number_sql,
+    phone_parts_sql,
+    valid_number_sql,
+)
 from scamtrace.errors import CaseFolderError
 
 TRUE_WORDS = "('true', '1', 't', 'yes', 'y')"
@@ -149,7 +154,9 @@ def _typed(col: Column, country: str) -> tuple[str, str | None]:
         value = f"({low} IN {TRUE_WORDS})"
         return value, f"NOT ({low} IN {TRUE_WORDS} OR {low} IN {FALSE_WORDS})"
     if col.kind == "phone":
-        return f"TRY_CAST(substr({e164_sql(text, country)}, 2) AS BIGINT)", None
+        parts = {k: f'"_{k}_{col.name}"' for k in ("digits", "plus", "withheld")}
+        number = phone_number_sql(parts["digits"], parts["plus"], parts["withheld"], country)
+        return valid_number_sql(f"({number})"), None
     return f"coalesce({text}, '')", None
 
 
@@ -157,20 +164,34 @@ def _typed(col: Column, country: str) -> tuple[str, str | None]:
 _REQUIRED = {"call_id", "start_time", "tx_id", "time", "report_id", "account_id"}
 
 
+def _staged(table: contract.Table, source: str, line: str, country: str) -> str:
+    """``source`` with the phone columns' regex work done once, and ``_line``."""
+    parts = [
+        f'{expr} AS "_{part}_{c.name}"'
+        for c in table.columns
+        if c.kind == "phone"
+        for part, expr in phone_parts_sql(f'"{c.name}"').items()
+    ]
+    extra = "".join(f", {p}" for p in parts)
+    return f"(SELECT *, {line} AS _line{extra} FROM {source})"
+
+
 def _empty(case: Case, table: contract.Table, country: str) -> None:
     """A missing table becomes an empty one of the same shape, so detectors need no special
     case for it (they consult ``Case.present`` to say what they could not do)."""
     blank = ", ".join(f'NULL::VARCHAR AS "{c.name}"' for c in table.columns)
+    source = _staged(table, f"(SELECT {blank})", "0::BIGINT", country)
     typed = ", ".join(f'{_typed(c, country)[0]} AS "{c.name}"' for c in table.columns)
-    run(case.db, f"CREATE OR REPLACE TABLE {table.name} AS SELECT {typed}, 0::BIGINT AS _line "
-                 f"FROM (SELECT {blank}) WHERE false")  # fmt: skip
+    run(case.db, f"CREATE OR REPLACE TABLE {table.name} AS SELECT {typed}, _line "
+                 f"FROM {source} WHERE false")  # fmt: skip
 
 
 def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     db = case.db
+    parquet = path.suffix == ".parquet"
     source = (
-        f"read_parquet('{_q(path)}')"
-        if path.suffix == ".parquet"
+        f"read_parquet('{_q(path)}', file_row_number = true)"
+        if parquet
         else f"read_csv('{_q(path)}', all_varchar = true, header = true, delim = ',', "
         "quote = '\"', escape = '\"')"
     )
@@ -181,12 +202,14 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     lacking = [c.name for c in table.columns if c.name not in cols and not c.optional]
     if lacking:
         raise CaseFolderError(f"{path}: line 1: missing column {lacking[0]!r} of {table.name}")
-    # Line numbers: header is line 1 in CSV; Parquet rows count from 1.
-    first = 2 if path.suffix == ".csv" else 1
-    run(db,
-        f"CREATE OR REPLACE TEMP TABLE raw_{table.name} AS SELECT *, "
-        f"CAST(row_number() OVER () AS BIGINT) + {first - 1} AS _line FROM {source}"
-    )
+    if parquet:
+        # Parquet rows count from 1; the reader numbers them without a window over the file.
+        line = "file_row_number + 1"
+    else:
+        # CSV: the header is line 1. Numbering needs the file's order, so it is read once.
+        run(db, f"CREATE OR REPLACE TEMP TABLE raw_{table.name} AS SELECT *, "
+                f"CAST(row_number() OVER () AS BIGINT) + 1 AS _csv_line FROM {source}")  # fmt: skip
+        source, line = f"raw_{table.name}", "_csv_line"
     selects, checks = [], []
     for col in table.columns:
         if col.name not in cols:
@@ -198,24 +221,24 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
             bad = f"coalesce(trim(CAST(\"{col.name}\" AS VARCHAR)), '') = ''"
         if bad is not None:
             checks.append((col.name, bad))
+    present = [c for c in table.columns if c.name in cols]
+    staged = _staged(contract.Table(table.name, tuple(present), table.meaning), source, line,
+                     country)  # fmt: skip
+    keep = ""
     if checks:
         union = " UNION ALL ".join(
-            f"SELECT '{table.name}', '{_q(str(path))}', _line, '{name}', "
+            f"SELECT '{table.name}', '{_q(str(path))}', {line}, '{name}', "
             f"left(CAST(\"{name}\" AS VARCHAR), 80), "
-            f"'cannot read {name} as {table.column(name).kind}' FROM raw_{table.name} WHERE {bad}"
+            f"'cannot read {name} as {table.column(name).kind}' FROM {source} WHERE {bad}"
             for name, bad in checks
         )
         run(db, f"INSERT INTO rejected {union}")
-        any_bad = " OR ".join(f"({bad})" for _, bad in checks)
-        keep = f"WHERE NOT ({any_bad})"
-    else:
-        keep = ""
-    run(db,
-        f"CREATE OR REPLACE TABLE {table.name} AS SELECT {', '.join(selects)}, _line "
-        f"FROM raw_{table.name} {keep}"
-    )
-    total = case.count(f"SELECT count(*) FROM raw_{table.name}")
-    run(db, f"DROP TABLE raw_{table.name}")
+        keep = "WHERE NOT (" + " OR ".join(f"({bad})" for _, bad in checks) + ")"
+    run(db, f"CREATE OR REPLACE TABLE {table.name} AS SELECT {', '.join(selects)}, _line "
+            f"FROM {staged} {keep}")  # fmt: skip
+    total = case.count(f"SELECT count(*) FROM {source}")
+    if not parquet:
+        run(db, f"DROP TABLE {source}")
     case.rows_read[table.name] = total
     case.rows_set_aside[table.name] = total - case.count(f"SELECT count(*) FROM {table.name}")
 

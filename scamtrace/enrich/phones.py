@@ -76,6 +76,37 @@ def _strip(digits: str, national: str) -> str:
             f"THEN substr({digits}, {len(national) + 1}) ELSE {digits} END)")  # fmt: skip
 
 
+def phone_parts_sql(column: str) -> dict[str, str]:
+    """The regex work of normalisation, done once per value: its digits, whether it was
+    written with ``+``, and whether it says no number was presented."""
+    text = f"coalesce(trim(CAST({column} AS VARCHAR)), '')"
+    withheld = ", ".join(f"'{w}'" for w in WITHHELD)
+    return {
+        "digits": f"regexp_replace({text}, '[^0-9]', '', 'g')",
+        "plus": f"starts_with({text}, '+')",
+        "withheld": f"lower({text}) IN ({withheld})",
+    }
+
+
+def phone_number_sql(digits: str, plus: str, withheld: str, country: str) -> str:
+    """E.164 as ``BIGINT`` from :func:`phone_parts_sql` columns (cheap string operations
+    only); NULL when withheld. Check the range with :func:`valid_number_sql`."""
+    plan = dial_plan(country)
+    intl, national = plan.international_prefix, plan.national_prefix
+    return (
+        f"CASE WHEN {withheld} THEN NULL "
+        f"WHEN {plus} THEN TRY_CAST({digits} AS BIGINT) "
+        f"WHEN starts_with({digits}, '{intl}') "
+        f"THEN TRY_CAST(substr({digits}, {len(intl) + 1}) AS BIGINT) "
+        f"ELSE TRY_CAST('{plan.calling_code}' || {_strip(digits, national)} AS BIGINT) END"
+    )
+
+
+def valid_number_sql(number: str) -> str:
+    """The number itself when it has E.164's 7 to 15 digits, else NULL."""
+    return f"CASE WHEN {number} BETWEEN 1000000 AND 999999999999999 THEN {number} END"
+
+
 _CLEAN = re.compile(r"[^0-9]")
 
 
