@@ -153,8 +153,9 @@ def detect(
         flagged.add_row(kind, f"{n:,}")
     out.print(flagged)
     _print_csv_table(out_dir / "networks.csv", "networks, ranked by victims who paid and loss")
-    out.print(f"{s['centers']} centers in {s['networks']} networks; "
-              f"done in {s['timings_s']['total']:.1f} s; report: {out_dir / 'report.html'}")  # fmt: skip
+    seconds = s["timings_s"]["total"]
+    out.print(f"{s['centers']} centers in {s['networks']} networks; done in {seconds:.1f} s; "
+              f"report: {out_dir / 'report.html'}")  # fmt: skip
 
 
 def _print_csv_table(path: Path, title: str, limit: int = 10) -> None:

@@ -43,7 +43,7 @@ def _repair(case: Case) -> None:
     reported account the victim never paid, is replaced by the nearest one (at most two
     keystrokes away) that did; the rest are kept as reported."""
     db = case.db
-    run(db, f"""
+    run(db, """
         CREATE OR REPLACE TABLE report_callers AS
         SELECT DISTINCT r.report_id, c.caller_number AS number FROM reports r
         JOIN carrier_cdr c ON c.called_number = r.victim_phone
