@@ -50,7 +50,7 @@ def assemble(case: Case, s: DetectSettings) -> None:
         )
         SELECT 'caller_number' AS kind, CAST(coalesce(n.caller, r.number) AS VARCHAR) AS key,
                {combine_sql('n.score', 'coalesce(r.reports, 0)', alone)} AS score,
-               concat(coalesce(n.reason, 'no calls from this number in the records'),
+               concat(coalesce(n.reason, 'not seen presenting a local number from abroad'),
                       CASE WHEN r.reports > 0 THEN printf('; named in %d complaint(s)', r.reports)
                            ELSE '' END) AS reason
         FROM numbers n FULL JOIN named r ON r.number = n.caller
@@ -76,7 +76,7 @@ def assemble(case: Case, s: DetectSettings) -> None:
         UNION ALL
         SELECT 'mule_account', coalesce(m.account, a.account),
                {combine_sql('m.score', 'coalesce(a.reports, 0)', alone)},
-               concat(coalesce(m.reason, 'no payments into this account in the records'),
+               concat(coalesce(m.reason, 'not seen receiving money from victims of these calls'),
                       CASE WHEN a.reports > 0 THEN printf('; named in %d complaint(s)', a.reports)
                            ELSE '' END)
         FROM mules m FULL JOIN accounts_named a ON a.account = m.account

@@ -71,7 +71,8 @@ def score_lines(case: Case, s: DetectSettings) -> None:
     """)  # fmt: skip
     run(db, """
         CREATE OR REPLACE TABLE ip_scores AS
-        SELECT v.source_ip, count(*) AS calls, sum(a.score) / count(*) AS score,
+        SELECT v.source_ip, count(*) AS calls,
+               sum(CASE WHEN a.score >= 0.5 THEN a.score ELSE 0.1 END) / count(*) AS score,
                count(DISTINCT CASE WHEN a.score >= 0.5 THEN v.sip_account END) AS bad_accounts,
                printf('%d of its %d calls came from %d dialling accounts',
                       count(*) FILTER (WHERE a.score >= 0.5), count(*),

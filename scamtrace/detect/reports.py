@@ -71,12 +71,16 @@ def _repair(case: Case) -> None:
     run(db, f"""
         CREATE OR REPLACE TABLE report_accounts AS
         WITH paid AS (
-            SELECT DISTINCT r.report_id, t.payee_account AS account FROM reports r
-            JOIN accounts a ON a.holder_phone = r.victim_phone
+            SELECT r.report_id, t.payee_account AS account, sum(t.amount) AS amount
+            FROM reports r JOIN accounts a ON a.holder_phone = r.victim_phone
             JOIN transfers t ON t.payer_account = a.account_id AND t.payee_account <> ''
+            GROUP BY ALL
         ), fix AS (
-            SELECT n.report_id, n.account, arg_min(p.account, damerau_levenshtein(p.account,
-                   n.account)) AS near, min(damerau_levenshtein(p.account, n.account)) AS dist
+            -- the nearest account the victim paid; among equals, the one paid the most
+            SELECT n.report_id, n.account,
+                   arg_min(p.account, damerau_levenshtein(p.account, n.account) * 1e15
+                                      - p.amount) AS near,
+                   min(damerau_levenshtein(p.account, n.account)) AS dist
             FROM report_accounts n JOIN paid p USING (report_id) GROUP BY ALL
         )
         SELECT n.report_id, CASE WHEN f.dist BETWEEN 1 AND {MAX_TYPO} THEN f.near
