@@ -54,7 +54,7 @@ def score_lines(case: Case, s: DetectSettings) -> None:
         SELECT sip_account, calls, callees, local_ids AS ids,
             CASE WHEN {rotation} AND {fanout} THEN 0.9 + 0.05 * {spoof}::INT
                  WHEN {heavy} AND {spoof} THEN 0.7
-                 WHEN {fanout} AND {spoof} THEN 0.45
+                 WHEN {fanout} AND {spoof} AND NOT hotlines THEN 0.45
                  WHEN {fanout} THEN 0.3 ELSE 0.1 END AS score,
             CASE WHEN {rotation} AND {fanout} THEN
                     printf('presented %d different caller IDs local to the people it called and '
@@ -95,7 +95,7 @@ def _mark_hotlines(case: Case, most: int = 50) -> None:
     rows = run(db, f"""
         SELECT DISTINCT v.sip_account, v.from_number FROM voip_cdr v
         JOIN sip_features f USING (sip_account)
-        WHERE f.local_ids BETWEEN 2 AND {most} AND v.from_number IS NOT NULL
+        WHERE f.local_ids BETWEEN 1 AND {most} AND v.from_number IS NOT NULL
     """)  # fmt: skip
     facts = number_facts(f"+{n}" for _, n in rows)
     per_account: dict[str, list[bool]] = {}

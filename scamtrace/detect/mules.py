@@ -24,8 +24,6 @@ def follow_money(case: Case, s: DetectSettings) -> None:
     run(db, "CREATE OR REPLACE TABLE fraud_transfers (line BIGINT, tx_id VARCHAR, score DOUBLE, "
             "kind VARCHAR, mule VARCHAR)")  # fmt: skip
     run(db, "CREATE OR REPLACE TABLE paid (phone BIGINT, score DOUBLE, reason VARCHAR)")
-    if not (case.has("transfers") and case.has("accounts")):
-        return
     window = int(s.payment_window_days * DAY)
     hold = int(s.pass_through_hours * 3600)
     run(db, f"""

@@ -11,6 +11,8 @@ graph of presented numbers, victims and accounts is split the same way.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import igraph as ig
 import leidenalg
 
@@ -27,6 +29,8 @@ TIMING_SHARE = 0.8
 #: Leiden resolution (configuration model): below 1 favours keeping a network whole; the
 #: middle of the range (0.6 to 0.9) that split every simulated preset and seed correctly.
 RESOLUTION = 0.75
+#: Smallest community named a network when there are no centers to build networks from.
+MIN_COMMUNITY = 10
 
 
 def assign_networks(case: Case) -> None:
@@ -183,7 +187,7 @@ def _center_communities(case: Case) -> None:
 
 
 def _entity_communities(case: Case) -> None:
-    """Without centers: communities of presented numbers, victims and mule accounts."""
+    """Without centers: presented numbers, victims and mule accounts that meet."""
     db = case.db
     run(db, "CREATE OR REPLACE TABLE center_network (center INTEGER, network INTEGER)")
     edges = run(db, """
@@ -200,10 +204,18 @@ def _entity_communities(case: Case) -> None:
         i = nodes.setdefault((ka, a), len(nodes))
         j = nodes.setdefault((kb, b), len(nodes))
         pairs.append((i, j, w))
-    membership = _leiden(len(nodes), pairs)
+    # Without centers nothing tells two operations apart but whether their calls and money
+    # ever meet: connected components.
+    graph = ig.Graph(n=len(nodes), edges=[(a, b) for a, b, _ in pairs])
+    membership = list(graph.connected_components().membership)
+    # A spoofed number and the one person who answered it are not a network: without lines
+    # or centers to tie them, only communities of some size are named.
+    sizes = Counter(membership)
+    membership = [m if sizes[m] >= MIN_COMMUNITY else -1 for m in membership]
     run(db, "CREATE OR REPLACE TABLE entity_network (kind VARCHAR, value VARCHAR, network INTEGER)")
     db.executemany("INSERT INTO entity_network VALUES (?, ?, ?)",
-                   [[k, v, membership[n]] for (k, v), n in nodes.items()])  # fmt: skip
+                   [[k, v, membership[n]] for (k, v), n in nodes.items()
+                    if membership[n] >= 0])  # fmt: skip
 
 
 def _leiden(n: int, weighted: list[tuple[int, int, int]]) -> list[int]:

@@ -13,6 +13,10 @@ from scamtrace.detect.settings import DetectSettings
 from scamtrace.enrich.case import Case, run
 from scamtrace.enrich.phones import BUSINESS_TYPES, calling_code, calling_code_sql, number_facts
 
+#: A company hotline presented from abroad is what honest call centers do: behaviour alone
+#: never flags one (a complaint or a dialling line behind it must).
+HOTLINE_CAP = 0.35
+
 
 def score_presented_numbers(case: Case, s: DetectSettings) -> None:
     """Create ``carrier_calls`` (carrier rows with their linked line), ``number_scores``
@@ -110,8 +114,9 @@ def _carrier_calls(case: Case, s: DetectSettings) -> None:
         SELECT caller, calls, callees,
             CASE WHEN linked > 0 THEN line_score
                  WHEN {family} THEN 0.2
-                 ELSE least(1.0, CASE WHEN business THEN 0.1 ELSE 0.35 END
-                      + 0.35 * {once}::INT + 0.1 * at_home::INT + 0.1 * {short}::INT) END AS score,
+                 WHEN business THEN {HOTLINE_CAP}
+                 ELSE least(1.0, 0.35 + 0.35 * {once}::INT + 0.1 * at_home::INT
+                                 + 0.1 * {short}::INT) END AS score,
             CASE WHEN linked > 0 THEN printf('shown on %d calls from abroad placed by a VoIP '
                                              'line scored %.2f', calls, line_score)
                  WHEN {family} THEN printf('calls a circle of %d people from abroad, again and '
