@@ -13,7 +13,7 @@ from collections import Counter
 
 import igraph as ig
 
-from scamtrace.enrich.case import Case, run
+from scamtrace.enrich.case import Case, insert_rows, run
 from scamtrace.enrich.ips import ip_facts
 
 
@@ -42,14 +42,14 @@ def find_centers(case: Case) -> int:
     ranked = sorted(sizes.items(), key=lambda x: (-x[1], x[0]))
     order = {c: n + 1 for n, (c, _) in enumerate(ranked)}
     rows = [[kind, key, order[members[n]]] for (kind, key), n in index.items()]
-    db.executemany("INSERT INTO line_center VALUES (?, ?, ?)", rows)
+    insert_rows(db, "line_center", rows)
     facts = ip_facts(ips)
     places: dict[int, Counter[tuple[str, str]]] = {}
     for kind, key, center in rows:
         if kind == "source_ip":
             f = facts[key]
             places.setdefault(center, Counter())[(f.country, f.network)] += 1
-    db.executemany("INSERT INTO center_place VALUES (?, ?, ?, ?)", [
+    insert_rows(db, "center_place", [
         [c, cnt.most_common(1)[0][0][0], cnt.most_common(1)[0][0][1], str(sum(cnt.values()))]
         for c, cnt in places.items()
     ])  # fmt: skip

@@ -16,7 +16,7 @@ from collections import Counter
 import igraph as ig
 import leidenalg
 
-from scamtrace.enrich.case import Case, run
+from scamtrace.enrich.case import Case, insert_rows, run
 
 SEED = 20160701
 #: A victim held this long by two centers was handed from one to the other.
@@ -182,8 +182,7 @@ def _center_communities(case: Case) -> None:
     membership = _leiden(len(centers), [(centers.index(a), centers.index(b), w)
                                         for a, b, w in links])  # fmt: skip
     run(db, "CREATE OR REPLACE TABLE center_network (center INTEGER, network INTEGER)")
-    db.executemany("INSERT INTO center_network VALUES (?, ?)",
-                   [[c, membership[n]] for n, c in enumerate(centers)])  # fmt: skip
+    insert_rows(db, "center_network", [[c, membership[n]] for n, c in enumerate(centers)])
 
 
 def _entity_communities(case: Case) -> None:
@@ -213,8 +212,7 @@ def _entity_communities(case: Case) -> None:
     sizes = Counter(membership)
     membership = [m if sizes[m] >= MIN_COMMUNITY else -1 for m in membership]
     run(db, "CREATE OR REPLACE TABLE entity_network (kind VARCHAR, value VARCHAR, network INTEGER)")
-    db.executemany("INSERT INTO entity_network VALUES (?, ?, ?)",
-                   [[k, v, membership[n]] for (k, v), n in nodes.items()
+    insert_rows(db, "entity_network", [[k, v, membership[n]] for (k, v), n in nodes.items()
                     if membership[n] >= 0])  # fmt: skip
 
 

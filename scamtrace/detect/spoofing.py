@@ -10,7 +10,7 @@ the VoIP provider's record of the call is linked, the line that really placed it
 from __future__ import annotations
 
 from scamtrace.detect.settings import DetectSettings
-from scamtrace.enrich.case import Case, run
+from scamtrace.enrich.case import Case, insert_rows, run
 from scamtrace.enrich.phones import BUSINESS_TYPES, calling_code, calling_code_sql, number_facts
 
 #: A company hotline presented from abroad is what honest call centers do: behaviour alone
@@ -100,7 +100,7 @@ def _carrier_calls(case: Case, s: DetectSettings) -> None:
     business = [[int(n[1:])] for n, f in facts.items() if f.number_type in BUSINESS_TYPES]
     run(db, "CREATE OR REPLACE TABLE business_numbers (caller BIGINT)")
     if business:
-        db.executemany("INSERT INTO business_numbers VALUES (?)", business)
+        insert_rows(db, "business_numbers", business)
     once = f"(f.callees >= {s.fanout_uniqueness} * f.calls)"
     short = f"(f.answer_rate < 0.5 OR coalesce(f.median_talk, 0) < {s.short_call_s})"
     family = f"(f.callees <= {s.family_max_callees} AND f.callees < 0.5 * f.calls)"

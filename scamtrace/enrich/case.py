@@ -61,6 +61,13 @@ def run(db: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = N
     return rows
 
 
+def insert_rows(db: duckdb.DuckDBPyConnection, table: str, rows: list[list[Any]]) -> None:
+    """Insert Python rows (small results of graph work) into ``table``; nothing when empty."""
+    if rows:
+        marks = ", ".join("?" * len(rows[0]))
+        db.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+
+
 def connect(
     memory_limit: str | None = None, threads: int | None = None
 ) -> duckdb.DuckDBPyConnection:
