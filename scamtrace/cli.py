@@ -158,6 +158,44 @@ def detect(
               f"report: {out_dir / 'report.html'}")  # fmt: skip
 
 
+@app.command()
+def evaluate(
+    findings_dir: Annotated[Path, typer.Argument(help="findings folder written by detect")],
+    case_dir: Annotated[Path, typer.Argument(help="simulated case folder with truth/")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON for machines")] = False,
+) -> None:
+    """Score findings against a simulated case's ground truth: precision, recall and F1 per
+    entity kind, adjusted Rand index of centers and networks.
+
+    Example:
+
+        scamtrace evaluate findings/small-1 cases/small-1 --json
+    """
+    import json
+
+    from scamtrace.evaluate import evaluate as run_evaluate
+
+    result = run_evaluate(findings_dir, case_dir)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    table = Table(title=f"{findings_dir} against {case_dir / 'truth'} (flagged: score >= 0.5)")
+    for col in ("kind", "truth", "flagged", "found", "precision", "recall", "F1"):
+        table.add_column(col, justify="left" if col == "kind" else "right")
+    for kind, m in result.kinds.items():
+        table.add_row(kind, f"{m.truth:,}", f"{m.flagged:,}", f"{m.true_positives:,}",
+                      f"{m.precision:.3f}", f"{m.recall:.3f}", f"{m.f1:.3f}")  # fmt: skip
+    if result.transfers:
+        m = result.transfers
+        table.add_row("transfers", f"{m.truth:,}", f"{m.flagged:,}", f"{m.true_positives:,}",
+                      f"{m.precision:.3f}", f"{m.recall:.3f}", f"{m.f1:.3f}")  # fmt: skip
+    out.print(table)
+    for name, g in (("centers", result.centers), ("networks", result.networks)):
+        out.print(f"ARI {name}: {g.ari:.3f} over the {g.placed:,} found members placed "
+                  f"({g.placed_share:.1%} of {g.members:,}); {g.ari_strict:.3f} counting "
+                  "unplaced members as clusters of their own")  # fmt: skip
+
+
 def _print_csv_table(path: Path, title: str, limit: int = 10) -> None:
     import csv
 

@@ -214,15 +214,16 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
         FROM network_rank r LEFT JOIN c USING (network) LEFT JOIN m USING (network)
         ORDER BY CAST(substr(r.network_id, 2) AS INTEGER)
     """)
-    copy("evidence", _evidence_sql(s.evidence_per_entity))
+    copy("evidence", _evidence_sql(s.evidence_per_entity, s.evidence_per_call_entity))
     copy("rejected", "SELECT tbl AS \"table\", file, line, field, value, reason FROM rejected "
                      "ORDER BY tbl, line")  # fmt: skip
     return counts
 
 
-def _evidence_sql(per_entity: int) -> str:
+def _evidence_sql(per_entity: int, per_call_entity: int) -> str:
     """The records behind each flagged entity, the first ``per_entity`` of each kind of record
-    in time order."""
+    in time order (``per_call_entity`` for presented numbers and victims, which number in the
+    hundreds of thousands in a big case)."""
     call = ("concat(CASE WHEN c.answered THEN printf('answered %d s', c.duration_s) "
             "ELSE 'not answered' END, ': ', coalesce('+' || c.caller, 'withheld'), ' -> +', "
             "c.callee, coalesce(' via ' || c.sip_account || ' from ' || c.source_ip, ''))"
@@ -275,6 +276,7 @@ def _evidence_sql(per_entity: int) -> str:
         )
         SELECT kind, value, source, record_id, {iso('t')} AS time, detail FROM rows
         QUALIFY row_number() OVER (PARTITION BY kind, value, source ORDER BY t, record_id)
-                <= {per_entity}
+                <= CASE WHEN kind IN ('caller_number', 'victim_phone') THEN {per_call_entity}
+                        ELSE {per_entity} END
         ORDER BY kind, value, t, record_id
     """  # fmt: skip

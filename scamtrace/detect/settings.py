@@ -34,6 +34,9 @@ class DetectSettings(BaseModel):
     fresh_account_days: int = Field(365, ge=1, description="accounts opened for the operation")
     follow_layers: int = Field(4, ge=1, description="layers of money to follow after the first")
     evidence_per_entity: int = Field(20, ge=1, description="records kept behind each finding")
+    evidence_per_call_entity: int = Field(
+        4, ge=1, description="records behind each presented number and victim (there are many)"
+    )
     report_alone_score: float = Field(0.45, ge=0, le=1, description="one report, no behaviour")
 
 

@@ -98,9 +98,9 @@ def build(root: Path, *, tables: tuple[str, ...] | None = None) -> Path:
     for k in range(2):
         pay(T0 + dt.timedelta(days=3, hours=k), accounts[k][0], SHOP, "120.00", "mobile")
 
+    # The victim remembers the police number, and the mule account with a typo.
     reports = [["R001", _iso(T0 + dt.timedelta(days=5)), _national(VICTIMS[0]),
-                # the victim remembers the police number, and the mule account with a typo
-                "010-6611-0110", MULE[:-1] + "7", "50000.00", "CNY", "zh", "有人冒充警察"]]  # fmt: skip
+                "010-6611-0110", MULE[:-1] + "7", "50000.00", "CNY", "zh", "有人冒充警察"]]
 
     files = {
         "carrier_cdr": (["call_id", "start_time", "caller_number", "called_number",

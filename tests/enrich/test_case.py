@@ -56,7 +56,7 @@ def test_missing_column_names_file_and_column(tmp_path: Path) -> None:
 
 def test_holder_country_required(tmp_path: Path) -> None:
     (tmp_path / "carrier_cdr.csv").write_text(HEADER)
-    with pytest.raises(CaseFolderError, match="holder.json"):
+    with pytest.raises(CaseFolderError, match=r"holder\.json"):
         open_case(tmp_path)
     case = open_case(tmp_path, country="ES")
     assert case.country == "ES"

@@ -1,0 +1,177 @@
+"""Score a findings folder against a simulated case's ground truth (``truth/``).
+
+Per entity kind: precision, recall and F1 of the flagged values (score >= 0.5). Grouping: the
+adjusted Rand index of ``center_id`` and of ``network_id`` over the true members that were
+found, reported two ways: over the members the findings placed in a center (or network), with
+the share of members placed, and strictly, where an unplaced member is a cluster of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from scamtrace import contract
+from scamtrace.errors import CaseFolderError
+
+
+@dataclass(frozen=True)
+class KindScore:
+    truth: int
+    flagged: int
+    true_positives: int
+
+    @property
+    def precision(self) -> float:
+        return self.true_positives / self.flagged if self.flagged else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.true_positives / self.truth if self.truth else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {**asdict(self), "precision": self.precision, "recall": self.recall, "f1": self.f1}
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """ARI of one labelling over the true members that were found."""
+
+    ari: float
+    members: int
+    placed: int
+    ari_strict: float
+
+    @property
+    def placed_share(self) -> float:
+        return self.placed / self.members if self.members else 0.0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {**asdict(self), "placed_share": self.placed_share}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    kinds: dict[str, KindScore]
+    centers: Grouping
+    networks: Grouping
+    transfers: KindScore | None = None
+    transfer_recall: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kinds": {k: v.to_dict() for k, v in self.kinds.items()},
+            "centers": self.centers.to_dict(),
+            "networks": self.networks.to_dict(),
+            "transfers": self.transfers.to_dict() if self.transfers else None,
+            "transfer_recall": self.transfer_recall,
+        }
+
+
+def adjusted_rand_index(truth: list[str], found: list[str]) -> float:
+    """Hubert and Arabie's adjusted Rand index of two labellings of the same items (1.0 for
+    identical partitions, about 0 for chance; scikit-learn's conventions for trivial cases)."""
+    n = len(truth)
+    if n != len(found):
+        raise ValueError("labellings differ in length")
+    if n <= 1:
+        return 1.0
+    _, t = np.unique(np.asarray(truth, dtype=object).astype(str), return_inverse=True)
+    _, f = np.unique(np.asarray(found, dtype=object).astype(str), return_inverse=True)
+    table = np.zeros((t.max() + 1, f.max() + 1), dtype=np.int64)
+    np.add.at(table, (t, f), 1)
+
+    def pairs(x: np.ndarray[Any, Any]) -> float:
+        return float((x * (x - 1) // 2).sum())
+
+    index, rows, cols = pairs(table), pairs(table.sum(1)), pairs(table.sum(0))
+    expected = rows * cols / (n * (n - 1) / 2)
+    best = (rows + cols) / 2
+    if best == expected:  # both partitions trivial (all one cluster, or all singletons)
+        return 1.0
+    return (index - expected) / (best - expected)
+
+
+def _read(db: duckdb.DuckDBPyConnection, path: Path, columns: tuple[str, ...], name: str) -> None:
+    if not path.is_file():
+        raise CaseFolderError(f"{path}: not found")
+    source = f"read_csv('{str(path).replace(chr(39), chr(39) * 2)}', all_varchar = true, " \
+             "header = true, quote = '\"', escape = '\"')"  # fmt: skip
+    have = {r[0] for r in db.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    for col in columns:
+        if col not in have:
+            raise CaseFolderError(f"{path}: line 1: missing column {col!r}")
+    cols = ", ".join(f"coalesce(\"{c}\", '') AS \"{c}\"" for c in columns)
+    db.execute(f"CREATE TABLE {name} AS SELECT {cols} FROM {source}").fetchall()
+
+
+def evaluate(findings_dir: Path, case_dir: Path) -> Evaluation:
+    """Score ``findings_dir`` against ``case_dir/truth``."""
+    db = duckdb.connect()
+    _read(db, case_dir / "truth" / "entities.csv", contract.TRUTH_ENTITIES, "truth")
+    _read(db, findings_dir / "entities.csv", contract.FINDINGS_ENTITIES, "found_all")
+    db.execute(f"""
+        CREATE TABLE found AS SELECT * FROM found_all
+        WHERE TRY_CAST(score AS DOUBLE) >= {contract.FLAG_THRESHOLD}
+    """).fetchall()  # fmt: skip
+    counts = db.execute("""
+        SELECT kind, count(t.value), count(f.value), count(t.value) FILTER (f.value IS NOT NULL)
+        FROM (SELECT DISTINCT kind, value FROM truth) t
+        FULL JOIN (SELECT DISTINCT kind, value FROM found) f USING (kind, value)
+        GROUP BY kind
+    """).fetchall()
+    got = {k: KindScore(int(t), int(f), int(tp)) for k, t, f, tp in counts}
+    kinds = {k: got.get(k, KindScore(0, 0, 0)) for k in contract.TRUTH_ENTITY_KINDS}
+    groups = {g: _grouping(db, g) for g in ("center_id", "network_id")}
+    transfers, recall = _transfers(db, findings_dir, case_dir)
+    return Evaluation(kinds, groups["center_id"], groups["network_id"], transfers, recall)
+
+
+def _grouping(db: duckdb.DuckDBPyConnection, column: str) -> Grouping:
+    rows = db.execute(f"""
+        SELECT t.{column}, any_value(f.{column})
+        FROM truth t JOIN found f USING (kind, value)
+        WHERE t.{column} <> '' GROUP BY t.kind, t.value, t.{column}
+    """).fetchall()  # fmt: skip
+    truth = [str(r[0]) for r in rows]
+    found = [str(r[1]) for r in rows]
+    placed = [i for i, label in enumerate(found) if label]
+    strict = [label or f"\x00unplaced-{i}" for i, label in enumerate(found)]
+    return Grouping(
+        ari=adjusted_rand_index([truth[i] for i in placed], [found[i] for i in placed]),
+        members=len(rows),
+        placed=len(placed),
+        ari_strict=adjusted_rand_index(truth, strict),
+    )
+
+
+def _transfers(
+    db: duckdb.DuckDBPyConnection, findings_dir: Path, case_dir: Path
+) -> tuple[KindScore | None, dict[str, float]]:
+    found, truth = findings_dir / "transfers.csv", case_dir / "truth" / "transfers.csv"
+    if not (found.is_file() and truth.is_file()):
+        return None, {}
+    _read(db, truth, contract.TRUTH_TRANSFERS, "truth_tx")
+    _read(db, found, contract.FINDINGS_TRANSFERS, "found_tx_all")
+    db.execute(f"""
+        CREATE TABLE found_tx AS SELECT DISTINCT tx_id FROM found_tx_all
+        WHERE TRY_CAST(score AS DOUBLE) >= {contract.FLAG_THRESHOLD}
+    """).fetchall()  # fmt: skip
+    row = db.execute("""
+        SELECT (SELECT count(DISTINCT tx_id) FROM truth_tx), (SELECT count(*) FROM found_tx),
+               (SELECT count(DISTINCT t.tx_id) FROM truth_tx t JOIN found_tx USING (tx_id))
+    """).fetchall()[0]
+    per_kind = db.execute("""
+        SELECT t.kind, avg((f.tx_id IS NOT NULL)::INT) FROM truth_tx t
+        LEFT JOIN found_tx f USING (tx_id) GROUP BY t.kind
+    """).fetchall()
+    return KindScore(int(row[0]), int(row[1]), int(row[2])), {str(k): float(v) for k, v in per_kind}
