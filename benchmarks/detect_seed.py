@@ -83,8 +83,8 @@ def main() -> None:
                         f"{' (' + args.only + ')' if args.only else ''}")  # fmt: skip
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row("machine", f"{platform.processor() or platform.machine()}, "
-                             f"{os.cpu_count()} cores, Python {platform.python_version()}")  # fmt: skip
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+    table.add_row("machine", f"{machine}Python {platform.python_version()}")
     for name, n in rows.items():
         table.add_row(f"rows: {name}", f"{n:,}")
     table.add_row("detect wall time (s)", f"{detect_s:.1f}")
@@ -97,7 +97,9 @@ def main() -> None:
         for kind, m in quality["kinds"].items():
             table.add_row(f"F1 {kind}", f"{m['f1']:.3f}")
         for grouping in ("centers", "networks"):
-            table.add_row(f"ARI {grouping}", f"{quality[grouping]['ari']:.3f}")
+            g = quality[grouping]
+            table.add_row(f"ARI {grouping} (placed {g['placed_share']:.1%}; strict)",
+                          f"{g['ari']:.3f}; {g['ari_strict']:.3f}")  # fmt: skip
     Console().print(table)
 
 
