@@ -98,8 +98,8 @@ def main() -> None:
             table.add_row(f"F1 {kind}", f"{m['f1']:.3f}")
         for grouping in ("centers", "networks"):
             g = quality[grouping]
-            table.add_row(f"ARI {grouping} (placed {g['placed_share']:.1%}; strict)",
-                          f"{g['ari']:.3f}; {g['ari_strict']:.3f}")  # fmt: skip
+            value = f"{g['ari']:.3f}; {g['ari_strict']:.3f}" if g["placed"] else "-"
+            table.add_row(f"ARI {grouping} (placed {g['placed_share']:.1%}; strict)", value)
     Console().print(table)
 
 

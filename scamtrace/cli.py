@@ -155,7 +155,7 @@ def detect(
     _print_csv_table(out_dir / "networks.csv", "networks, ranked by victims who paid and loss")
     seconds = s["timings_s"]["total"]
     out.print(f"{s['centers']} centers in {s['networks']} networks; done in {seconds:.1f} s; "
-              f"report: {out_dir / 'report.html'}")  # fmt: skip
+              f"report: {out_dir / 'report.html'}", soft_wrap=True)  # fmt: skip
 
 
 @app.command()
@@ -191,6 +191,9 @@ def evaluate(
                       f"{m.precision:.3f}", f"{m.recall:.3f}", f"{m.f1:.3f}")  # fmt: skip
     out.print(table)
     for name, g in (("centers", result.centers), ("networks", result.networks)):
+        if not g.placed:
+            out.print(f"ARI {name}: - (no found member was placed in one)")
+            continue
         out.print(f"ARI {name}: {g.ari:.3f} over the {g.placed:,} found members placed "
                   f"({g.placed_share:.1%} of {g.members:,}); {g.ari_strict:.3f} counting "
                   "unplaced members as clusters of their own")  # fmt: skip
