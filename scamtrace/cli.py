@@ -106,6 +106,69 @@ def simulate(
 
 
 @app.command()
+def ingest(
+    sources: Annotated[list[str], typer.Argument(help="files, folders, or - for stdin")],
+    into: Annotated[Path, typer.Option("--into", "-i", help="case folder to append to")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", help="source format (else detected)")
+    ] = None,
+    holder_country: Annotated[
+        str | None, typer.Option(help="country of the holder's national numbers")
+    ] = None,
+    table: Annotated[
+        str | None, typer.Option(help="contract table, when a file's name does not say")
+    ] = None,
+    mapping: Annotated[Path | None, typer.Option(help="YAML mapping for --format mapped")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="zone of times logged without offset (IANA or +08:00)")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="exit non-zero if any row is rejected")] = False,
+    dry_run: Annotated[bool, typer.Option(help="report what would be read; write nothing")] = False,
+) -> None:
+    """Read exports (contract tables, Asterisk, FreeSWITCH, pcap, ISO 20022, AMLSim, mapped
+    CSV) into a case folder, atomically; rejected rows go to rejected/ with file and line.
+
+    Example:
+
+        scamtrace ingest Master.csv exports/ --into cases/madrid --holder-country ES
+    """
+    from scamtrace.ingest.pipeline import ingest as run_ingest
+
+    options = {k: v for k, v in (("table", table), ("mapping", mapping), ("timezone", timezone))
+               if v is not None}  # fmt: skip
+    with _progress() as bar:
+        task = bar.add_task("reading", total=None)
+        done = 0
+
+        def report(source: str, rows: int) -> None:
+            nonlocal done
+            done += rows
+            bar.update(task, description=f"{source}: {done:,} rows")
+
+        result = run_ingest(sources, into, fmt=fmt, holder_country=holder_country,
+                            options=options, dry_run=dry_run, progress=report)  # fmt: skip
+    table_out = Table(title=f"{'would ingest' if dry_run else 'ingested'} into {into}")
+    for col in ("source", "format", "rows", "rejected", "note"):
+        table_out.add_column(col, justify="right" if col in ("rows", "rejected") else "left")
+    reasons: dict[str, int] = {}
+    for s in result.sources:
+        note = "already ingested" if s.skipped else s.error
+        rows = ", ".join(f"{t} {n:,}" for t, n in s.rows.items()) or "0"
+        table_out.add_row(s.source, s.format, rows, f"{sum(s.rejected.values()):,}", note)
+        for reason, n in s.rejected.items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    out.print(table_out)
+    for reason, n in sorted(reasons.items(), key=lambda x: -x[1]):
+        out.print(f"  rejected {n:,}: {reason}")
+    if reasons and not dry_run:
+        out.print(f"rejected rows are in {into / 'rejected' / 'rejected.csv'}", soft_wrap=True)
+    failed = [s for s in result.sources if s.error]
+    if (strict and (result.rejected or failed)) or (result.rows == 0 and not all(
+            s.skipped for s in result.sources)):  # fmt: skip
+        raise typer.Exit(1)
+
+
+@app.command()
 def detect(
     case_dir: Annotated[Path, typer.Argument(help="case folder (see CONTRACT.md)")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="findings folder to write")],
