@@ -157,6 +157,12 @@ REQUIRED = {
 }
 
 
+def _connection() -> duckdb.DuckDBPyConnection:
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'").fetchall()
+    return db
+
+
 def coerce(table_name: str, raw: pa.Table, source: str, country: str) -> Batch:
     """Type ``raw`` (text columns named after the contract's, plus ``_line``) into the contract
     table ``table_name``; rows with an unreadable or missing required field are set aside."""
@@ -168,39 +174,39 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str) -> Batch:
     for col in table.columns:
         if col.name not in raw.column_names:
             raw = raw.append_column(col.name, pa.nulls(len(raw), pa.string()))
-    db = duckdb.connect()
-    db.execute("SET TimeZone = 'UTC'")
+    db = _connection()
     db.register("raw_in", raw)
     parts = ", ".join(f'{expr} AS "_{part}_{c.name}"' for c in table.columns if c.kind == "phone"
                       for part, expr in phone_parts_sql(f'"{c.name}"').items())  # fmt: skip
-    staged = f"(SELECT *{', ' + parts if parts else ''} FROM raw_in)"
-    selects, checks = [], []
+    # One pass does the regex work; one more types every column and names the first problem.
+    db.execute(f"CREATE OR REPLACE TEMP TABLE staged AS SELECT *{', ' + parts if parts else ''} "
+               "FROM raw_in").fetchall()  # fmt: skip
+    selects, whens = [], []
     required = REQUIRED[table_name]
     for col in table.columns:
         value, bad, expected = _column_sql(col, country)
         selects.append(f'{value} AS "{col.name}"')
         empty = f"nullif(trim(\"{col.name}\"), '') IS NULL"
+        raw_value = f"left(coalesce(staged.\"{col.name}\", ''), 80)"
         if col.name in required:
-            checks.append((col.name, empty, "missing"))
+            whens.append((empty, col.name, "missing", raw_value))
         if bad is not None and (col.kind != "phone" or col.name in required):
-            checks.append((col.name, f"NOT ({empty}) AND ({bad})", f"not {expected}"))
-    rejected_sql = " UNION ALL ".join(
-        f"SELECT _line, '{name}', left(coalesce(\"{name}\", ''), 80), '{reason}' "
-        f"FROM {staged} WHERE {cond}"
-        for name, cond, reason in checks
-    )
-    rejected_rows = db.execute(
-        f"SELECT _line, arg_min(f, r), arg_min(v, r), arg_min(r, r) FROM ({rejected_sql}) "
-        "AS x(_line, f, v, r) GROUP BY _line ORDER BY _line"
-    ).fetchall() if checks else []  # fmt: skip
-    bad_lines = pa.array([r[0] for r in rejected_rows], pa.int64())
-    db.register("bad_lines", pa.table({"_line": bad_lines}))
-    typed = db.sql(
-        f"SELECT {', '.join(selects)} FROM {staged} "
-        "WHERE _line NOT IN (SELECT _line FROM bad_lines) ORDER BY _line"
-    ).to_arrow_table()
+            whens.append((f"NOT ({empty}) AND ({bad})", col.name, f"not {expected}", raw_value))
+    problem = " ".join(f"WHEN {cond} THEN {n}" for n, (cond, *_rest) in enumerate(whens))
+    problem_sql = f"CASE {problem} END" if whens else "NULL::INTEGER"
+    db.execute(f"CREATE OR REPLACE TEMP TABLE typed AS SELECT _line, {problem_sql} AS _problem, "
+               f"{', '.join(selects)} FROM staged").fetchall()  # fmt: skip
+    rejected_rows = []
+    if whens:
+        values = " ".join(f"WHEN {n} THEN {v}" for n, (_c, _f, _r, v) in enumerate(whens))
+        rejected_rows = db.execute(
+            f"SELECT t._line, t._problem, CASE t._problem {values} END FROM typed t "
+            "JOIN staged USING (_line) WHERE t._problem IS NOT NULL ORDER BY t._line"
+        ).fetchall()
+    names = ", ".join(f'"{c.name}"' for c in table.columns)
+    typed = db.sql(f"SELECT {names} FROM typed WHERE _problem IS NULL").to_arrow_table()
     data = typed.cast(table.schema)
-    rejected = [Rejected(source, int(line), table_name, f, str(v), reason)
-                for line, f, v, reason in rejected_rows]  # fmt: skip
+    rejected = [Rejected(source, int(line), table_name, whens[n][1], str(v), whens[n][2])
+                for line, n, v in rejected_rows]  # fmt: skip
     return Batch(table_name, data, rejected)
 

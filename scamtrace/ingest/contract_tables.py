@@ -142,7 +142,11 @@ class ContractReader:
         encoding = _encoding(path)
         header = _header(path, encoding)
         stream = _Utf8Stream(_open(path), encoding)
-        buffered = io.BufferedReader(stream, buffer_size=1 << 20)
+        # Plain UTF-8 files go to pyarrow as they are (it skips a byte-order mark); others are
+        # re-encoded on the way, and gzip is read step by step to survive a truncation.
+        plain = encoding == "utf-8-sig" and path.suffix != ".gz"
+        source: str | io.BufferedReader = str(path) if plain else \
+            io.BufferedReader(stream, buffer_size=1 << 20)  # fmt: skip
         options = pacsv.ReadOptions(block_size=1 << 24)
         misshapen: list[Rejected] = []
 
@@ -154,7 +158,7 @@ class ContractReader:
 
         parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=set_aside)
         try:
-            reader = pacsv.open_csv(buffered, read_options=options, parse_options=parse,
+            reader = pacsv.open_csv(source, read_options=options, parse_options=parse,
                                     convert_options=_all_text(header))  # fmt: skip
         except pa.ArrowInvalid as exc:
             if stream.broken:
