@@ -158,8 +158,8 @@ class CaseAppender:
                   QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _rank) = 1)
             TO '{_q(out)}' (FORMAT PARQUET, COMPRESSION ZSTD)
         """).fetchall()  # fmt: skip
-        # Keep the contract's Arrow types exactly (DuckDB writes its own decimal width).
-        pq.write_table(pq.read_table(out).cast(schema), out)
+        if pq.read_schema(out) != schema:  # keep the contract's Arrow types exactly
+            pq.write_table(pq.read_table(out).cast(schema), out)
         if old_csv.exists():
             old_csv.unlink()
         if old_parquet.exists():
