@@ -8,6 +8,7 @@ the share of members placed, and strictly, where an unplaced member is a cluster
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,40 +78,58 @@ class Evaluation:
         }
 
 
-def adjusted_rand_index(truth: list[str], found: list[str]) -> float:
+def adjusted_rand_index(truth: Sequence[object], found: Sequence[object]) -> float:
     """Hubert and Arabie's adjusted Rand index of two labellings of the same items (1.0 for
     identical partitions, about 0 for chance; scikit-learn's conventions for trivial cases)."""
-    n = len(truth)
-    if n != len(found):
+    if len(truth) != len(found):
         raise ValueError("labellings differ in length")
+    if len(truth) <= 1:
+        return 1.0
+    return _ari_codes(_codes(truth), _codes(found))
+
+
+def _codes(labels: Sequence[object] | np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Labels as dense integer codes 0..k-1 (equal labels, equal codes)."""
+    arr = np.asarray(labels)
+    if arr.dtype == object:
+        arr = arr.astype(str)
+    return np.unique(arr, return_inverse=True)[1].reshape(-1)
+
+
+def _ari_codes(t: np.ndarray[Any, Any], f: np.ndarray[Any, Any]) -> float:
+    """ARI of two labellings given as non-negative integer codes, from the non-empty cells of
+    their contingency table (vectorised; memory grows with the items, not clusters squared)."""
+    n = int(t.size)
     if n <= 1:
         return 1.0
-    _, t = np.unique(np.asarray(truth, dtype=object).astype(str), return_inverse=True)
-    _, f = np.unique(np.asarray(found, dtype=object).astype(str), return_inverse=True)
-    table = np.zeros((t.max() + 1, f.max() + 1), dtype=np.int64)
-    np.add.at(table, (t, f), 1)
+    t, f = t.astype(np.int64), f.astype(np.int64)
+    cells = np.unique(t * (int(f.max()) + 1) + f, return_counts=True)[1]
 
-    def pairs(x: np.ndarray[Any, Any]) -> float:
-        return float((x * (x - 1) // 2).sum())
+    def pairs(x: np.ndarray[Any, Any]) -> int:
+        x = x[x > 1].astype(np.int64)
+        return int((x * (x - 1) // 2).sum())
 
-    index, rows, cols = pairs(table), pairs(table.sum(1)), pairs(table.sum(0))
-    expected = rows * cols / (n * (n - 1) / 2)
-    best = (rows + cols) / 2
-    if best == expected:  # both partitions trivial (all one cluster, or all singletons)
+    index = pairs(cells)
+    rows, cols = pairs(np.bincount(t)), pairs(np.bincount(f))
+    total = n * (n - 1) // 2
+    # scikit-learn's form on the pair confusion matrix, exact in integers until the division
+    fp, fn = cols - index, rows - index
+    tn = total - index - fp - fn
+    if fn == 0 and fp == 0:  # identical partitions, including both trivial
         return 1.0
-    return (index - expected) / (best - expected)
+    return 2.0 * (index * tn - fn * fp) / ((index + fn) * (fn + tn) + (index + fp) * (fp + tn))
 
 
 def _read(db: duckdb.DuckDBPyConnection, path: Path, columns: tuple[str, ...], name: str) -> None:
     if not path.is_file():
         raise CaseFolderError(f"{path}: not found")
     source = f"read_csv('{str(path).replace(chr(39), chr(39) * 2)}', all_varchar = true, " \
-             "header = true, quote = '\"', escape = '\"')"  # fmt: skip
+             "header = true, delim = ',', quote = '\"', escape = '\"')"  # fmt: skip
     have = {r[0] for r in db.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     for col in columns:
         if col not in have:
             raise CaseFolderError(f"{path}: line 1: missing column {col!r}")
-    cols = ", ".join(f"coalesce(\"{c}\", '') AS \"{c}\"" for c in columns)
+    cols = ", ".join(f"coalesce(\"{c}\", '') AS \"{c}\"" for c in columns)  # fmt: skip
     db.execute(f"CREATE TABLE {name} AS SELECT {cols} FROM {source}").fetchall()
 
 
@@ -137,20 +156,31 @@ def evaluate(findings_dir: Path, case_dir: Path) -> Evaluation:
 
 
 def _grouping(db: duckdb.DuckDBPyConnection, column: str) -> Grouping:
-    rows = db.execute(f"""
-        SELECT t.{column}, any_value(f.{column})
-        FROM truth t JOIN found f USING (kind, value)
-        WHERE t.{column} <> '' GROUP BY t.kind, t.value, t.{column}
-    """).fetchall()  # fmt: skip
-    truth = [str(r[0]) for r in rows]
-    found = [str(r[1]) for r in rows]
-    placed = [i for i, label in enumerate(found) if label]
-    strict = [label or f"\x00unplaced-{i}" for i, label in enumerate(found)]
+    # One member per true (kind, value) with a label that was flagged; where the findings list
+    # it twice, the label of its highest-scored row. Labels become integer codes in SQL.
+    got = db.execute(f"""
+        WITH members AS (
+            SELECT min(t.{column}) AS truth_label,
+                   arg_max(f.{column}, TRY_CAST(f.score AS DOUBLE)) AS found_label
+            FROM truth t JOIN found f USING (kind, value)
+            WHERE t.{column} <> '' GROUP BY t.kind, t.value
+        )
+        SELECT dense_rank() OVER (ORDER BY truth_label) - 1 AS t,
+               dense_rank() OVER (ORDER BY found_label) - 1 AS f,
+               found_label <> '' AS placed
+        FROM members
+    """).fetchnumpy()  # fmt: skip
+    truth = np.asarray(got["t"], dtype=np.int64)
+    found = np.asarray(got["f"], dtype=np.int64)
+    placed = np.asarray(got["placed"], dtype=bool)
+    # strictly, each unplaced member is a cluster of its own: codes past every found label
+    strict = found.copy()
+    strict[~placed] = found.max(initial=-1) + 1 + np.arange(int((~placed).sum()))
     return Grouping(
-        ari=adjusted_rand_index([truth[i] for i in placed], [found[i] for i in placed]),
-        members=len(rows),
-        placed=len(placed),
-        ari_strict=adjusted_rand_index(truth, strict),
+        ari=_ari_codes(_codes(truth[placed]), _codes(found[placed])),
+        members=int(truth.size),
+        placed=int(placed.sum()),
+        ari_strict=_ari_codes(truth, strict),
     )
 
 

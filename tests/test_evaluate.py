@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ TRUTH = [
 ]  # fmt: skip
 
 
-def _write(path: Path, header: list[str], rows: list[tuple[object, ...]]) -> None:
+def _write(path: Path, header: list[str], rows: Sequence[tuple[object, ...]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
@@ -30,7 +31,7 @@ def _write(path: Path, header: list[str], rows: list[tuple[object, ...]]) -> Non
         w.writerows(rows)
 
 
-def _folders(tmp_path: Path, found: list[tuple[object, ...]]) -> tuple[Path, Path]:
+def _folders(tmp_path: Path, found: Sequence[tuple[object, ...]]) -> tuple[Path, Path]:
     case, findings = tmp_path / "case", tmp_path / "findings"
     _write(case / "truth" / "entities.csv", ["kind", "value", "network_id", "center_id", "role"],
            [(k, v, n, c, "") for k, v, n, c in TRUTH])  # fmt: skip
@@ -100,11 +101,94 @@ def test_ari_is_invariant_under_relabelling(labels: list[int], perm: list[int]) 
 def test_missing_file_and_column_are_named(tmp_path: Path) -> None:
     findings, case = _folders(tmp_path, [])
     (findings / "entities.csv").unlink()
-    with pytest.raises(CaseFolderError, match=r"entities\.csv: not found"):
+    with pytest.raises(CaseFolderError, match=r"entities\.csv: not found") as info:
         evaluate(findings, case)
+    assert str(findings / "entities.csv") in str(info.value)
     _write(findings / "entities.csv", ["kind", "value"], [])
-    with pytest.raises(CaseFolderError, match="missing column 'score'"):
+    with pytest.raises(CaseFolderError, match="missing column 'score'") as info:
         evaluate(findings, case)
+    assert str(findings / "entities.csv") in str(info.value)
+
+
+def test_missing_truth_file_and_column_are_named(tmp_path: Path) -> None:
+    findings, case = _folders(tmp_path, [])
+    truth = case / "truth" / "entities.csv"
+    _write(truth, ["kind", "value", "network_id", "role"], [])
+    with pytest.raises(CaseFolderError, match="missing column 'center_id'") as info:
+        evaluate(findings, case)
+    assert str(truth) in str(info.value)
+    truth.unlink()
+    with pytest.raises(CaseFolderError, match="not found") as info:
+        evaluate(findings, case)
+    assert str(truth) in str(info.value)
+
+
+def test_values_stay_strings_and_extra_columns_are_ignored(tmp_path: Path) -> None:
+    case, findings = tmp_path / "case", tmp_path / "findings"
+    _write(case / "truth" / "entities.csv", ["kind", "value", "network_id", "center_id", "role"],
+           [("mule_account", "000123", "N1", "", "mule"),
+            ("mule_account", "0456", "N1", "", "mule"),
+            ("caller_number", "+8613800138000", "N1", "C1", "line")])  # fmt: skip
+    _write(findings / "entities.csv",
+           ["extra", "kind", "value", "score", "network_id", "center_id", "reason", "more"],
+           [("x", "mule_account", "000123", "0.8", "n", "", "r", "y"),
+            ("x", "mule_account", "456", "0.8", "n", "", "r", "y"),  # not "0456"
+            ("x", "caller_number", "+8613800138000", "1", "n", "", "r", "y")])  # fmt: skip
+    result = evaluate(findings, case)
+    mule = result.kinds["mule_account"]
+    assert (mule.truth, mule.flagged, mule.true_positives) == (2, 2, 1)
+    assert result.kinds["caller_number"].f1 == 1.0
+    # the flagged line was placed in no center: a member, not placed
+    assert (result.centers.members, result.centers.placed) == (1, 0)
+    assert result.networks.members == 2 and result.networks.ari == 1.0
+
+
+def test_ari_strict_counts_unplaced_as_singletons(tmp_path: Path) -> None:
+    found = [(k, v, 0.9, n, c, "r") for k, v, n, c in TRUTH]
+    found[0] = ("sip_account", "sipA", 0.9, "N1", "", "no center found")
+    result = evaluate(*_folders(tmp_path, found))
+    # centers over sipA..sipD: truth C1 C1 C2 C3; strict found: own, C1, C2, C3
+    assert result.centers.ari_strict == pytest.approx(
+        adjusted_rand_index(["C1", "C1", "C2", "C3"], ["u", "C1", "C2", "C3"])
+    )
+    assert result.centers.ari_strict == pytest.approx(0.0)
+    assert result.centers.placed_share == pytest.approx(0.75)
+
+
+def _transfer_folders(tmp_path: Path) -> tuple[Path, Path]:
+    findings, case = _folders(tmp_path, [(k, v, 1, n, c, "r") for k, v, n, c in TRUTH])
+    _write(case / "truth" / "transfers.csv", ["tx_id", "network_id", "kind"],
+           [("T1", "N1", "victim_payment"), ("T2", "N1", "victim_payment"),
+            ("T3", "N1", "layering"), ("T4", "N2", "cash_out")])  # fmt: skip
+    _write(findings / "transfers.csv", ["tx_id", "score", "network_id", "kind"],
+           [("T1", "0.9", "x", "victim_payment"), ("T3", "0.5", "x", "layering"),
+            ("T4", "0.2", "x", "cash_out"), ("T9", "0.95", "x", "layering")])  # fmt: skip
+    return findings, case
+
+
+def test_transfers_scored_and_recalled_per_kind(tmp_path: Path) -> None:
+    result = evaluate(*_transfer_folders(tmp_path))
+    tx = result.transfers
+    assert tx is not None
+    assert (tx.truth, tx.flagged, tx.true_positives) == (4, 3, 2)
+    assert tx.precision == pytest.approx(2 / 3) and tx.recall == 0.5
+    assert result.transfer_recall == {"victim_payment": 0.5, "layering": 1.0, "cash_out": 0.0}
+    data = result.to_dict()
+    assert data["transfers"]["f1"] == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
+
+
+def test_transfers_absent_when_either_file_is(tmp_path: Path) -> None:
+    findings, case = _transfer_folders(tmp_path)
+    (findings / "transfers.csv").unlink()
+    result = evaluate(findings, case)
+    assert result.transfers is None and result.transfer_recall == {}
+    assert result.to_dict()["transfers"] is None
+
+
+def test_ari_rejects_labellings_of_different_length() -> None:
+    with pytest.raises(ValueError, match="length"):
+        adjusted_rand_index(["a", "b"], ["a"])
+    assert adjusted_rand_index([], []) == 1.0 and adjusted_rand_index(["a"], ["b"]) == 1.0
 
 
 def test_cli_json(tmp_path: Path) -> None:
@@ -113,6 +197,18 @@ def test_cli_json(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["kinds"]["sip_account"]["f1"] == 1.0 and data["networks"]["ari"] == 1.0
+    assert data == json.loads(json.dumps(evaluate(findings, case).to_dict()))
+    assert set(data) == {"kinds", "centers", "networks", "transfers", "transfer_recall"}
+
+
+def test_cli_table_and_error(tmp_path: Path) -> None:
+    findings, case = _transfer_folders(tmp_path)
+    result = CliRunner().invoke(app, ["evaluate", str(findings), str(case)])
+    assert result.exit_code == 0, result.output
+    for text in ("sip_account", "transfers", "ARI centers", "ARI networks"):
+        assert text in result.output
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "nowhere"), str(case)])
+    assert isinstance(result.exception, CaseFolderError)
 
 
 def test_truth_copied_as_findings_scores_perfectly(small_case: Path, tmp_path: Path) -> None:
@@ -125,8 +221,12 @@ def test_truth_copied_as_findings_scores_perfectly(small_case: Path, tmp_path: P
     result = evaluate(tmp_path, small_case)
     assert all(m.f1 == 1.0 for m in result.kinds.values())
     assert result.centers.ari == 1.0 and result.networks.ari == 1.0
-    half = [r for r in rows if r[0] != "victim_phone" or hash(r[1]) % 2 == 0]
+    phones = sorted(r[1] for r in rows if r[0] == "victim_phone")
+    dropped = set(phones[::2])
+    half = [r for r in rows if r[0] != "victim_phone" or r[1] not in dropped]
     _write(tmp_path / "entities.csv",
            ["kind", "value", "score", "network_id", "center_id", "reason"], half)  # fmt: skip
-    recall = evaluate(tmp_path, small_case).kinds["victim_phone"].recall
-    assert 0.4 < recall < 0.6
+    result = evaluate(tmp_path, small_case)
+    assert result.kinds["victim_phone"].recall == pytest.approx(0.5, abs=0.01)
+    assert result.kinds["victim_phone"].precision == 1.0
+    assert all(m.f1 == 1.0 for k, m in result.kinds.items() if k != "victim_phone")
