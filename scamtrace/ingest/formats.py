@@ -1,5 +1,6 @@
 """Every ingest format, registered in one place: name -> reader, in the order formats are
-tried when a file's format is not named (the most specific first)."""
+tried when a file's format is not named (the most specific first: AMLSim claims its own
+``accounts.csv`` before the contract reader would)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from scamtrace.ingest.base import Reader
 
 @cache
 def readers() -> dict[str, Reader]:
-    from scamtrace.ingest import contract_tables
+    from scamtrace.ingest import amlsim, contract_tables, mapped
 
-    found: list[Reader] = [contract_tables.READER]
-    return {r.name: r for r in found}
+    ordered: list[Reader] = [amlsim.READER, contract_tables.READER, mapped.READER]
+    return {r.name: r for r in ordered}
