@@ -7,6 +7,16 @@ one-line message and a non-zero exit code.
 from __future__ import annotations
 
 
+def first_problem(exc: Exception, default: str) -> str:
+    """``field a.b: message`` for the first error of a pydantic ``ValidationError``."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors) or not errors():
+        return str(exc)
+    first = errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or default
+    return f"field {where}: {first['msg']}"
+
+
 class ScamtraceError(ValueError):
     """Base class of every error scamtrace raises on purpose."""
 

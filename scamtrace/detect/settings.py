@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scamtrace.errors import ScamtraceError
+from scamtrace.errors import ScamtraceError, first_problem
 
 
 class DetectSettings(BaseModel):
@@ -53,6 +53,4 @@ def load_settings(path: Path | None) -> DetectSettings:
     try:
         return DetectSettings.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ScamtraceError(f"{path}: field {where}: {first['msg']}") from exc
+        raise ScamtraceError(f"{path}: {first_problem(exc, 'settings')}") from exc

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from scamtrace.errors import ScenarioError
+from scamtrace.errors import ScenarioError, first_problem
 
 
 class _Strict(BaseModel):
@@ -187,6 +187,4 @@ def load_scenario(name_or_path: str, **overrides: Any) -> Scenario:
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "scenario"
-        raise ScenarioError(f"{origin}: field {where}: {first['msg']}") from exc
+        raise ScenarioError(f"{origin}: {first_problem(exc, 'scenario')}") from exc
