@@ -11,7 +11,8 @@ from scamtrace.ingest.base import Reader
 
 @cache
 def readers() -> dict[str, Reader]:
-    from scamtrace.ingest import amlsim, contract_tables, mapped
+    from scamtrace.ingest import amlsim, contract_tables, iso20022, mapped
 
-    ordered: list[Reader] = [amlsim.READER, contract_tables.READER, mapped.READER]
+    ordered: list[Reader] = [iso20022.READER, amlsim.READER, contract_tables.READER,
+                             mapped.READER]  # fmt: skip
     return {r.name: r for r in ordered}
