@@ -168,6 +168,9 @@ class ContractReader:
         table = self._target(path, reader.schema.names, ctx)
         line = 2  # the header is line 1; lines count records (a quoted newline is inside one)
         pending: list[pa.RecordBatch] = []
+        # Line numbers of rows set aside by typing are final only once the misshapen records
+        # pyarrow skipped are placed (their numbers come last), so they are held back.
+        held: list[Rejected] = []
         rows = 0
         while True:
             try:
@@ -176,7 +179,8 @@ class ContractReader:
                 break
             except pa.ArrowInvalid as exc:
                 # A malformed record stops pyarrow's reader: keep what came before it.
-                yield from self._flush(table, pending, line, ctx)
+                yield from self._flush(table, pending, line, ctx, held)
+                yield Batch(table, contract.INPUT_TABLES[table].schema.empty_table(), held)
                 line += rows
                 yield Batch(table, pa.Table.from_pylist([], contract.INPUT_TABLES[table].schema),
                             [Rejected(ctx.source, line, table, "", "", f"unreadable CSV: {exc}")])
@@ -184,26 +188,42 @@ class ContractReader:
             pending.append(batch)
             rows += batch.num_rows
             if rows >= ctx.batch_rows:
-                yield from self._flush(table, pending, line, ctx)
+                yield from self._flush(table, pending, line, ctx, held)
                 line += rows
                 pending, rows = [], 0
-        yield from self._flush(table, pending, line, ctx)
+        yield from self._flush(table, pending, line, ctx, held)
         line += rows
-        if misshapen:
-            lines = _find_lines(path, encoding, [r.value for r in misshapen])
+        lines = _find_lines(path, encoding, [r.value for r in misshapen]) if misshapen else []
+        skipped = sorted(lines)
+        shifted = [Rejected(r.source, _after_skips(r.line, skipped), r.table, r.field, r.value,
+                            r.reason) for r in held]  # fmt: skip
+        placed = [Rejected(r.source, n, table, r.field, r.value[:80], r.reason)
+                  for r, n in zip(misshapen, lines, strict=True)]  # fmt: skip
+        if shifted or placed:
             yield Batch(table, contract.INPUT_TABLES[table].schema.empty_table(),
-                        [Rejected(r.source, n, table, r.field, r.value[:80], r.reason)
-                         for r, n in zip(misshapen, lines, strict=True)])  # fmt: skip
+                        sorted(shifted + placed, key=lambda r: r.line))
         if stream.broken:
             yield Batch(table, pa.Table.from_pylist([], contract.INPUT_TABLES[table].schema),
                         [Rejected(ctx.source, line, table, "", "",
                                   f"file ends early (truncated): {stream.broken}")])  # fmt: skip
 
     def _flush(self, table: str, batches: list[pa.RecordBatch], line: int,
-               ctx: ReadContext) -> Iterator[Batch]:  # fmt: skip
+               ctx: ReadContext, held: list[Rejected]) -> Iterator[Batch]:  # fmt: skip
         if batches:
             raw = pa.Table.from_batches(batches)
-            yield coerce(table, _as_text(raw, line), ctx.source, ctx.holder_country)
+            batch = coerce(table, _as_text(raw, line), ctx.source, ctx.holder_country)
+            held.extend(batch.rejected)
+            yield Batch(batch.table, batch.data, [])
+
+
+def _after_skips(provisional: int, skipped: list[int]) -> int:
+    """A record's number counted over the records pyarrow kept, made a number over all
+    records by stepping over the (sorted) numbers of those it skipped."""
+    line = provisional
+    for number in skipped:
+        if number <= line:
+            line += 1
+    return line
 
 
 def _find_lines(path: Path, encoding: str, texts: list[str]) -> list[int]:

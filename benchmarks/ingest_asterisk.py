@@ -1,0 +1,156 @@
+"""Benchmark: read an Asterisk ``Master.csv`` into ``voip_cdr`` batches; print rows/s per core.
+
+Target: at least about 1 million rows/s per core for the reader. N synthetic ``cdr_csv`` lines
+(18 columns, quoted as Asterisk writes them, a quoted comma in ``lastdata``, every disposition)
+are generated with numpy into a temporary file, then read twice: once to the reader's text
+columns (parse and map: the reader's own work) and once to typed batches (adding
+:func:`scamtrace.ingest.base.coerce`, the typing step every format shares).
+
+    python benchmarks/ingest_asterisk.py              # 2 million lines
+    python benchmarks/ingest_asterisk.py -n 500000 --timezone Europe/Madrid
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from rich.console import Console
+from rich.table import Table
+
+from scamtrace.ingest.asterisk import READER
+from scamtrace.ingest.base import ReadContext
+
+DISPOSITIONS = np.array(["ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION", "CANCEL"])
+TECHS = np.array(["SIP", "PJSIP", "IAX2"])
+
+
+def _text(values: np.ndarray) -> pa.Array:
+    return pa.array(values).cast(pa.string())
+
+
+def _quoted(values: pa.Array) -> pa.Array:
+    doubled = pc.replace_substring(values, '"', '""')
+    return pc.binary_join_element_wise('"', doubled, '"', "")
+
+
+def _padded(values: np.ndarray, width: int) -> pa.Array:
+    return pc.utf8_lpad(_text(values), width=width, padding="0")
+
+
+def _stamps(epoch: np.ndarray) -> pa.Array:
+    """``YYYY-MM-DD HH:MM:SS``, as Asterisk writes times."""
+    return pa.array(epoch.astype("datetime64[s]")).cast(pa.string())
+
+
+def generate(path: Path, n: int, seed: int = 1, columns: int = 18) -> int:
+    """Write ``n`` synthetic Master.csv lines of ``columns`` fields (16: no uniqueid nor
+    userfield, 18: both), numpy for the values and Arrow kernels to join them, no per-line
+    Python; return the file's size in bytes."""
+    rng = np.random.default_rng(seed)
+    start = 1_467_331_200 + np.sort(rng.integers(0, 30 * 86_400, n))
+    disposition = DISPOSITIONS[rng.choice(len(DISPOSITIONS), n, p=[0.55, 0.2, 0.1, 0.05,
+                                                                     0.05, 0.05])]  # fmt: skip
+    answered = disposition == "ANSWERED"
+    ring = rng.integers(2, 30, n)
+    billsec = np.where(answered, rng.integers(1, 900, n), 0)
+    accounts = pc.binary_join_element_wise("cust", _padded(rng.integers(0, 5_000, n), 4), "")
+    tech = _text(TECHS[rng.choice(3, n, p=[0.6, 0.35, 0.05])])
+    channel = pc.binary_join_element_wise(tech, "/", accounts, "-",
+                                          _padded(np.arange(n) % 16**8, 8), "")  # fmt: skip
+    src = pc.binary_join_element_wise("+3491", _padded(rng.integers(0, 10**7, n), 7), "")
+    # A tenth of the calls carry their number only in the caller ID.
+    src = pc.if_else(pa.array(rng.random(n) < 0.1), "", src)
+    dst = pc.binary_join_element_wise("0086138", _padded(rng.integers(0, 10**8, n), 8), "")
+    clid = pc.binary_join_element_wise('"', accounts, '" <', "+3491",
+                                       _padded(rng.integers(0, 10**7, n), 7), ">", "")  # fmt: skip
+    start_text = _stamps(start)
+    answer_text = pc.if_else(pa.array(answered), _stamps(start + ring), "")
+    end_text = _stamps(start + ring + billsec)
+    uniqueid = pc.binary_join_element_wise(_text(start), ".", _text(np.arange(n)), "")
+    trunk = pc.binary_join_element_wise("SIP/trunk-", _padded(np.arange(n) % 16**8, 8), "")
+    lastdata = pc.binary_join_element_wise("SIP/trunk/", dst, ",60,tT", "")
+    quoted = [_quoted(pa.array([""] * n)), _quoted(src), _quoted(dst),
+              _quoted(pa.array(["from-customers"] * n)), _quoted(clid), _quoted(channel),
+              _quoted(trunk), _quoted(pa.array(["Dial"] * n)), _quoted(lastdata),
+              _quoted(start_text), _quoted(answer_text), _quoted(end_text),
+              _text(ring + billsec), _text(billsec), _quoted(_text(disposition)),
+              _quoted(pa.array(["DOCUMENTATION"] * n)), _quoted(uniqueid),
+              _quoted(pa.array([""] * n))][:columns]  # fmt: skip
+    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*quoted, ","), "\n", "")
+    # The lines' bytes lie end to end in the array's data buffer: that buffer is the file.
+    lines = lines.cast(pa.large_string())
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:]
+    data = lines.buffers()[2]
+    with path.open("wb") as fh:
+        fh.write(memoryview(data)[int(offsets[0]):int(offsets[n])])
+    return path.stat().st_size
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("-n", "--lines", type=int, default=2_000_000)
+    parser.add_argument("--timezone", default=None)
+    parser.add_argument("--columns", type=int, choices=(16, 18), default=18,
+                        help="18: uniqueid and userfield logged; 16: neither (call_id hashed)")
+    parser.add_argument("--batch-rows", type=int, default=500_000)
+    args = parser.parse_args()
+    options = {"timezone": args.timezone} if args.timezone else {}
+    with tempfile.TemporaryDirectory(prefix="scamtrace-asterisk-bench-") as work:
+        source = Path(work) / "Master.csv"
+        # Generated in a child process, so that peak memory here is the reader's.
+        child = multiprocessing.get_context("fork").Process(
+            target=generate, args=(source, args.lines, 1, args.columns))
+        child.start()
+        child.join()
+        size = source.stat().st_size
+        ctx = ReadContext("ES", str(source), args.batch_rows, options)
+        measures = []
+        for label, run in (("parse + map (reader)", READER.read_text),
+                           ("parse + map + coerce", READER.read)):  # fmt: skip
+            wall, cpu = time.perf_counter(), _cpu()
+            rows = rejected = 0
+            for batch in run(source, ctx):
+                data = batch[0] if isinstance(batch, tuple) else batch.data
+                rows += data.num_rows
+                rejected += len(batch[1] if isinstance(batch, tuple) else batch.rejected)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+            measures.append((label, rows, rejected, time.perf_counter() - wall, _cpu() - cpu,
+                             peak))  # fmt: skip
+    cores = os.cpu_count() or 1
+    table = Table(title=f"Asterisk Master.csv -> voip_cdr ({args.lines:,} lines, "
+                        f"{args.columns} columns, {size / 1024**2:,.0f} MB)")  # fmt: skip
+    for column in ("stage", "rows", "rejected", "wall (s)", "CPU (s)", "rows/s",
+                   "rows/s per core", "rows per CPU-second", "peak memory (GB)"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for label, rows, rejected, wall, cpu, peak in measures:
+        table.add_row(label, f"{rows:,}", f"{rejected:,}", f"{wall:.2f}", f"{cpu:.2f}",
+                      f"{rows / wall:,.0f}", f"{rows / wall / cores:,.0f}",
+                      f"{rows / cpu:,.0f}", f"{peak:.2f}")  # fmt: skip
+    console = Console(width=160)
+    console.print(table)
+    console.print(f"machine: {platform.machine()}, {cores} cores, Python "
+                  f"{platform.python_version()}. rows/s per core: rows/s over all cores; "
+                  "rows per CPU-second: over the CPU time this process used (user + system). "
+                  "Peak memory: ru_maxrss after each stage (the file is generated in a child "
+                  "process).")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

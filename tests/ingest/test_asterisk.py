@@ -1,0 +1,246 @@
+"""Asterisk Master.csv: exact rows from a hand-written sample (CRLF, byte-order mark, quoted
+commas, SIP/PJSIP/IAX2/Local channels, a caller known only by its caller ID, a line cut short,
+an unknown disposition), time zones, hashed call ids, gzip, line numbers across pieces, and
+malformed lines thrown at the reader (each one a row or set aside, with its line)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scamtrace.enrich.case import open_case
+from scamtrace.ingest import asterisk
+from scamtrace.ingest.asterisk import READER, layout
+from scamtrace.ingest.base import IngestError, ReadContext, Rejected
+
+SAMPLES = Path(__file__).parent / "samples" / "asterisk"
+MASTER = SAMPLES / "Master.csv"
+MASTER_16 = SAMPLES / "Master-16.csv"
+
+
+def _read(path: Path, **options: object) -> tuple[list[dict[str, object]], list[Rejected]]:
+    batches = list(READER.read(path, ReadContext("ES", path.name, options=options)))
+    rows = [r for b in batches for r in b.data.to_pylist()]
+    return sorted(rows, key=lambda r: str(r["call_id"])), [r for b in batches for r in b.rejected]
+
+
+def _t(hour: int, minute: int) -> datetime:
+    return datetime(2016, 7, 1, hour, minute, tzinfo=UTC)
+
+
+def test_sniff() -> None:
+    assert READER.sniff(MASTER, MASTER.read_bytes()[:65536])
+    assert READER.sniff(MASTER_16, MASTER_16.read_bytes()[:65536])
+    header = b"call_id,start_time,sip_account,source_ip,user_agent,from_number,to_number\n"
+    assert not READER.sniff(Path("voip_cdr.csv"), header)
+    assert not READER.sniff(Path("x.json"), b'{"variables": {"uuid": "x"}}')
+    assert not READER.sniff(Path("x.csv"), b"")
+    # 16 fields, but no channel where the channel is
+    assert not READER.sniff(Path("x.csv"), b",".join([b'"a"'] * 16) + b"\n")
+
+
+def test_master_csv_rows_statuses_and_rejected_lines() -> None:
+    rows, rejected = _read(MASTER)
+    got = [(r["call_id"], r["start_time"], r["sip_account"], r["source_ip"], r["user_agent"],
+            r["from_number"], r["to_number"], r["duration_s"], r["sip_status"]) for r in rows]
+    assert got == [
+        ("1467367200.1", _t(10, 0), "alice", "", "", "+34912345678", "+8613800138000", 60, 200),
+        ("1467367320.3", _t(10, 2), "bob", "", "", "+34913456789", "+8613912345678", 0, 480),
+        ("1467367380.5", _t(10, 3), "carol", "", "", "+34934567890", "+8613700137000", 0, 486),
+        ("1467367500.10", _t(10, 5), "call-center-7", "203.0.113.7", "", "+34915550001",
+         "+8613800138002", 0, 487),
+        ("1467367560.12", _t(10, 6), "alice", "", "", "+34915550002", "+8613800138003", 0, 503),
+        ("1467367620.13", _t(10, 7), "frank", "2001:db8::7", "", "+34915550003",
+         "+8613800138004", 0, 503),
+        ("1467367740.17", _t(10, 9), "", "", "", "+34912223344", "+8613800138006", 60, 200),
+    ]  # fmt: skip
+    assert [(r.source, r.line, r.table, r.field, r.reason) for r in rejected] == [
+        ("Master.csv", 4, "voip_cdr", "", "expected 18 fields, got 7"),
+        ("Master.csv", 8, "voip_cdr", "sip_status",
+         "unknown disposition (expected ANSWERED, BUSY, NO ANSWER, CANCEL, FAILED or CONGESTION)"),
+        ("Master.csv", 10, "voip_cdr", "to_number", "not a phone number"),
+    ]  # fmt: skip
+    assert rejected[1].value == "UNKNOWN" and rejected[2].value == "s"
+    assert rejected[0].value.startswith('"","915550000","008613800138001"')
+
+
+@pytest.mark.parametrize("zone", ["Europe/Madrid", "+02:00", "+0200"])
+def test_local_times_in_the_time_zone_given(zone: str) -> None:
+    rows, _ = _read(MASTER, timezone=zone)
+    assert [r["start_time"] for r in rows][:3] == [_t(8, 0), _t(8, 2), _t(8, 3)]
+
+
+def test_winter_time_and_unknown_zones(tmp_path: Path) -> None:
+    text = MASTER.read_bytes().replace(b"2016-07-01 10:00:00", b"2016-01-15 10:00:00")
+    rows = [r for b in READER.read(_write(tmp_path, text), ReadContext("ES", "x", options={
+        "timezone": "Europe/Madrid"})) for r in b.data.to_pylist()]  # fmt: skip
+    first = next(r for r in rows if r["call_id"] == "1467367200.1")
+    assert first["start_time"] == datetime(2016, 1, 15, 9, 0, tzinfo=UTC)
+    with pytest.raises(IngestError, match="unknown time zone"):
+        list(READER.read(MASTER, ReadContext("ES", "x", options={"timezone": "Mars/Olympus"})))
+
+
+def _write(folder: Path, data: bytes, name: str = "Master.csv") -> Path:
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+def test_sixteen_columns_hash_the_line_latin1_and_options() -> None:
+    assert layout(MASTER_16.read_bytes()) == asterisk.COLUMNS
+    rows, rejected = _read(MASTER_16, source_ip="192.0.2.1")
+    assert rejected == []
+    # The hash is of the line's fields joined by U+001F, bytes that are not UTF-8 (the
+    # Latin-1 name) replaced by U+FFFD first.
+    with MASTER_16.open(encoding="utf-8", errors="replace", newline="") as fh:
+        lines = list(csv.reader(fh))
+    ids = {"md5-" + hashlib.md5("\x1f".join(line).encode("utf-8")).hexdigest()
+           for line in lines}  # fmt: skip
+    assert {r["call_id"] for r in rows} == ids
+    again, _ = _read(MASTER_16)
+    assert [r["call_id"] for r in again] == [r["call_id"] for r in rows]  # stable
+    by_account = {r["sip_account"]: r for r in rows}
+    # the caller ID of the Latin-1 line is read despite its name; a bare-number clid too
+    assert by_account["ramon"]["from_number"] == "+34913456789"
+    assert by_account["ramon"]["sip_status"] == 486
+    assert by_account["carol"]["from_number"] == "+34934567890"
+    assert {r["source_ip"] for r in rows} == {"192.0.2.1"}
+
+
+def test_seventeen_columns_uniqueid_or_userfield(tmp_path: Path) -> None:
+    line = MASTER.read_text(encoding="utf-8-sig").splitlines()[0]
+    fields = next(csv.reader([line]))
+
+    def joined(*rows: list[str]) -> bytes:
+        buffer = io.StringIO()
+        csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+        return buffer.getvalue().encode()
+
+    with_id = joined(fields[:17], fields[:17])
+    assert layout(with_id)[-1] == "uniqueid"
+    with_user = joined([*fields[:16], "198.51.100.7"])
+    assert layout(with_user)[-1] == "userfield"
+    rows = [r for b in READER.read(_write(tmp_path, with_user), ReadContext("ES", "x"))
+            for r in b.data.to_pylist()]  # fmt: skip
+    assert rows[0]["source_ip"] == "198.51.100.7"
+    assert str(rows[0]["call_id"]).startswith("md5-")
+
+
+def test_small_pieces_and_batches_keep_line_numbers(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    whole, whole_rejected = _read(MASTER)
+    text = MASTER.read_bytes()
+    # blank lines and a lone CR line ending: skipped and counted
+    text = text.replace(b"\r\n", b"\r\n\r\n", 1).replace(b'"BUSY","DOCUMENTATION",'
+                                                         b'"1467367380.5",""\r\n',
+                                                         b'"BUSY","DOCUMENTATION",'
+                                                         b'"1467367380.5",""\r')  # fmt: skip
+    monkeypatch.setattr(asterisk, "CHUNK_BYTES", 97)
+    path = _write(tmp_path, text)
+    batches = list(READER.read(path, ReadContext("ES", "Master.csv", batch_rows=2)))
+    assert len(batches) > 2
+    rows = sorted((r for b in batches for r in b.data.to_pylist()), key=lambda r: r["call_id"])
+    assert rows == whole
+    assert [(r.line, r.field) for b in batches for r in b.rejected] == \
+        [(r.line + 1, r.field) for r in whole_rejected]  # one blank line more above  # fmt: skip
+
+
+def test_gzip_and_truncated_gzip(tmp_path: Path) -> None:
+    whole, _ = _read(MASTER)
+    packed = gzip.compress(MASTER.read_bytes())
+    (tmp_path / "Master.csv.gz").write_bytes(packed)
+    rows, _ = _read(tmp_path / "Master.csv.gz")
+    assert rows == whole
+    (tmp_path / "cut.csv.gz").write_bytes(packed[: len(packed) * 2 // 3])
+    _rows, rejected = _read(tmp_path / "cut.csv.gz")
+    assert any("truncated" in r.reason for r in rejected)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    (tmp_path / "Master.csv").write_bytes(b"")
+    assert _read(tmp_path / "Master.csv") == ([], [])
+
+
+def test_batches_make_a_case_folder_that_open_case_loads(tmp_path: Path) -> None:
+    batches = list(READER.read(MASTER, ReadContext("ES", "Master.csv")))
+    case = tmp_path / "case"
+    case.mkdir()
+    pq.write_table(pa.concat_tables([b.data for b in batches]), case / "voip_cdr.parquet")
+    (case / "holder.json").write_text(json.dumps({"country": "ES"}))
+    opened = open_case(case)
+    assert opened.present == ["voip_cdr"]
+    assert opened.rows_read["voip_cdr"] == 7 and opened.rows_set_aside["voip_cdr"] == 0
+    assert opened.count("SELECT count(DISTINCT sip_account) FROM voip_cdr "
+                        "WHERE sip_account <> ''") == 5  # fmt: skip
+    assert opened.count("SELECT count(*) FROM voip_cdr WHERE sip_status = 503") == 2
+
+
+# --- malformed lines -------------------------------------------------------------------------
+
+_GOOD = [next(csv.reader([line])) for line in MASTER.read_text(encoding="utf-8-sig").splitlines()
+         if line.count('","') > 10][:3]  # fmt: skip
+_text = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=20)
+
+
+@st.composite
+def _line(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["good", "field", "drop", "extra", "text", "bytes", "quote"]))
+    fields = list(draw(st.sampled_from(_GOOD)))
+    fields[16] = f"{draw(st.integers(1, 10**9))}.{draw(st.integers(0, 999))}"  # unique ids
+    if kind == "field":
+        fields[draw(st.integers(0, 17))] = draw(_text)
+    elif kind == "drop":
+        del fields[draw(st.integers(0, 17))]
+    elif kind == "extra":
+        fields.insert(draw(st.integers(0, 18)), draw(_text))
+    if kind in ("good", "field", "drop", "extra"):
+        buffer = io.StringIO()
+        csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="").writerow(fields)
+        return buffer.getvalue().encode("utf-8")
+    if kind == "text":
+        return draw(_text).encode("utf-8")
+    if kind == "quote":  # a quote left open, as a line cut short leaves it
+        buffer = io.StringIO()
+        csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="").writerow(fields)
+        return buffer.getvalue().encode("utf-8")[: draw(st.integers(1, 120))]
+    return draw(st.binary(max_size=40)).replace(b"\r", b"").replace(b"\n", b"")
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(lines=st.lists(_line(), min_size=1, max_size=25),
+       ending=st.sampled_from([b"\n", b"\r\n"]), bom=st.booleans(), last=st.booleans(),
+       chunk=st.sampled_from([64, 1 << 22]))  # fmt: skip
+def test_malformed_lines_are_rows_or_rejected(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lines: list[bytes], ending: bytes,
+    bom: bool, last: bool, chunk: int,
+) -> None:
+    # Lines whose fields are all empty (or a bare pair of quotes cut short) are not data.
+    lines = [line for line in lines if line.replace(b'"', b"").replace(b",", b"") != b""]
+    data = (b"\xef\xbb\xbf" if bom else b"") + ending.join(lines) + (ending if last else b"")
+    monkeypatch.setattr(asterisk, "CHUNK_BYTES", chunk)
+    path = _write(tmp_path, data)
+    ctx = ReadContext("ES", "x", batch_rows=7)
+    numbers: list[int] = []
+    set_aside: list[int] = []
+    for raw, rejected in READER.read_text(path, ctx):
+        numbers += raw.column("_line").to_pylist()
+        set_aside += [r.line for r in rejected]
+    # every line is a row or set aside, exactly once, with its own line number
+    assert sorted(numbers + set_aside) == list(range(1, len(lines) + 1))
+    typed = list(READER.read(path, ctx))
+    kept = sum(b.data.num_rows for b in typed)
+    refused = [r.line for b in typed for r in b.rejected]
+    assert kept + len(refused) == len(lines)
+    assert len(set(refused)) == len(refused)
