@@ -11,8 +11,16 @@ from scamtrace.ingest.base import Reader
 
 @cache
 def readers() -> dict[str, Reader]:
-    from scamtrace.ingest import amlsim, asterisk, contract_tables, freeswitch, iso20022, mapped
+    from scamtrace.ingest import (
+        amlsim,
+        asterisk,
+        contract_tables,
+        freeswitch,
+        iso20022,
+        mapped,
+        pcap,
+    )
 
-    ordered: list[Reader] = [iso20022.READER, freeswitch.READER, asterisk.READER, amlsim.READER,
-                             contract_tables.READER, mapped.READER]  # fmt: skip
+    ordered: list[Reader] = [pcap.READER, iso20022.READER, freeswitch.READER, asterisk.READER,
+                             amlsim.READER, contract_tables.READER, mapped.READER]  # fmt: skip
     return {r.name: r for r in ordered}
