@@ -222,6 +222,50 @@ def detect(
 
 
 @app.command()
+def classify(
+    source: Annotated[str, typer.Argument(help="CSV with a text column, or - for one text a line")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="CSV to write (default: stdout)")
+    ] = None,
+) -> None:
+    """Score texts (call transcripts, complaint narratives) as scam calls: adds scam_score
+    (0..1) and scam_type (neighbor, police, official, customer_service, loan, acquaintance,
+    delivery, normal) to every row.
+
+    Example:
+
+        scamtrace classify cases/small-1/transcripts.csv --out scored.csv
+    """
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from scamtrace.language.classifier import classify_rows
+
+    if source == "-":
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+        table = pa.table({"text": pa.array(texts, pa.string())})
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ScamtraceError(f"{path}: file not found")
+        try:
+            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+                strings_can_be_null=False))  # fmt: skip
+        except pa.ArrowInvalid as exc:
+            raise ScamtraceError(f"{path}: not a readable CSV file: {exc}") from exc
+    scored = classify_rows(table)
+    if out_file is None:
+        buffer = io.BytesIO()
+        pacsv.write_csv(scored, buffer)
+        sys.stdout.write(buffer.getvalue().decode("utf-8"))
+    else:
+        pacsv.write_csv(scored, out_file)
+        err.print(f"{scored.num_rows:,} rows scored -> {out_file}")
+
+
+@app.command()
 def evaluate(
     findings_dir: Annotated[Path, typer.Argument(help="findings folder written by detect")],
     case_dir: Annotated[Path, typer.Argument(help="simulated case folder with truth/")],
