@@ -9,20 +9,17 @@ import csv
 import gzip
 import hashlib
 import io
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scamtrace.enrich.case import open_case
 from scamtrace.ingest import asterisk
 from scamtrace.ingest.asterisk import READER, layout
 from scamtrace.ingest.base import IngestError, ReadContext, Rejected
+from tests.ingest.conftest import case_from_batches
 
 SAMPLES = Path(__file__).parent / "samples" / "asterisk"
 MASTER = SAMPLES / "Master.csv"
@@ -173,12 +170,8 @@ def test_empty_file(tmp_path: Path) -> None:
 
 
 def test_batches_make_a_case_folder_that_open_case_loads(tmp_path: Path) -> None:
-    batches = list(READER.read(MASTER, ReadContext("ES", "Master.csv")))
-    case = tmp_path / "case"
-    case.mkdir()
-    pq.write_table(pa.concat_tables([b.data for b in batches]), case / "voip_cdr.parquet")
-    (case / "holder.json").write_text(json.dumps({"country": "ES"}))
-    opened = open_case(case)
+    batches = READER.read(MASTER, ReadContext("ES", "Master.csv"))
+    opened = case_from_batches(batches, tmp_path / "case", "ES")
     assert opened.present == ["voip_cdr"]
     assert opened.rows_read["voip_cdr"] == 7 and opened.rows_set_aside["voip_cdr"] == 0
     assert opened.count("SELECT count(DISTINCT sip_account) FROM voip_cdr "

@@ -10,15 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scamtrace.enrich.case import open_case
 from scamtrace.ingest.base import ReadContext, Rejected
 from scamtrace.ingest.freeswitch import READER, sip_status
+from tests.ingest.conftest import case_from_batches
 
 SAMPLES = Path(__file__).parent / "samples" / "freeswitch"
 A_LEG = SAMPLES / "a_0b2ad6a4-3d1e-4f6b-9a59-2f0c3e1d7a10.cdr.json"
@@ -157,11 +155,7 @@ def test_sip_status(term: str, cause: str, billsec: str, answer: str, status: st
 def test_batches_make_a_case_folder_that_open_case_loads(tmp_path: Path) -> None:
     batches = list(READER.read(SAMPLES, ReadContext("ES", "cdr", batch_rows=3)))
     assert len(batches) > 1
-    case = tmp_path / "case"
-    case.mkdir()
-    pq.write_table(pa.concat_tables([b.data for b in batches]), case / "voip_cdr.parquet")
-    (case / "holder.json").write_text(json.dumps({"country": "ES"}))
-    opened = open_case(case)
+    opened = case_from_batches(batches, tmp_path / "case", "ES")
     assert opened.present == ["voip_cdr"]
     assert opened.rows_read["voip_cdr"] == 8 and opened.rows_set_aside["voip_cdr"] == 0
     assert opened.count("SELECT count(*) FROM voip_cdr WHERE user_agent <> ''") == 3
