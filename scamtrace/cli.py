@@ -328,6 +328,15 @@ def _progress() -> Progress:
     )  # fmt: skip
 
 
+def _add_groups() -> None:
+    from scamtrace.share.commands import share_app
+
+    app.add_typer(share_app, name="share")
+
+
+_add_groups()
+
+
 def main() -> None:
     try:
         app()
