@@ -13,6 +13,7 @@ from pathlib import Path
 from scamtrace import contract
 from scamtrace.detect.reports import combine_sql
 from scamtrace.detect.settings import DetectSettings
+from scamtrace.detect.texts import script_table_sql
 from scamtrace.enrich.case import Case, run
 
 ISO = "'%Y-%m-%dT%H:%M:%SZ'"
@@ -28,9 +29,22 @@ def assemble(case: Case, s: DetectSettings) -> None:
     ``found_*`` tables that are written out."""
     db = case.db
     alone = s.report_alone_score
+    scam = s.transcript_scam_score
     run(db, f"""
         CREATE OR REPLACE TABLE scored AS
-        WITH voip_numbers AS (
+        WITH heard AS (
+            SELECT * FROM transcript_calls WHERE scam_score >= {scam}
+        ), heard_numbers AS (
+            SELECT caller AS number, count(*) AS calls, mode(scam_type) AS type FROM heard
+            WHERE caller IS NOT NULL GROUP BY 1
+        ), heard_accounts AS (
+            SELECT sip_account, count(*) AS calls, mode(scam_type) AS type FROM heard
+            WHERE coalesce(sip_account, '') <> '' GROUP BY 1
+        ), heard_victims AS (
+            SELECT callee AS phone, max(scam_score) AS score, arg_max(call_id, scam_score) AS call,
+                   arg_max(scam_type, scam_score) AS type
+            FROM heard WHERE callee IS NOT NULL GROUP BY 1
+        ), voip_numbers AS (
             SELECT caller, max(score) AS score, count(*) AS calls, mode(sip_account) AS account
             FROM scam_calls WHERE source = 'voip_cdr' AND NOT unallocated AND caller IS NOT NULL
             GROUP BY caller
@@ -48,24 +62,46 @@ def assemble(case: Case, s: DetectSettings) -> None:
         ), accounts_named AS (
             SELECT account, count(DISTINCT report_id) AS reports FROM report_accounts GROUP BY 1
         )
-        SELECT 'caller_number' AS kind, CAST(coalesce(n.caller, r.number) AS VARCHAR) AS key,
-               {combine_sql('n.score', 'coalesce(r.reports, 0)', alone)} AS score,
+        SELECT 'caller_number' AS kind,
+               CAST(coalesce(n.caller, r.number, h.number) AS VARCHAR) AS key,
+               {heard_sql(combine_sql('n.score', 'coalesce(r.reports, 0) + coalesce(h.calls, 0)',
+                                      alone), 'h.calls', alone)} AS score,
                concat(coalesce(n.reason, 'not seen presenting a local number from abroad'),
                       CASE WHEN r.reports > 0 THEN printf('; named in %d complaint(s)', r.reports)
+                           ELSE '' END,
+                      CASE WHEN h.calls > 0 THEN printf('; %d transcribed call(s) read as a scam '
+                                                        '(%s)', h.calls, h.type)
                            ELSE '' END) AS reason
         FROM numbers n FULL JOIN named r ON r.number = n.caller
+        FULL JOIN heard_numbers h ON h.number = coalesce(n.caller, r.number)
         UNION ALL
-        SELECT 'sip_account', sip_account, score, reason FROM sip_scores
+        SELECT 'sip_account', coalesce(a.sip_account, h.sip_account),
+               CASE WHEN h.calls IS NULL THEN a.score
+                    ELSE {heard_sql(combine_sql('a.score', 'h.calls', alone), 'h.calls', alone)}
+                    END,
+               concat(coalesce(a.reason, 'not seen dialling like a call center'),
+                      CASE WHEN h.calls > 0 THEN printf('; %d transcribed call(s) read as a scam '
+                                                        '(%s)', h.calls, h.type)
+                           ELSE '' END)
+        FROM sip_scores a FULL JOIN heard_accounts h ON h.sip_account = a.sip_account
         UNION ALL
         SELECT 'source_ip', source_ip, score, reason FROM ip_scores
         UNION ALL
-        SELECT 'victim_phone', CAST(coalesce(v.phone, c.phone) AS VARCHAR),
-               CASE WHEN v.phone IS NULL THEN 0.75 WHEN c.phone IS NULL THEN v.score
-                    ELSE least(1.0, v.score + 0.05) END,
-               coalesce(v.reason || CASE WHEN c.phone IS NOT NULL
-                                         THEN printf('; filed complaint %s', c.first) ELSE '' END,
-                        printf('filed complaint %s about scam calls', c.first))
+        SELECT 'victim_phone', CAST(coalesce(v.phone, c.phone, h.phone) AS VARCHAR),
+               CASE WHEN v.phone IS NULL AND c.phone IS NULL THEN {s.transcript_victim_score}
+                    WHEN v.phone IS NULL THEN 0.75 WHEN c.phone IS NULL AND h.phone IS NULL
+                    THEN v.score ELSE least(1.0, v.score + 0.05) END,
+               concat(coalesce(v.reason || CASE WHEN c.phone IS NOT NULL
+                                               THEN printf('; filed complaint %s', c.first)
+                                               ELSE '' END,
+                               printf('filed complaint %s about scam calls', c.first),
+                               printf('took call %s, whose transcript reads as a scam (%s)',
+                                      h.call, h.type)),
+                      CASE WHEN h.phone IS NOT NULL AND (v.phone IS NOT NULL OR c.phone IS NOT NULL)
+                           THEN printf('; the transcript of call %s reads as a scam (%s)',
+                                       h.call, h.type) ELSE '' END)
         FROM victims v FULL JOIN complained c ON c.phone = v.phone
+        FULL JOIN heard_victims h ON h.phone = coalesce(v.phone, c.phone)
         UNION ALL
         SELECT 'victim_paid', CAST(coalesce(p.phone, c.phone) AS VARCHAR),
                CASE WHEN p.phone IS NULL THEN 0.6 WHEN c.phone IS NULL THEN p.score
@@ -104,6 +140,14 @@ def assemble(case: Case, s: DetectSettings) -> None:
         ) pg ON s.kind = 'victim_paid' AND pg.key = s.key
     """)
     _label(case)
+
+
+def heard_sql(score: str, calls: str, alone: float) -> str:
+    """SQL: ``score`` raised by transcripts that read as scams. Like complaints, one alone is a
+    lead (``alone``) and two or more independent ones a finding, whatever behaviour showed: a
+    line heard reading the script twice is no honest line."""
+    return (f"CASE WHEN coalesce({calls}, 0) >= 2 THEN greatest({score}, {alone} + 0.2) "
+            f"WHEN {calls} = 1 THEN greatest({score}, {alone}) ELSE {score} END")  # fmt: skip
 
 
 def _label(case: Case) -> None:
@@ -214,6 +258,15 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
         FROM network_rank r LEFT JOIN c USING (network) LEFT JOIN m USING (network)
         ORDER BY CAST(substr(r.network_id, 2) AS INTEGER)
     """)
+    copy("scripts", f"""
+        SELECT printf('S%02d', row_number() OVER (ORDER BY s.calls DESC, s.script_group))
+                   AS script_id,
+               coalesce(r.network_id, '') AS network_id, s.scam_type, s.calls, s.numbers,
+               s.sip_accounts, s.centers, s.languages, {iso('s.first_t')} AS first_seen,
+               {iso('s.last_t')} AS last_seen, s.example, s.call_ids
+        FROM ({script_table_sql()}) s LEFT JOIN network_rank r ON r.network = s.network
+        ORDER BY s.calls DESC, s.script_group
+    """)  # fmt: skip
     copy("evidence", _evidence_sql(s.evidence_per_entity, s.evidence_per_call_entity))
     copy("rejected", "SELECT tbl AS \"table\", file, line, field, value, reason FROM rejected "
                      "ORDER BY tbl, line")  # fmt: skip
@@ -256,6 +309,14 @@ def _evidence_sql(per_entity: int, per_call_entity: int) -> str:
             FROM flagged f JOIN victim_payments p ON f.kind = 'victim_paid'
                  AND p.phone = TRY_CAST(f.key AS BIGINT)
             JOIN fraud_transfers x ON x.line = p.line JOIN transfers t ON t._line = p.line
+            UNION ALL
+            SELECT f.kind, f.value, 'transcripts', h.call_id, h.t,
+                   printf('transcript of %s call %s reads as a scam (%s, score %.2f)',
+                          h.source, h.call_id, h.scam_type, h.scam_score)
+            FROM flagged f JOIN transcript_calls h ON h.scam_score >= 0.5 AND (
+                 (f.kind = 'caller_number' AND h.caller = TRY_CAST(f.key AS BIGINT))
+                 OR (f.kind = 'victim_phone' AND h.callee = TRY_CAST(f.key AS BIGINT))
+                 OR (f.kind = 'sip_account' AND h.sip_account = f.key))
             UNION ALL
             SELECT f.kind, f.value, 'reports', r.report_id, r.filed_at,
                    'named in complaint ' || r.report_id

@@ -79,6 +79,7 @@ def assign_networks(case: Case) -> None:
             GROUP BY c.caller) x
         WHERE number_group.network IS NULL AND x.caller = number_group.value
     """)
+    _script_networks(case)
     # Money: first-layer mules take the network of the victims who paid them; later layers
     # that of the mules that fed them.
     run(db, """
@@ -97,6 +98,32 @@ def assign_networks(case: Case) -> None:
             JOIN mule_group g ON g.value = t.payer_account
             WHERE m.layer = {layer} AND m.account NOT IN (SELECT value FROM mule_group)
             GROUP BY m.account
+        """)  # fmt: skip
+
+
+def _script_networks(case: Case) -> None:
+    """A script is an operation's own: numbers and subscribers heard on calls reading a script
+    take the network that placed that script's other calls, where nothing else gave them one."""
+    db = case.db
+    run(db, """
+        CREATE OR REPLACE TABLE script_network AS
+        SELECT t.script_group, mode(cc.network) AS network FROM transcript_calls t
+        JOIN call_center cc ON cc.source = t.source AND cc.call_id = t.call_id
+        WHERE t.script_group >= 0 AND cc.network IS NOT NULL GROUP BY 1
+    """)
+    for table, column in (("number_group", "caller"), ("victim_group", "callee")):
+        run(db, f"""
+            CREATE OR REPLACE TEMP TABLE heard_network AS
+            SELECT t.{column} AS value, mode(n.network) AS network FROM transcript_calls t
+            JOIN script_network n USING (script_group) WHERE t.{column} IS NOT NULL GROUP BY 1
+        """)  # fmt: skip
+        run(db, f"""
+            UPDATE {table} SET network = h.network FROM heard_network h
+            WHERE {table}.network IS NULL AND h.value = {table}.value
+        """)  # fmt: skip
+        run(db, f"""
+            INSERT INTO {table} SELECT value, NULL, network FROM heard_network
+            WHERE value NOT IN (SELECT value FROM {table})
         """)  # fmt: skip
 
 
@@ -170,9 +197,17 @@ def _center_communities(case: Case) -> None:
             SELECT DISTINCT f.mule, vc.center, vc.phone FROM fraud_transfers f
             JOIN victim_payments p ON p.line = f.line JOIN vc ON vc.phone = p.phone
             WHERE f.kind = 'victim_payment'
+        ), sc AS (
+            SELECT DISTINCT t.script_group AS script, cc.center FROM transcript_calls t
+            JOIN call_center cc ON cc.source = t.source AND cc.call_id = t.call_id
+            WHERE t.script_group >= 0 AND cc.center IS NOT NULL
         ), pairs AS (
             SELECT a.center AS a, b.center AS b, count(*) AS w FROM engaged a JOIN engaged b
               ON a.phone = b.phone AND a.center < b.center GROUP BY ALL
+            UNION ALL
+            -- centers reading one script are one campaign: a light tie, next to shared victims
+            SELECT a.center, b.center, count(*) FROM sc a JOIN sc b
+              ON a.script = b.script AND a.center < b.center GROUP BY ALL
             UNION ALL
             SELECT a.center, b.center, count(DISTINCT a.mule) FROM mc a JOIN mc b
               ON a.mule = b.mule AND a.center < b.center AND a.phone <> b.phone GROUP BY ALL
@@ -196,6 +231,12 @@ def _entity_communities(case: Case) -> None:
         UNION ALL
         SELECT 'victim_phone', CAST(p.phone AS VARCHAR), 'mule_account', f.mule, count(*)
         FROM fraud_transfers f JOIN victim_payments p ON p.line = f.line GROUP BY ALL
+        UNION ALL
+        -- numbers whose calls read one script belong to one campaign
+        SELECT 'script', CAST(t.script_group AS VARCHAR), 'caller_number',
+               CAST(t.caller AS VARCHAR), count(*)
+        FROM transcript_calls t JOIN scam_calls c ON c.source = t.source AND c.call_id = t.call_id
+        WHERE t.script_group >= 0 AND t.caller IS NOT NULL GROUP BY ALL
     """)
     nodes: dict[tuple[str, str], int] = {}
     pairs = []

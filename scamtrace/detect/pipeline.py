@@ -21,6 +21,7 @@ from scamtrace.detect.networks import assign_networks
 from scamtrace.detect.reports import read_reports
 from scamtrace.detect.settings import DetectSettings
 from scamtrace.detect.spoofing import score_presented_numbers
+from scamtrace.detect.texts import read_texts
 from scamtrace.enrich.case import Case, open_case, run
 
 Progress = Callable[[str, float], None]
@@ -32,6 +33,7 @@ NEEDS = {
     "transfers": "mule accounts and victims who paid (no transfers)",
     "accounts": "mule accounts and victims who paid (no account holders)",
     "reports": "confirmation from victims' complaints",
+    "transcripts": "evidence from the words of calls and shared scripts (no transcripts)",
 }
 
 
@@ -73,6 +75,7 @@ def detect(
     step("spoofed caller IDs", 0.5, lambda: score_presented_numbers(case, s))
     step("victims", 0.55, lambda: find_victims(case, s))
     step("money", 0.6, lambda: follow_money(case, s))
+    heard = step("transcripts and narratives", 0.65, lambda: read_texts(case, s))
     step("reports", 0.7, lambda: read_reports(case, s))
     centers = step("centers", 0.75, lambda: find_centers(case))
     step("networks", 0.8, lambda: assign_networks(case))
@@ -83,6 +86,8 @@ def detect(
         counts = write_tables(case, w.path(""), s)
         flagged = _flagged(case)
         summary = _summary(case, counts, flagged, int(str(linked)), int(str(centers)), s)
+        summary["transcripts_read_as_scam"] = int(str(heard))
+        summary["script_groups"] = counts.get("scripts", 0)
         timings["write"] = round(time.perf_counter() - t0, 3)
         timings["total"] = round(time.perf_counter() - started, 3)
         summary["timings_s"] = timings

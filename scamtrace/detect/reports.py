@@ -30,12 +30,32 @@ def read_reports(case: Case, s: DetectSettings) -> None:
         FROM (SELECT report_id, unnest(string_split(reported_accounts, ';')) AS item FROM reports)
         WHERE trim(item) <> ''
     """)
+    # What the narrative names and the form's fields left out counts as named in the complaint.
+    if _exists(case, "narrative_numbers"):
+        run(db, """
+            INSERT INTO report_numbers SELECT * FROM narrative_numbers
+            EXCEPT SELECT * FROM report_numbers
+        """)
+        run(db, """
+            INSERT INTO report_accounts SELECT * FROM narrative_accounts
+            EXCEPT SELECT * FROM report_accounts
+        """)
     _repair(case)
-    run(db, """
+    told = (
+        "LEFT JOIN narrative_amounts n USING (report_id)"
+        if _exists(case, "narrative_amounts")
+        else "LEFT JOIN (SELECT NULL AS report_id, NULL AS amount) n USING (report_id)"
+    )
+    run(db, f"""
         CREATE OR REPLACE TABLE report_victims AS
-        SELECT report_id, victim_phone AS phone, coalesce(amount_lost, 0) AS lost, filed_at
-        FROM reports WHERE victim_phone IS NOT NULL
-    """)
+        SELECT report_id, victim_phone AS phone,
+               coalesce(amount_lost, n.amount, 0) AS lost, filed_at
+        FROM reports {told} WHERE victim_phone IS NOT NULL
+    """)  # fmt: skip
+
+
+def _exists(case: Case, table: str) -> bool:
+    return case.count(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{table}'") > 0
 
 
 def _repair(case: Case) -> None:

@@ -38,6 +38,12 @@ class DetectSettings(BaseModel):
         4, ge=1, description="records behind each presented number and victim (there are many)"
     )
     report_alone_score: float = Field(0.45, ge=0, le=1, description="one report, no behaviour")
+    transcript_scam_score: float = Field(
+        0.5, gt=0, lt=1, description="classifier score from which a transcript reads as a scam"
+    )
+    transcript_victim_score: float = Field(
+        0.6, ge=0, le=1, description="subscriber heard on a scam call, no other behaviour"
+    )
 
 
 def load_settings(path: Path | None) -> DetectSettings:

@@ -62,6 +62,10 @@ TRANSFER_COLUMNS = (
 CENTER_COLUMNS = (*contract.FINDINGS_CENTERS, "sip_accounts", "source_ips", "asn")
 NETWORK_COLUMNS = contract.FINDINGS_NETWORKS
 EVIDENCE_COLUMNS = ("kind", "value", "source", "record_id", "time", "detail")
+SCRIPT_COLUMNS = (
+    "script_id", "network_id", "scam_type", "calls", "numbers", "sip_accounts", "centers",
+    "languages", "first_seen", "last_seen", "example", "call_ids",
+)  # fmt: skip
 
 FILES: dict[str, tuple[str, ...]] = {
     "entities": ENTITY_COLUMNS,
@@ -69,6 +73,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "centers": CENTER_COLUMNS,
     "networks": NETWORK_COLUMNS,
     "evidence": EVIDENCE_COLUMNS,
+    "scripts": SCRIPT_COLUMNS,
 }
 
 KIND_LABELS: dict[str, str] = {
@@ -401,6 +406,7 @@ class _Data:
     entity_counts: dict[tuple[str, str], int]
     entities: dict[tuple[str, str], list[_Entity]]
     money: dict[str, _Money]
+    scripts: list[dict[str, str]]
     con: Any
     max_entities: int
     max_evidence: int
@@ -453,6 +459,7 @@ class _Data:
             entity_counts=counts,
             entities=entities,
             money=money,
+            scripts=tables["scripts"].to_pylist(),
             con=con,
             max_entities=max_entities,
             max_evidence=max_evidence,
@@ -970,8 +977,37 @@ class _Renderer:
             self._victims(nid, row)
         if linked or nid in self.d.money:
             self._chains(nid)
+        self._scripts(nid)
         self._entities(nid)
         w("</section>\n")
+
+    def _scripts(self, nid: str) -> None:
+        """The scripts this network's calls read, with example lines: the same words on many
+        lines tie them into one campaign."""
+        rows = [r for r in self.d.scripts if str(r.get("network_id") or "") == nid]
+        if not rows:
+            return
+        w = self.out.append
+        w("<h3>Scripts read on its calls</h3>\n<p>Transcripts that read as scam calls and share "
+          "a script (the same lines, even paraphrased or interrupted). Each group ties the "
+          "numbers and accounts that read it into one campaign.</p>\n")  # fmt: skip
+        w('<table><thead><tr><th>script</th><th>stage</th><th>calls</th><th>numbers</th>'
+          '<th>SIP accounts</th><th>centers</th><th>language</th><th>period</th>'
+          '<th>example lines (caller)</th></tr></thead><tbody>\n')  # fmt: skip
+        for r in rows[: self.max_rows]:
+            lines = "<br>".join(esc(x) for x in str(r.get("example") or "").split(" / ") if x)
+            calls = str(r.get("call_ids") or "").split(";")
+            w(f"<tr><td>{esc(str(r.get('script_id') or ''))}</td>"
+              f"<td>{esc(str(r.get('scam_type') or ''))}</td>"
+              f"<td class=\"num\">{fmt_count(r.get('calls'))}</td>"
+              f"<td class=\"num\">{fmt_count(r.get('numbers'))}</td>"
+              f"<td class=\"num\">{fmt_count(r.get('sip_accounts'))}</td>"
+              f"<td class=\"num\">{fmt_count(r.get('centers'))}</td>"
+              f"<td>{esc(str(r.get('languages') or ''))}</td>"
+              f"<td>{esc(_span(str(r.get('first_seen') or ''), str(r.get('last_seen') or '')))}"
+              f"</td><td>{lines}<div class=\"muted\">calls: {esc(', '.join(calls[:5]))}"
+              f"{' ...' if len(calls) > 5 else ''}</div></td></tr>\n")  # fmt: skip
+        w("</tbody></table>\n")
 
     def _centers(self, centers: list[dict[str, str]], index: int) -> None:
         w = self.out.append

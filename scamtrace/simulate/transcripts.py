@@ -37,17 +37,19 @@ class _Reservoir:
     ids: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     languages: list[str] = field(default_factory=list)
+    networks: list[int] = field(default_factory=list)
 
     def offer(self, keys: npt.NDArray[np.float64], ids: list[str], kinds: list[str],
-              languages: list[str]) -> None:  # fmt: skip
+              languages: list[str], networks: list[int]) -> None:  # fmt: skip
         all_keys = np.concatenate([self.keys, keys])
         all_ids, all_kinds = self.ids + ids, self.kinds + kinds
-        all_langs = self.languages + languages
+        all_langs, all_networks = self.languages + languages, self.networks + networks
         keep = np.argsort(all_keys, kind="stable")[: self.size]
         self.keys = all_keys[keep]
         self.ids = [all_ids[i] for i in keep]
         self.kinds = [all_kinds[i] for i in keep]
         self.languages = [all_langs[i] for i in keep]
+        self.networks = [all_networks[i] for i in keep]
 
 
 class TranscriptSampler:
@@ -86,7 +88,8 @@ class TranscriptSampler:
                 # customers talk among themselves in theirs.
                 home = (calls.category[best] == int(Category.VOIP_LOCAL)) & ~calls.to_carrier[best]
                 langs = [self.center_language if h else self.victim_language for h in home]
-            pool.offer(best_keys, ids.take(pa.array(best)).to_pylist(), kinds, langs)
+            pool.offer(best_keys, ids.take(pa.array(best)).to_pylist(), kinds, langs,
+                       [int(n) for n in calls.network[best]])
 
     def render(self) -> tuple[pa.Table, pa.Table]:
         """The ``transcripts`` table, and its truth: the kind of call behind each text."""
@@ -96,7 +99,9 @@ class TranscriptSampler:
             seed = zlib.crc32(f"{self.ctx.scenario.seed}/{source}/{scam}".encode())
             for lang in sorted(set(pool.languages)):
                 idx = [i for i, x in enumerate(pool.languages) if x == lang]
-                texts = render_transcripts([pool.kinds[i] for i in idx], lang, seed)
+                # Each network reads its own script (honest calls: -1, any wording).
+                texts = render_transcripts([pool.kinds[i] for i in idx], lang, seed,
+                                           [pool.networks[i] for i in idx])
                 rows.extend((pool.ids[i], source, lang, t, pool.kinds[i])
                             for i, t in zip(idx, texts, strict=True))  # fmt: skip
         rows.sort(key=lambda r: (r[1], r[0]))

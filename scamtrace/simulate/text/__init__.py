@@ -641,12 +641,39 @@ def _rng(purpose: str, language: str, seed: int, index: int) -> random.Random:
     return random.Random(f"scamtrace.text/{purpose}/{language}/{seed}/{index}")
 
 
-def render_transcripts(kinds: Sequence[str], language: str, seed: int) -> list[str]:
+#: How many distinct wordings of each script there are: operations write their own scripts.
+SCRIPT_VARIANTS = 3
+
+
+@cache
+def _variant(language: str, kind_name: str, variant: int) -> _Kind:
+    """``kind`` as one operation words it: of every slot and block with several wordings it
+    keeps its own share (wording ``i`` belongs to variant ``i mod m``), so calls of one operation
+    read one script and two operations' scripts differ wherever the templates allow."""
+    kind = _templates(language).kinds[kind_name]
+
+    def share(options: tuple[Any, ...]) -> tuple[Any, ...]:
+        m = min(len(options), SCRIPT_VARIANTS)
+        return options if m < 2 else options[variant % m :: m]
+
+    slots = {name: share(pool) for name, pool in kind.slots.items()}
+    scripts = tuple(
+        tuple(_Block(share(b.options), b.p, b.group) for b in script) for script in kind.scripts
+    )
+    return _Kind(kind.name, kind.min_turns, kind.max_turns, slots, scripts,
+                 kind.script_weights, kind.noise_rates)  # fmt: skip
+
+
+def render_transcripts(
+    kinds: Sequence[str], language: str, seed: int, scripts: Sequence[int] | None = None
+) -> list[str]:
     """One synthetic call transcript per entry of ``kinds``, in ``language``.
 
-    The ``i``-th transcript depends only on ``(kinds[i], language, seed, i)``. Raises
-    :class:`ValueError` (a :class:`~scamtrace.errors.ScamtraceError`) naming an unknown kind or
-    language.
+    ``scripts`` (optional, one per transcript) says whose script is read: transcripts with the
+    same non-negative value use the same wording of each scam stage (one operation's script),
+    ``-1`` any wording. The ``i``-th transcript depends only on ``(kinds[i], language, seed, i,
+    scripts[i])``. Raises :class:`ValueError` (a :class:`~scamtrace.errors.ScamtraceError`)
+    naming an unknown kind or language.
     """
     tpl = _templates(language)
     if isinstance(kinds, str):
@@ -656,9 +683,17 @@ def render_transcripts(kinds: Sequence[str], language: str, seed: int) -> list[s
             raise ScamtraceError(
                 f"unknown transcript kind {k!r}; expected one of {', '.join(TRANSCRIPT_KINDS)}"
             )
-    return [
-        _render_transcript(tpl, tpl.kinds[k], _rng("transcript", language, seed, i))
+    if scripts is not None and len(scripts) != len(kinds):
+        raise ScamtraceError(f"scripts: {len(scripts)} values for {len(kinds)} kinds")
+    chosen = [
+        tpl.kinds[k]
+        if scripts is None or scripts[i] < 0 or k not in SCAM_KINDS
+        else _variant(language, k, int(scripts[i]))
         for i, k in enumerate(kinds)
+    ]
+    return [
+        _render_transcript(tpl, kind, _rng("transcript", language, seed, i))
+        for i, kind in enumerate(chosen)
     ]
 
 
