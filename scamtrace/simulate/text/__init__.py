@@ -90,6 +90,7 @@ _NARRATIVE_SLOTS: tuple[str, ...] = (
     "stage_then",
     "stage_last",
     "money",
+    "no_money",
     "days_lead_one",
     "days_lead_many",
     "days_tail_one",
@@ -777,7 +778,8 @@ def _render_narrative(tpl: _Templates, d: NarrativeDetails, rng: random.Random) 
 
     n = nar.number_words.get(d.days, str(d.days))
     size = "one" if d.days == 1 else "many"
-    money = one(
+    # A victim who paid nothing says so, rather than "I transferred 0".
+    money = one("no_money") if re.fullmatch(r"0+(\.0*)?", d.amount.strip()) else one(
         "money",
         amount=format_amount(d.amount, d.currency, tpl.language),
         days_lead=one(f"days_lead_{size}", n=n),
