@@ -127,10 +127,9 @@ def ftm_entities(findings: Findings, case_dir: Path | None = None, *,
         elif kind in VICTIM_KINDS and reveal:
             b.entity("Person", "victim", value, name=f"victim {value}", phone=value,
                      description=reason)  # fmt: skip
+    _money(b, findings, orgs, accounts_by_value, case_dir, reveal)
     yield from (p.to_dict() for p in b.made.values())
-    b.made.clear()
     yield from _calls(b, findings, centers, orgs, reveal)
-    yield from _money(b, findings, orgs, accounts_by_value, case_dir, reveal)
 
 
 def write_ftm(findings_dir: Path, out: IO[str], case_dir: Path | None = None, *,
@@ -161,9 +160,10 @@ def _calls(b: _Builder, findings: Findings, centers: dict[str, Any], orgs: dict[
         if match is None:
             continue
         key = f"{match['caller']}|{match['callee']}|{ev['time'][:16]}"
-        if key in done:
+        record = f"{ev['source']}:{ev['record_id']}"
+        if key in done or record in done:
             continue
-        done.add(key)
+        done |= {key, record}
         found = entity_of.get((ev["kind"], ev["value"]), {})
         if match["account"]:
             found = entity_of.get(("sip_account", match["account"]), found)
@@ -184,7 +184,7 @@ def _calls(b: _Builder, findings: Findings, centers: dict[str, Any], orgs: dict[
 
 
 def _money(b: _Builder, findings: Findings, orgs: dict[str, Any], accounts: dict[str, Any],
-           case_dir: Path | None, reveal: bool) -> Iterator[dict[str, Any]]:  # fmt: skip
+           case_dir: Path | None, reveal: bool) -> None:  # fmt: skip
     """``Payment`` entities for the fraud transfers, between ``BankAccount`` entities."""
     victim_accounts = findings.victim_accounts()
     gang_accounts = {v for r in findings.transfers for v in (r.get("payer_account", ""),
@@ -231,4 +231,3 @@ def _money(b: _Builder, findings: Findings, orgs: dict[str, Any], accounts: dict
             payment.add("payerAccount", accounts[payer].id)
         if payee in accounts:
             payment.add("beneficiaryAccount", accounts[payee].id)
-    yield from (p.to_dict() for p in b.made.values())

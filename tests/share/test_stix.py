@@ -79,8 +79,10 @@ def test_bundle_passes_the_stix_validator_and_parses(trimmed_findings: Path,
     assert all(o["extensions"][PHONE_EXTENSION]["extension_type"] == "new-sco" for o in phones)
     rels = {(o["relationship_type"], o["source_ref"].split("--")[0], o["target_ref"].split("--")[0])
             for o in objects if o["type"] == "relationship"}  # fmt: skip
-    assert {("attributed-to", "campaign", "threat-actor"), ("uses", "threat-actor", "infrastructure"),
-            ("located-at", "infrastructure", "location"), ("indicates", "indicator", "threat-actor"),
+    assert {("attributed-to", "campaign", "threat-actor"),
+            ("uses", "threat-actor", "infrastructure"),
+            ("located-at", "infrastructure", "location"),
+            ("indicates", "indicator", "threat-actor"),
             ("consists-of", "infrastructure", "ipv4-addr"),
             ("targets", "campaign", "identity")} <= rels  # fmt: skip
     centers = [o for o in objects if o["type"] == "infrastructure"]
@@ -103,7 +105,7 @@ def test_tlp_levels_and_bad_input(standards_findings: Path, tmp_path: Path) -> N
     with pytest.raises(FindingsError, match="TLP"):
         export_stix(findings, tlp="purple")
     (tmp_path / "x.json").write_text("[1, 2]")
-    with pytest.raises(FindingsError, match="x.json"):
+    with pytest.raises(FindingsError, match=r"x\.json"):
         read_bundle(tmp_path / "x.json")
     with pytest.raises(FindingsError, match="not a findings folder"):
         load_findings(tmp_path)
