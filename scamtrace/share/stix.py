@@ -5,7 +5,8 @@ Mapping (see docs/adr/0006-sharing-standards.md):
   actor, targeting the victims' country as a ``location``);
 - a call center is an ``infrastructure`` located-at a ``location``, used by the actor and the
   campaign, and consisting of its lines: SIP accounts (``user-account``), source IPs
-  (``ipv4-addr``/``ipv6-addr``, belonging to an ``autonomous-system`` where its number is known)
+  (``ipv4-addr``/``ipv6-addr``, belonging to an ``autonomous-system`` where its number is known:
+  a centers.csv column ``asn_number``; the packaged IP database gives AS names, not numbers)
   and presented caller numbers;
 - phone numbers and bank accounts are new SCO types declared by ``extension-definition`` objects
   (STIX has none for them): ``x-scamtrace-phone-number`` and ``x-scamtrace-bank-account``;
@@ -181,6 +182,8 @@ def export_stix(findings: Findings, *, tlp: str = "amber", reveal: bool = False,
         if victim_land:
             relate(campaigns[net], "targets", victim_land)
     centers: dict[str, str] = {}
+    systems: dict[str, str] = {}
+    seen_scos: set[str] = set()
     for row in findings.centers:
         infra = stix2.Infrastructure(
             name=f"call center {row['center_id']}", infrastructure_types=["phishing"],
@@ -196,10 +199,18 @@ def export_stix(findings: Findings, *, tlp: str = "amber", reveal: bool = False,
                                    **({"region": row["region"]} if row.get("region") else {}))
             objects.append(_plain(place))
             relate(str(infra.id), "located-at", str(place.id))
+        if row.get("asn_number", "").isdigit():
+            system: StixObject = {"type": "autonomous-system", "spec_version": "2.1",
+                      "number": int(row["asn_number"]), "object_marking_refs": marks,
+                      **({"name": row["asn"]} if row.get("asn") else {})}  # fmt: skip
+            system["id"] = sco_id("autonomous-system", {"number": system["number"]})
+            if system["id"] not in seen_scos:
+                seen_scos.add(system["id"])
+                objects.append(system)
+            systems[row["center_id"]] = system["id"]
         if row.get("network_id") in actors:
             relate(actors[row["network_id"]], "uses", str(infra.id))
             relate(campaigns[row["network_id"]], "uses", str(infra.id))
-    seen_scos: set[str] = set()
     indicators = victims = 0
     for row in findings.shareable_entities(reveal):
         net, center = row.get("network_id", ""), row.get("center_id", "")
@@ -238,6 +249,8 @@ def export_stix(findings: Findings, *, tlp: str = "amber", reveal: bool = False,
             relate(indicator["id"], "indicates", actors[net])
         if center in centers:
             relate(centers[center], "consists-of", sco["id"])
+        if center in systems and row["kind"] == "source_ip":
+            relate(sco["id"], "belongs-to", systems[center])
         if span:
             objects.append(_sighting(indicator["id"], span, me["id"], marks, now))
     return {"type": "bundle", "id": new_id("bundle"), "objects": objects,

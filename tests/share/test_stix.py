@@ -109,3 +109,22 @@ def test_tlp_levels_and_bad_input(standards_findings: Path, tmp_path: Path) -> N
         read_bundle(tmp_path / "x.json")
     with pytest.raises(FindingsError, match="not a findings folder"):
         load_findings(tmp_path)
+
+
+def test_autonomous_systems_where_their_number_is_known(trimmed_findings: Path,
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    findings = load_findings(trimmed_findings)
+    findings.columns["centers"].append("asn_number")
+    for n, row in enumerate(findings.centers):
+        row["asn_number"] = str(64_500 + n % 3)  # private-use AS numbers
+    bundle = export_stix(findings)
+    systems = [o for o in bundle["objects"] if o["type"] == "autonomous-system"]
+    assert sorted(o["number"] for o in systems) == [64_500, 64_501, 64_502]
+    belongs = [o for o in bundle["objects"] if o.get("relationship_type") == "belongs-to"]
+    ips = [r for r in findings.entities if r["kind"] == "source_ip" and r["center_id"]]
+    assert len(belongs) == len(ips) > 0
+    path = tmp_path / "as.json"
+    path.write_text(json.dumps(bundle))
+    results = validate_file(str(path), ValidationOptions(version="2.1"))
+    assert results.is_valid
+    assert row_set(import_stix(bundle).centers) == row_set(findings.centers)
