@@ -54,11 +54,11 @@ def test_every_line_loads_validates_and_links(standards_findings: Path, small_ca
     assert not any(p.schema.name == "Person" for p in proxies)
 
 
-def test_reveal_adds_victims_and_holders(standards_findings: Path, small_case: Path) -> None:
+def test_reveal_adds_victims_and_holders(trimmed_findings: Path, small_case: Path) -> None:
     out = io.StringIO()
-    write_ftm(standards_findings, out, small_case, reveal=True)
+    write_ftm(trimmed_findings, out, small_case, reveal=True)
     proxies = _load(out.getvalue())
-    findings = load_findings(standards_findings)
+    findings = load_findings(trimmed_findings)
     victims = {r["value"] for r in findings.victims()}
     phones = {v for p in proxies if p.schema.name == "Person" for v in p.get("phone")}
     assert victims <= phones
