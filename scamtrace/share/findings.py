@@ -61,8 +61,14 @@ class Findings:
         return [r for r in self.entities if r["kind"] in VICTIM_KINDS]
 
     def shareable_entities(self, reveal: bool) -> list[Row]:
-        """Entities that may leave the agency: indicators, and victims only on ``reveal``."""
-        return self.entities if reveal else self.indicators()
+        """Entities that may leave the agency: indicators, and victims only on ``reveal``.
+
+        Without ``reveal`` a presented number that is also a victim's own number (a victim's
+        number spoofed by the gang) is left out too: it belongs to the victim."""
+        if reveal:
+            return self.entities
+        victims = {r["value"] for r in self.victims()}
+        return [r for r in self.indicators() if r["value"] not in victims]
 
     def victim_accounts(self) -> set[str]:
         """Accounts that paid a mule as victims: the victims' own accounts."""

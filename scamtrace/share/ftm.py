@@ -109,7 +109,7 @@ def ftm_entities(findings: Findings, case_dir: Path | None = None, *,
     def owner_of(row: Row) -> Any:
         return centers.get(row.get("center_id", "")) or orgs.get(row.get("network_id", ""))
 
-    for row in findings.entities:
+    for row in findings.shareable_entities(reveal):
         kind, value, reason = row["kind"], row["value"], row.get("reason", "")
         owner = owner_of(row)
         if kind == "sip_account":
@@ -124,7 +124,7 @@ def ftm_entities(findings: Findings, case_dir: Path | None = None, *,
             accounts_by_value[value] = b.entity(
                 "BankAccount", value, accountNumber=value, iban=value if is_iban(value) else None,
                 accountType="mule account", description=reason)  # fmt: skip
-        elif kind in VICTIM_KINDS and reveal:
+        elif kind in VICTIM_KINDS:
             b.entity("Person", "victim", value, name=f"victim {value}", phone=value,
                      description=reason)  # fmt: skip
     _money(b, findings, orgs, accounts_by_value, case_dir, reveal)
@@ -151,6 +151,7 @@ def _calls(b: _Builder, findings: Findings, centers: dict[str, Any], orgs: dict[
     if not rows:
         return
     entity_of = {(r["kind"], r["value"]): r for r in findings.entities}
+    victims = set() if reveal else {r["value"] for r in findings.victims()}
     done: set[str] = set()
     for ev in rows:
         if ev["source"] not in ("carrier_cdr", "voip_cdr") or ev["kind"] not in (
@@ -170,7 +171,8 @@ def _calls(b: _Builder, findings: Findings, centers: dict[str, Any], orgs: dict[
         caller = centers.get(found.get("center_id", "")) or orgs.get(found.get("network_id", ""))
         call = b.model.make_entity("Call")
         call.make_id(ID_PREFIX, b.scope, "Call", ev["source"], ev["record_id"])
-        call.add("callerNumber", match["caller"] if match["caller"] != "withheld" else None)
+        if match["caller"] != "withheld" and match["caller"] not in victims:
+            call.add("callerNumber", match["caller"])
         call.add("date", ev["time"])
         call.add("recordId", ev["record_id"])
         call.add("duration", match["duration"] or "0")

@@ -110,3 +110,32 @@ def test_a_victim_number_in_a_reason_is_refused(standards_findings: Path, tmp_pa
     with pytest.raises(FindingsError, match="victim"):
         write_feed(folder, tmp_path / "feed")
     assert not (tmp_path / "feed").exists()
+
+
+def test_a_victims_number_spoofed_as_caller_id_stays_home(trimmed_findings: Path,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    import io
+    import json as json_module
+
+    from scamtrace.share.ftm import write_ftm
+    from scamtrace.share.stix import export_stix
+
+    folder = tmp_path / "findings"
+    shutil.copytree(trimmed_findings, folder)
+    rows = read_rows(folder / "entities.csv")
+    victim = next(r["value"] for r in rows if r["kind"] == "victim_phone")
+    caller = next(r for r in rows if r["kind"] == "caller_number" and r["network_id"])
+    caller["value"] = victim  # the gang presented a victim's own number
+    with (folder / "entities.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    write_feed(folder, tmp_path / "feed")
+    assert _victim_hits(tmp_path / "feed", {victim}) == (set(), set())
+    stix_text = json_module.dumps(export_stix(load_findings(folder)))
+    ftm_text = io.StringIO()
+    write_ftm(folder, ftm_text)
+    for text in (stix_text, ftm_text.getvalue()):
+        assert victim.lstrip("+") not in text
+    write_feed(folder, tmp_path / "open", reveal=True)
+    assert _victim_hits(tmp_path / "open", {victim})[0] == {victim}
