@@ -28,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,6 +140,29 @@ def extension_definitions() -> list[StixObject]:
 def export_stix(findings: Findings, *, tlp: str = "amber", reveal: bool = False,
                 agency: str = "scamtrace user") -> StixObject:  # fmt: skip
     """The STIX 2.1 bundle of ``findings`` (victims only when ``reveal``)."""
+    objects: list[StixObject] = []
+    stix_objects(findings, objects.append, tlp=tlp, reveal=reveal, agency=agency)
+    return {"type": "bundle", "id": new_id("bundle"), "objects": objects}
+
+
+class _Sink:
+    """Hands each object on as it is made (a list's append, or a writer)."""
+
+    def __init__(self, emit: Callable[[StixObject], None]) -> None:
+        self.append = emit
+
+    def __iadd__(self, more: list[StixObject]) -> _Sink:
+        for obj in more:
+            self.append(obj)
+        return self
+
+
+def stix_objects(
+    findings: Findings, emit: Callable[[StixObject], None], *, tlp: str = "amber",
+    reveal: bool = False, agency: str = "scamtrace user",
+) -> dict[str, int]:
+    """Make the objects of the bundle of ``findings`` and hand each to ``emit``; return the
+    number of indicators and victims."""
     import stix2
 
     marking = tlp_marking(tlp)
@@ -146,7 +170,8 @@ def export_stix(findings: Findings, *, tlp: str = "amber", reveal: bool = False,
     now = _now()
     me = _plain(stix2.Identity(name=agency, identity_class="organization",
                                object_marking_refs=marks))  # fmt: skip
-    objects: list[StixObject] = [marking, *extension_definitions(), me]
+    objects = _Sink(emit)
+    objects += [marking, *extension_definitions(), me]
     spans = evidence_spans(findings.folder)
     first_seen = min((r["first_seen"] for r in findings.centers if r.get("first_seen")),
                      default=str(findings.summary.get("created_at") or now))  # fmt: skip
@@ -253,18 +278,27 @@ def export_stix(findings: Findings, *, tlp: str = "amber", reveal: bool = False,
             relate(sco["id"], "belongs-to", systems[center])
         if span:
             objects.append(_sighting(indicator["id"], span, me["id"], marks, now))
-    return {"type": "bundle", "id": new_id("bundle"), "objects": objects,
-            "x_scamtrace_counts": {"indicators": indicators, "victims": victims}}  # fmt: skip
+    return {"indicators": indicators, "victims": victims}
 
 
 def write_stix(findings_dir: Path, out: Path, *, tlp: str = "amber", reveal: bool = False,
                agency: str = "scamtrace user") -> StixExport:  # fmt: skip
-    """Export the findings folder ``findings_dir`` as a STIX bundle file ``out``."""
-    bundle = export_stix(load_findings(findings_dir), tlp=tlp, reveal=reveal, agency=agency)
-    counts = bundle.pop("x_scamtrace_counts")
+    """Export the findings folder ``findings_dir`` as a STIX bundle file ``out``, written object
+    by object so that a large case never holds the whole bundle in memory."""
+    findings = load_findings(findings_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(bundle, ensure_ascii=False) + "\n", encoding="utf-8")
-    return StixExport(out, len(bundle["objects"]), counts["indicators"], counts["victims"])
+    written = 0
+    with out.open("w", encoding="utf-8") as fh:
+        fh.write(f'{{"type": "bundle", "id": "{new_id("bundle")}", "objects": [')
+
+        def emit(obj: StixObject) -> None:
+            nonlocal written
+            fh.write(("\n" if written == 0 else ",\n") + json.dumps(obj, ensure_ascii=False))
+            written += 1
+
+        counts = stix_objects(findings, emit, tlp=tlp, reveal=reveal, agency=agency)
+        fh.write("\n]}\n")
+    return StixExport(out, written, counts["indicators"], counts["victims"])
 
 
 def observable(kind: str, value: str, marks: list[str]) -> tuple[StixObject, str]:
