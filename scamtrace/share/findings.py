@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scamtrace import contract
 from scamtrace.errors import ScamtraceError
 
 Row = dict[str, str]
@@ -32,6 +33,10 @@ INDICATOR_KINDS = ("caller_number", "sip_account", "source_ip", "mule_account")
 #: Entity kinds that are victims: personal data, shared only on ``reveal``.
 VICTIM_KINDS = ("victim_phone", "victim_paid")
 TABLES = ("entities", "transfers", "centers", "networks")
+_CONTRACT_COLUMNS = {
+    "entities": contract.FINDINGS_ENTITIES, "transfers": contract.FINDINGS_TRANSFERS,
+    "centers": contract.FINDINGS_CENTERS, "networks": contract.FINDINGS_NETWORKS,
+}  # fmt: skip
 
 
 class FindingsError(ScamtraceError):
@@ -117,7 +122,7 @@ def write_findings(findings: Findings, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name in TABLES:
         rows: list[Row] = getattr(findings, name)
-        header = findings.columns.get(name) or _header(rows)
+        header = findings.columns.get(name) or _header(rows) or list(_CONTRACT_COLUMNS[name])
         with (folder / f"{name}.csv").open("w", encoding="utf-8", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore")
             writer.writeheader()
