@@ -1,9 +1,197 @@
-"""``scamtrace share stix|misp|ftm|package|verify``: standards and the signed case package."""
+"""``scamtrace share stix|stix-import|misp|ftm|keygen|package|verify``: standards and the signed
+case package. Thin: each command calls one function and prints what it did."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+
+err = Console(stderr=True)
+
+FindingsArg = Annotated[Path, typer.Argument(help="findings folder written by scamtrace detect")]
+Reveal = Annotated[bool, typer.Option(
+    "--reveal", help="also write personal data: victims' numbers, their accounts, account "
+                     "holders (only where the law allows sharing them)")]  # fmt: skip
+Tlp = Annotated[str, typer.Option(help="TLP marking: clear/white, green, amber or red")]
+Agency = Annotated[str, typer.Option(help="name of the agency that shares (producer, signer)")]
+
+
+def stix(
+    findings_dir: FindingsArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="STIX 2.1 bundle (JSON) to write")],
+    tlp: Tlp = "amber",
+    reveal: Reveal = False,
+    agency: Agency = "scamtrace user",
+) -> None:
+    """Export findings as a STIX 2.1 bundle: networks as threat actors with their campaigns,
+    call centers as infrastructure, indicators with sightings, TLP-marked.
+
+    Example:
+
+        scamtrace share stix findings/small-1 --out small-1.stix.json --tlp amber
+    """
+    from scamtrace.share.stix import write_stix
+
+    done = write_stix(findings_dir, out, tlp=tlp, reveal=reveal, agency=agency)
+    err.print(f"{done.objects:,} STIX objects ({done.indicators:,} indicators, "
+              f"{done.victims:,} victims) -> {out}")  # fmt: skip
+
+
+def stix_import(
+    bundle: Annotated[Path, typer.Argument(help="STIX bundle written by scamtrace share stix")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="findings folder to write")],
+    overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
+) -> None:
+    """Read a bundle written by ``share stix`` back into a findings folder (entities.csv,
+    centers.csv, networks.csv).
+
+    Example:
+
+        scamtrace share stix-import small-1.stix.json --out findings/from-partner
+    """
+    from scamtrace.share.findings import FindingsError, write_findings
+    from scamtrace.share.stix import import_stix, read_bundle
+
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FindingsError(f"{out} exists and is not empty; pass --overwrite to replace it")
+    findings = import_stix(read_bundle(bundle))
+    write_findings(findings, out)
+    err.print(f"{len(findings.entities):,} entities, {len(findings.centers)} centers, "
+              f"{len(findings.networks)} networks -> {out}")  # fmt: skip
+
+
+def misp(
+    findings_dir: FindingsArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="MISP feed folder to write")],
+    case_dir: Annotated[Path | None, typer.Option(
+        "--case", help="case folder: adds the banks of mule accounts")] = None,
+    tlp: Tlp = "amber",
+    reveal: Reveal = False,
+    org: Annotated[str, typer.Option(help="organisation named as the events' creator")] = (
+        "scamtrace user"
+    ),
+) -> None:
+    """Export findings as a MISP feed folder (one event per network, manifest.json,
+    hashes.csv), made offline with pymisp; victims' numbers only with --reveal.
+
+    Example:
+
+        scamtrace share misp findings/small-1 --out feeds/small-1 --case cases/small-1
+    """
+    from scamtrace.share.misp import write_feed
+
+    done = write_feed(findings_dir, out, reveal=reveal, tlp=tlp, org=org, case_dir=case_dir)
+    err.print(f"{done.events} MISP events ({done.attributes:,} attributes, {done.objects:,} "
+              f"objects, {done.victims:,} victims) -> {out}")  # fmt: skip
+
+
+def ftm(
+    findings_dir: FindingsArg,
+    case_dir: Annotated[Path | None, typer.Argument(
+        help="case folder (optional): banks and, with --reveal, account holders")] = None,
+    out: Annotated[str, typer.Option("--out", "-o", help="JSON-lines file, or - for stdout")] = "-",
+    reveal: Reveal = False,
+) -> None:
+    """Export findings as FollowTheMoney entities (JSON lines) for Aleph and other tools:
+    Organization, Membership, UserAccount, Call, BankAccount, Payment, Note.
+
+    Example:
+
+        scamtrace share ftm findings/small-1 cases/small-1 --out small-1.ftm.jsonl
+    """
+    from scamtrace.share.ftm import write_ftm
+
+    if out == "-":
+        done = write_ftm(findings_dir, sys.stdout, case_dir, reveal=reveal)
+    else:
+        with Path(out).open("w", encoding="utf-8") as fh:
+            done = write_ftm(findings_dir, fh, case_dir, reveal=reveal)
+    kinds = ", ".join(f"{n:,} {s}" for s, n in sorted(done.by_schema.items()))
+    err.print(f"{done.entities:,} FtM entities ({kinds}) -> {out}")
+
+
+def keygen(
+    out: Annotated[Path, typer.Option("--out", "-o", help="private key file (PEM) to write")],
+    overwrite: Annotated[bool, typer.Option(help="replace existing key files")] = False,
+) -> None:
+    """Make the agency's Ed25519 signing key: OUT (private, mode 0600) and OUT with .pub.
+
+    Example:
+
+        scamtrace share keygen --out keys/agency.pem
+    """
+    from scamtrace.share.package import fingerprint, load_private_key, raw_public
+    from scamtrace.share.package import keygen as make_key
+
+    private, public = make_key(out, overwrite=overwrite)
+    print_fp = fingerprint(raw_public(load_private_key(private).public_key()))
+    err.print(f"private key -> {private} (keep it secret)\npublic key -> {public} "
+              f"(give it to whoever verifies)\nfingerprint {print_fp}")  # fmt: skip
+
+
+def package(
+    findings_dir: FindingsArg,
+    key: Annotated[Path, typer.Option("--key", help="agency's Ed25519 private key (PEM)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="case package folder to write")],
+    case_dir: Annotated[Path | None, typer.Option(
+        "--case", help="case folder: its files are hashed into the manifest")] = None,
+    tlp: Tlp = "amber",
+    reveal: Reveal = False,
+    agency: Agency = "scamtrace user",
+    overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
+) -> None:
+    """Write a signed case package: the findings and report, the STIX, MISP and FtM exports,
+    and manifest.json with the SHA-256 of every input and output file, signed (Ed25519).
+
+    Example:
+
+        scamtrace share package findings/small-1 --case cases/small-1 --key keys/agency.pem --out pkg/small-1
+    """  # noqa: E501
+    from scamtrace.share.package import build_package
+
+    manifest = build_package(findings_dir, key, out, case_dir=case_dir, reveal=reveal, tlp=tlp,
+                             agency=agency, overwrite=overwrite)  # fmt: skip
+    err.print(f"{len(manifest['files'])} files and {len(manifest['inputs'])} inputs hashed, "
+              f"signed by {manifest['signature']['key_fingerprint']} -> {out}")  # fmt: skip
+
+
+def verify(
+    pkg: Annotated[Path, typer.Argument(help="case package folder")],
+    pubkey: Annotated[Path | None, typer.Option(
+        "--pubkey", help="agency's public key (PEM): proves who signed")] = None,
+    case_dir: Annotated[Path | None, typer.Option(
+        "--case", help="also check the case folder's files against the manifest")] = None,
+) -> None:
+    """Check a case package: every file against the manifest's SHA-256, no file added or
+    missing, and the signature. Exits 1 and names each file that fails.
+
+    Example:
+
+        scamtrace share verify pkg/small-1 --pubkey keys/agency.pub
+    """
+    from scamtrace.share.package import verify_package
+
+    result = verify_package(pkg, pubkey, case_dir)
+    for problem in result.problems:
+        err.print(f"[bold red]FAILED[/] {problem}", soft_wrap=True)
+    if not result.ok:
+        raise typer.Exit(1)
+    whose = "the given key" if result.trusted_key else (
+        "the key named in the manifest (pass --pubkey to prove who signed)")  # fmt: skip
+    err.print(f"verified: {result.files} files unchanged, signature valid for {whose}, "
+              f"{result.key_fingerprint}")  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
     """Add the export and case-package commands to ``app``."""
+    app.command()(stix)
+    app.command("stix-import")(stix_import)
+    app.command()(misp)
+    app.command()(ftm)
+    app.command()(keygen)
+    app.command()(package)
+    app.command()(verify)

@@ -1,0 +1,263 @@
+"""A findings folder read for export, and what of it is personal data.
+
+The exporters (STIX, MISP, FollowTheMoney) and the case package all start from the folder that
+``scamtrace detect`` writes. Rows are kept as the exact strings of the CSV files so that an export
+followed by an import gives back the same rows.
+
+What counts as personal data (PII) here, and is exported only on an explicit ``reveal``:
+- the victims' phone numbers (``victim_phone``, ``victim_paid`` entities),
+- the victims' own bank accounts (the payer of a ``victim_payment`` transfer),
+- account holders (``holder_id``, ``holder_phone`` of the case's ``accounts`` table),
+- the records behind the findings (``evidence.csv``: its details name the callees).
+The gang's infrastructure is not: presented caller numbers, SIP accounts, source IPs and mule
+accounts are the indicators other agencies, carriers and banks need to block and look up.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scamtrace import contract
+from scamtrace.errors import ScamtraceError
+
+Row = dict[str, str]
+
+#: Entity kinds that are the gang's infrastructure: shared as indicators.
+INDICATOR_KINDS = ("caller_number", "sip_account", "source_ip", "mule_account")
+#: Entity kinds that are victims: personal data, shared only on ``reveal``.
+VICTIM_KINDS = ("victim_phone", "victim_paid")
+TABLES = ("entities", "transfers", "centers", "networks")
+_CONTRACT_COLUMNS = {
+    "entities": contract.FINDINGS_ENTITIES, "transfers": contract.FINDINGS_TRANSFERS,
+    "centers": contract.FINDINGS_CENTERS, "networks": contract.FINDINGS_NETWORKS,
+}  # fmt: skip
+
+
+class FindingsError(ScamtraceError):
+    """A findings folder (or an export of one) that cannot be read."""
+
+
+@dataclass
+class Findings:
+    """The tables of one findings folder, rows as the CSV's strings."""
+
+    entities: list[Row]
+    transfers: list[Row]
+    centers: list[Row]
+    networks: list[Row]
+    summary: dict[str, Any] = field(default_factory=dict)
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    folder: Path | None = None
+
+    @property
+    def victim_country(self) -> str:
+        return str(self.summary.get("holder_country") or "")
+
+    def indicators(self) -> list[Row]:
+        return [r for r in self.entities if r["kind"] in INDICATOR_KINDS]
+
+    def victims(self) -> list[Row]:
+        return [r for r in self.entities if r["kind"] in VICTIM_KINDS]
+
+    def shareable_entities(self, reveal: bool) -> list[Row]:
+        """Entities that may leave the agency: indicators, and victims only on ``reveal``.
+
+        Without ``reveal`` a presented number that is also a victim's own number (a victim's
+        number spoofed by the gang) is left out too: it belongs to the victim."""
+        if reveal:
+            return self.entities
+        victims = {r["value"] for r in self.victims()}
+        return [r for r in self.indicators() if r["value"] not in victims]
+
+    def victim_accounts(self) -> set[str]:
+        """Accounts that paid a mule as victims: the victims' own accounts."""
+        return {r.get("payer_account", "") for r in self.transfers
+                if r.get("kind") == "victim_payment"} - {""}  # fmt: skip
+
+
+def read_table(path: Path) -> tuple[list[str], list[Row]]:
+    """Header and rows of a CSV file; a missing file is an empty table."""
+    if not path.is_file():
+        return [], []
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = [dict(r) for r in reader]
+        header = list(reader.fieldnames or [])
+    for line, row in enumerate(rows, start=2):
+        if None in row or any(v is None for v in row.values()):
+            raise FindingsError(f"{path}, line {line}: wrong number of fields")
+    return header, rows
+
+
+def load_findings(folder: Path) -> Findings:
+    """Read a findings folder written by ``scamtrace detect``."""
+    if not (folder / "entities.csv").is_file():
+        raise FindingsError(f"{folder}: not a findings folder (no entities.csv)")
+    tables: dict[str, list[Row]] = {}
+    columns: dict[str, list[str]] = {}
+    for name in TABLES:
+        columns[name], tables[name] = read_table(folder / f"{name}.csv")
+    for line, row in enumerate(tables["entities"], start=2):
+        for col in ("kind", "value", "score", "network_id", "center_id"):
+            if col not in row:
+                raise FindingsError(f"{folder / 'entities.csv'}, line {line}: no field {col}")
+    summary: dict[str, Any] = {}
+    if (folder / "summary.json").is_file():
+        try:
+            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise FindingsError(f"{folder / 'summary.json'}: not JSON: {exc}") from exc
+    return Findings(tables["entities"], tables["transfers"], tables["centers"],
+                    tables["networks"], summary, columns, folder)  # fmt: skip
+
+
+def write_findings(findings: Findings, folder: Path) -> None:
+    """Write the tables (and the summary) of ``findings`` as a findings folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in TABLES:
+        rows: list[Row] = getattr(findings, name)
+        header = findings.columns.get(name) or _header(rows) or list(_CONTRACT_COLUMNS[name])
+        with (folder / f"{name}.csv").open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+    if findings.summary:
+        (folder / "summary.json").write_text(json.dumps(findings.summary, indent=2) + "\n",
+                                             encoding="utf-8")  # fmt: skip
+
+
+def _header(rows: list[Row]) -> list[str]:
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class EvidenceSpan:
+    """How many records back an entity, and when they start and end."""
+
+    records: int
+    first: str
+    last: str
+
+
+def evidence_spans(folder: Path | None) -> dict[tuple[str, str], EvidenceSpan]:
+    """Count and time span of ``evidence.csv`` records per (kind, value), computed column-wise."""
+    if folder is None or not (folder / "evidence.csv").is_file():
+        return {}
+    import polars as pl
+
+    frame = pl.read_csv(folder / "evidence.csv", infer_schema=False,
+                        columns=["kind", "value", "time"])  # fmt: skip
+    grouped = frame.group_by("kind", "value").agg(
+        pl.len().alias("records"), pl.col("time").min().alias("first"),
+        pl.col("time").max().alias("last"),
+    )  # fmt: skip
+    return {(k, v): EvidenceSpan(int(n), f or "", t or "")
+            for k, v, n, f, t in grouped.iter_rows()}  # fmt: skip
+
+
+def kind_counts(rows: list[Row]) -> Counter[str]:
+    return Counter(r["kind"] for r in rows)
+
+
+def case_table(case_dir: Path, name: str) -> Path | None:
+    """The file of table ``name`` in a case folder (Parquet or CSV), or None."""
+    for suffix in (".parquet", ".csv"):
+        path = case_dir / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def case_accounts(case_dir: Path | None, accounts: set[str]) -> dict[str, Row]:
+    """The case's ``accounts`` rows (KYC) of ``accounts``, as strings, by account_id."""
+    path = case_table(case_dir, "accounts") if case_dir else None
+    if path is None or not accounts:
+        return {}
+    import polars as pl
+
+    frame = pl.scan_parquet(path) if path.suffix == ".parquet" else pl.scan_csv(
+        path, infer_schema=False)  # fmt: skip
+    rows = (frame.filter(pl.col("account_id").cast(pl.String).is_in(sorted(accounts)))
+            .with_columns(pl.all().cast(pl.String)).collect())  # fmt: skip
+    return {r["account_id"]: {k: v or "" for k, v in r.items()} for r in rows.iter_rows(named=True)}
+
+
+def victim_number_forms(values: list[str] | set[str]) -> set[str]:
+    """Every written form of the victims' E.164 numbers a reader could match or hash: E.164,
+    its digits, the national significant number, the national and the 00-international forms,
+    with and without spaces."""
+    import phonenumbers
+
+    forms: set[str] = set()
+    for value in values:
+        digits = value.lstrip("+")
+        forms |= {value, digits, "00" + digits}
+        try:
+            number = phonenumbers.parse(value)
+        except phonenumbers.NumberParseException:
+            continue
+        national = phonenumbers.national_significant_number(number)
+        forms |= {national, "0" + national}
+        for fmt in (phonenumbers.PhoneNumberFormat.NATIONAL,
+                    phonenumbers.PhoneNumberFormat.INTERNATIONAL):  # fmt: skip
+            written = phonenumbers.format_number(number, fmt)
+            forms |= {written, written.replace(" ", ""), written.replace(" ", "-")}
+    return {f for f in forms if f}
+
+
+_DIGIT_RUN = re.compile(r"\d{7,}")
+
+
+def numbers_in_text(text: str) -> set[str]:
+    """Runs of 7 or more digits in ``text`` (a phone or account number written anywhere)."""
+    return set(_DIGIT_RUN.findall(text))
+
+
+def victim_leaks(text: str, victims: set[str]) -> set[str]:
+    """Victims' numbers (E.164 values of ``victims``) written in ``text`` in any digit form."""
+    if not victims:
+        return set()
+    runs = numbers_in_text(text)
+    by_digits = {v.lstrip("+"): v for v in victims}
+    leaked = {by_digits[r] for r in runs if r in by_digits}
+    leaked |= {by_digits[r[2:]] for r in runs if r.startswith("00") and r[2:] in by_digits}
+    nationals = _nationals(victims)
+    leaked |= {nationals[r.lstrip("0")] for r in runs if r.lstrip("0") in nationals}
+    return leaked
+
+
+def _nationals(victims: set[str]) -> dict[str, str]:
+    import phonenumbers
+
+    out: dict[str, str] = {}
+    for value in victims:
+        try:
+            out[phonenumbers.national_significant_number(phonenumbers.parse(value))] = value
+        except phonenumbers.NumberParseException:
+            continue
+    return out
+
+
+_IBAN_SHAPE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}")
+
+
+def is_iban(value: str) -> bool:
+    """Whether ``value`` is a valid IBAN (checked with ``schwifty``)."""
+    if not _IBAN_SHAPE.fullmatch(value):
+        return False
+    from schwifty import IBAN
+
+    try:
+        IBAN(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,195 @@
+"""Findings as MISP events and a MISP feed folder, made offline with ``pymisp``.
+
+One event per network (and one for indicators tied to no network):
+- presented caller numbers: ``phone-number`` attributes (``to_ids`` off: a spoofed caller ID
+  may belong to an uninvolved subscriber, so it is a lead, not a blocking rule);
+- source IPs: ``ip-src`` attributes;
+- SIP accounts: ``phone`` objects (a VoIP line), with first and last seen;
+- mule accounts: ``bank-account`` objects (``iban`` or ``account``, the bank where the case
+  folder tells it);
+- victims (``phone-number``, category ``Person``) and account holders only on ``reveal``.
+
+The feed folder is what MISP's feed generator writes: one ``<event uuid>.json`` per event,
+``manifest.json`` and ``hashes.csv`` (``md5,event uuid`` per attribute value). MISP feed hashes
+are unkeyed MD5, which anyone can reverse for a phone number by trying the numbering plan, so a
+victim's number is never written to a feed, in the clear or hashed, unless ``reveal`` is given;
+the feed is checked for that before it is written.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from scamtrace.share.findings import (
+    EvidenceSpan,
+    Findings,
+    FindingsError,
+    Row,
+    case_accounts,
+    evidence_spans,
+    is_iban,
+    load_findings,
+    victim_leaks,
+)
+
+#: Namespace of the organisation UUID derived from its name (same name, same UUID).
+ORG_NAMESPACE = uuid.UUID("5b0c5d3f-8f43-4a52-9a53-2f8f5c6b7d10")
+TLP_TAGS = {"white": "tlp:white", "clear": "tlp:clear", "green": "tlp:green",
+            "amber": "tlp:amber", "red": "tlp:red"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MispExport:
+    folder: Path
+    events: int
+    attributes: int
+    objects: int
+    victims: int
+
+
+def build_events(
+    findings: Findings, *, reveal: bool = False, tlp: str = "amber", org: str = "scamtrace user",
+    case_dir: Path | None = None,
+) -> list[Any]:
+    """The MISP events (``pymisp.MISPEvent``) of ``findings``."""
+    from pymisp import MISPEvent, MISPOrganisation
+
+    if tlp.lower() not in TLP_TAGS:
+        raise FindingsError(f"TLP level {tlp!r} unknown; use one of {', '.join(TLP_TAGS)}")
+    orgc = MISPOrganisation()
+    orgc.from_dict(name=org, uuid=str(uuid.uuid5(ORG_NAMESPACE, org)))
+    spans = evidence_spans(findings.folder)
+    rows = findings.shareable_entities(reveal)
+    mules = {r["value"] for r in rows if r["kind"] == "mule_account"}
+    kyc = case_accounts(case_dir, mules)
+    networks = {r["network_id"]: r for r in findings.networks}
+    centers = {r["center_id"]: r for r in findings.centers}
+    by_network: dict[str, list[Row]] = {}
+    for row in rows:
+        by_network.setdefault(row.get("network_id", ""), []).append(row)
+    event_date = _event_date(findings)
+    events = []
+    for net in sorted(by_network, key=lambda n: (n == "", len(n), n)):
+        event = MISPEvent()
+        event.info = _event_info(net, networks.get(net), findings.victim_country)
+        event.Orgc = orgc
+        event.date = event_date
+        event.threat_level_id = 2
+        event.analysis = 1
+        event.add_tag(TLP_TAGS[tlp.lower()])
+        for row in by_network[net]:
+            _add_entity(event, row, spans.get((row["kind"], row["value"])), centers, kyc, reveal)
+        events.append(event)
+    return events
+
+
+def write_feed(
+    findings_dir: Path, out: Path, *, reveal: bool = False, tlp: str = "amber",
+    org: str = "scamtrace user", case_dir: Path | None = None,
+) -> MispExport:
+    """Write the MISP feed folder ``out`` for the findings folder ``findings_dir``."""
+    findings = load_findings(findings_dir)
+    events = build_events(findings, reveal=reveal, tlp=tlp, org=org, case_dir=case_dir)
+    victims = {r["value"] for r in findings.victims()}
+    manifest: dict[str, Any] = {}
+    hashes: list[str] = []
+    files: dict[str, str] = {}
+    attributes = objects = 0
+    for event in events:
+        feed = event.to_feed(with_meta=True)["Event"]
+        event_hashes = feed.pop("_hashes")
+        manifest.update(feed.pop("_manifest"))
+        hashes += [f"{h},{event.uuid}" for h in event_hashes]
+        files[f"{event.uuid}.json"] = json.dumps({"Event": feed}, ensure_ascii=False)
+        attributes += len(feed.get("Attribute", []))
+        objects += len(feed.get("Object", []))
+    if not reveal:
+        _refuse_victims(files, hashes, victims)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text + "\n", encoding="utf-8")
+    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False) + "\n",
+                                       encoding="utf-8")  # fmt: skip
+    (out / "hashes.csv").write_text("".join(f"{h}\n" for h in hashes), encoding="utf-8")
+    shown = sum(r["kind"] in ("victim_phone", "victim_paid") for r in
+                findings.shareable_entities(reveal))  # fmt: skip
+    return MispExport(out, len(events), attributes, objects, shown)
+
+
+def _add_entity(event: Any, row: Row, span: EvidenceSpan | None, centers: dict[str, Row],
+                kyc: dict[str, Row], reveal: bool) -> None:  # fmt: skip
+    kind, value, reason = row["kind"], row["value"], row.get("reason", "")
+    center = row.get("center_id", "")
+    where = f"call center {center}: " if center else ""
+    seen = {"first_seen": span.first, "last_seen": span.last} if span and span.first else {}
+    if kind == "caller_number":
+        event.add_attribute("phone-number", value, category="Financial fraud", to_ids=False,
+                            comment=f"presented caller ID (may be spoofed) {where}{reason}",
+                            **seen)  # fmt: skip
+    elif kind == "source_ip":
+        asn = centers.get(center, {}).get("asn", "")
+        event.add_attribute("ip-src", value, category="Network activity", to_ids=True,
+                            comment=f"source of scam calls, {where}{asn}; {reason}",
+                            **seen)  # fmt: skip
+    elif kind == "sip_account":
+        line = event.add_object(name="phone", comment=f"VoIP (SIP) line, {where}{reason}")
+        line.add_attribute("text", f"SIP account {value}")
+        if span and span.first:
+            line.add_attribute("first-seen", span.first)
+            line.add_attribute("last-seen", span.last)
+    elif kind == "mule_account":
+        account = event.add_object(name="bank-account", comment=f"mule account: {reason}")
+        account.add_attribute("iban" if is_iban(value) else "account", value, to_ids=True)
+        record = kyc.get(value, {})
+        if record.get("bank"):
+            account.add_attribute("institution-name", record["bank"])
+        if record.get("opened_on"):
+            account.add_attribute("opened", record["opened_on"])
+        if reveal and record.get("holder_id"):
+            account.add_attribute("client-number", record["holder_id"])
+        account.add_attribute("text", reason)
+    elif reveal:
+        label = "paid the network" if kind == "victim_paid" else "answered scam calls"
+        event.add_attribute("phone-number", value, category="Person", to_ids=False,
+                            disable_correlation=False, comment=f"victim who {label}: {reason}")
+
+
+def _refuse_victims(files: dict[str, str], hashes: list[str], victims: set[str]) -> None:
+    """Fail closed: a victim's number in a feed written without ``reveal`` is a bug."""
+    import hashlib
+
+    from scamtrace.share.findings import victim_number_forms
+
+    for name, text in files.items():
+        leaked = victim_leaks(text, victims)
+        if leaked:
+            raise FindingsError(f"refusing to write {name}: it would name {len(leaked)} victim "
+                                "number(s); use --reveal only where that is lawful")  # fmt: skip
+    digests = {hashlib.md5(f.encode()).hexdigest() for f in victim_number_forms(victims)}
+    if any(line.split(",", 1)[0] in digests for line in hashes):
+        raise FindingsError("refusing to write hashes.csv: it would hold MD5s of victim numbers")
+
+
+def _event_info(net: str, row: Row | None, country: str) -> str:
+    if not net:
+        return "scamtrace: telephone-fraud indicators tied to no one network"
+    if row is None:
+        return f"scamtrace: telephone-fraud network {net}"
+    return (f"scamtrace: telephone-fraud network {net}: {row.get('centers')} call center(s) "
+            f"calling {country or 'victims'}, {row.get('victims')} victims, "
+            f"{row.get('victims_paid')} paid, loss {row.get('loss')} {row.get('currency')}")
+
+
+def _event_date(findings: Findings) -> date:
+    firsts = [r["first_seen"][:10] for r in findings.centers if r.get("first_seen")]
+    created = str(findings.summary.get("created_at") or "")[:10]
+    text = min(firsts) if firsts else created
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return date.today()

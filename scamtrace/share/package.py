@@ -1,0 +1,255 @@
+"""A signed case package: the findings, the report and the exports, with a manifest of the
+SHA-256 of every input and output file, signed with the agency's Ed25519 key.
+
+Layout of a package folder::
+
+    findings/            the findings folder as detect wrote it (report.html included)
+    exports/stix-bundle.json, exports/misp-feed/, exports/ftm.jsonl
+    manifest.json        what, when, who; the SHA-256 and size of every file above and of
+                         every input file of the case folder (listed, not copied)
+    manifest.sig         Ed25519 signature of the exact bytes of manifest.json (base64)
+
+``verify`` re-hashes every file, names each one changed, missing or added, and checks the
+signature, against the agency's public key when it is given (otherwise against the key the
+manifest names, which proves integrity but not who signed).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scamtrace.share.findings import FindingsError, load_findings
+
+FORMAT = "scamtrace-case-package/1"
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+_CHUNK = 1 << 20
+
+
+class PackageError(FindingsError):
+    """A key or package that cannot be used."""
+
+
+@dataclass
+class Verification:
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    files: int = 0
+    key_fingerprint: str = ""
+    trusted_key: bool = False
+
+
+def keygen(out: Path, *, overwrite: bool = False) -> tuple[Path, Path]:
+    """Write a new Ed25519 private key (PKCS#8 PEM, mode 0600) to ``out`` and its public key
+    to ``out`` with the suffix ``.pub``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    public = out.with_suffix(".pub")
+    for path in (out, public):
+        if path.exists() and not overwrite:
+            raise PackageError(f"{path} exists; pass --overwrite to replace it")
+    key = Ed25519PrivateKey.generate()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())  # fmt: skip
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    public.write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))  # fmt: skip
+    return out, public
+
+
+def load_private_key(path: Path) -> Any:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise PackageError(f"{path}: not a readable unencrypted PEM private key: {exc}") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise PackageError(f"{path}: not an Ed25519 key (make one with scamtrace share keygen)")
+    return key
+
+
+def load_public_key(path: Path) -> Any:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise PackageError(f"{path}: not a readable PEM public key: {exc}") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise PackageError(f"{path}: not an Ed25519 public key")
+    return key
+
+
+def raw_public(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    raw: bytes = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return raw
+
+
+def fingerprint(raw: bytes) -> str:
+    return "SHA256:" + hashlib.sha256(raw).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_entries(root: Path, skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """``path`` (POSIX, relative to ``root``), ``sha256`` and ``bytes`` of every file under
+    ``root``, sorted by path."""
+    entries = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
+        rel = path.relative_to(root).as_posix()
+        if rel in skip:
+            continue
+        if path.is_symlink():
+            raise PackageError(f"{path}: links are not allowed in a case package")
+        entries.append({"path": rel, "sha256": sha256_file(path), "bytes": path.stat().st_size})
+    return entries
+
+
+def build_package(
+    findings_dir: Path, key_path: Path, out: Path, *, case_dir: Path | None = None,
+    reveal: bool = False, tlp: str = "amber", agency: str = "scamtrace user",
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Write the signed case package ``out``; return its manifest."""
+    from scamtrace.share.ftm import write_ftm
+    from scamtrace.share.misp import write_feed
+    from scamtrace.share.stix import write_stix
+
+    key = load_private_key(key_path)
+    findings = load_findings(findings_dir)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise PackageError(f"{out} exists and is not empty; pass --overwrite to replace it")
+    if case_dir is not None and not case_dir.is_dir():
+        raise PackageError(f"{case_dir}: case folder not found")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        shutil.copytree(findings_dir, work / "findings", symlinks=False)
+        exports = work / "exports"
+        write_stix(findings_dir, exports / "stix-bundle.json", tlp=tlp, reveal=reveal,
+                   agency=agency)  # fmt: skip
+        write_feed(findings_dir, exports / "misp-feed", reveal=reveal, tlp=tlp, org=agency,
+                   case_dir=case_dir)  # fmt: skip
+        with (exports / "ftm.jsonl").open("w", encoding="utf-8") as fh:
+            write_ftm(findings_dir, fh, case_dir, reveal=reveal)
+        inputs = []
+        if case_dir is not None:
+            inputs = [dict(e, path=f"{case_dir.name}/{e['path']}")
+                      for e in file_entries(case_dir)]  # fmt: skip
+        public = raw_public(key.public_key())
+        manifest = {
+            "format": FORMAT,
+            "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "agency": agency,
+            "scamtrace": _version(),
+            "reveal": reveal,
+            "tlp": tlp,
+            "findings_created_at": findings.summary.get("created_at"),
+            "case": str(case_dir) if case_dir else None,
+            "signature": {"algorithm": "Ed25519", "file": SIGNATURE,
+                          "public_key": base64.b64encode(public).decode(),
+                          "key_fingerprint": fingerprint(public)},
+            "inputs": inputs,
+            "files": file_entries(work),
+        }
+        body = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+        (work / MANIFEST).write_bytes(body)
+        (work / SIGNATURE).write_text(base64.b64encode(key.sign(body)).decode() + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return manifest
+
+
+def verify_package(pkg: Path, pubkey: Path | None = None,
+                   case_dir: Path | None = None) -> Verification:  # fmt: skip
+    """Check every byte of a case package; each problem names its file."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    result = Verification(ok=False)
+    manifest_path, sig_path = pkg / MANIFEST, pkg / SIGNATURE
+    if not manifest_path.is_file() or not sig_path.is_file():
+        result.problems.append(f"{manifest_path if not manifest_path.is_file() else sig_path}: "
+                               "missing; not a case package")  # fmt: skip
+        return result
+    body = manifest_path.read_bytes()
+    try:
+        manifest = json.loads(body)
+        named = base64.b64decode(manifest["signature"]["public_key"], validate=True)
+        listed = {e["path"]: e for e in manifest["files"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        result.problems.append(f"{MANIFEST}: unreadable ({exc})")
+        return result
+    if pubkey is not None:
+        key = load_public_key(pubkey)
+        result.trusted_key = True
+        if raw_public(key) != named:
+            result.problems.append(f"{MANIFEST}: names key {fingerprint(named)}, not the given "
+                                   f"key {fingerprint(raw_public(key))}")  # fmt: skip
+    else:
+        try:
+            key = Ed25519PublicKey.from_public_bytes(named)
+        except ValueError as exc:
+            result.problems.append(f"{MANIFEST}: bad public key ({exc})")
+            return result
+    result.key_fingerprint = fingerprint(raw_public(key))
+    try:
+        key.verify(base64.b64decode(sig_path.read_bytes().strip(), validate=True), body)
+    except (InvalidSignature, ValueError):
+        result.problems.append(f"{SIGNATURE}: signature does not match {MANIFEST} and the key")
+    present = {e["path"]: e for e in file_entries(pkg, skip=(MANIFEST, SIGNATURE))}
+    for path in sorted(listed.keys() - present.keys()):
+        result.problems.append(f"{path}: missing (listed in the manifest)")
+    for path in sorted(present.keys() - listed.keys()):
+        result.problems.append(f"{path}: added (not in the manifest)")
+    for path in sorted(listed.keys() & present.keys()):
+        if (listed[path]["sha256"], listed[path]["bytes"]) != (present[path]["sha256"],
+                                                               present[path]["bytes"]):
+            result.problems.append(f"{path}: changed (SHA-256 differs from the manifest)")
+    if case_dir is not None:
+        now = {f"{case_dir.name}/{e['path']}": e for e in file_entries(case_dir)}
+        for entry in manifest.get("inputs", []):
+            seen = now.get(entry["path"])
+            if seen is None or seen["sha256"] != entry["sha256"]:
+                result.problems.append(f"input {entry['path']}: "
+                                       f"{'missing' if seen is None else 'changed'}")  # fmt: skip
+    result.files = len(listed)
+    result.ok = not result.problems
+    return result
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scamtrace")
+    except PackageNotFoundError:
+        return "unknown"

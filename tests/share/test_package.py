@@ -1,0 +1,113 @@
+"""The signed case package: untouched it verifies; any changed byte, added or removed file,
+or wrong key is caught and the file named."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scamtrace.cli import app
+from scamtrace.share.package import PackageError, build_package, keygen, verify_package
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("keys")
+    done = CliRunner().invoke(app, ["share", "keygen", "--out", str(root / "agency.pem")])
+    assert done.exit_code == 0, done.output
+    assert (root / "agency.pem").stat().st_mode & 0o777 == 0o600
+    return root / "agency.pem", root / "agency.pub"
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory, trimmed_findings: Path, small_case: Path,
+            keys: tuple[Path, Path]) -> Path:  # fmt: skip
+    out = tmp_path_factory.mktemp("packages") / "case-1"
+    done = CliRunner().invoke(app, ["share", "package", str(trimmed_findings), "--case",
+                                    str(small_case), "--key", str(keys[0]), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    return out
+
+
+def test_untouched_package_verifies(package: Path, keys: tuple[Path, Path],
+                                    small_case: Path) -> None:  # fmt: skip
+    result = verify_package(package, keys[1], small_case)
+    assert result.ok and result.trusted_key, result.problems
+    names = {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()}
+    assert {"manifest.json", "manifest.sig", "findings/entities.csv", "findings/report.html",
+            "exports/stix-bundle.json", "exports/ftm.jsonl", "exports/misp-feed/manifest.json",
+            "exports/misp-feed/hashes.csv"} <= names  # fmt: skip
+    assert result.files == len(names) - 2
+    done = CliRunner().invoke(app, ["share", "verify", str(package), "--pubkey", str(keys[1])])
+    assert done.exit_code == 0 and "verified" in done.output
+
+
+KINDS = ["findings/entities.csv", "findings/report.html", "findings/summary.json",
+         "exports/stix-bundle.json", "exports/ftm.jsonl", "exports/misp-feed/hashes.csv",
+         "exports/misp-feed/manifest.json", "misp-event", "manifest.json", "manifest.sig"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_flipped_byte_is_caught_and_named(package: Path, keys: tuple[Path, Path],
+                                              kind: str) -> None:  # fmt: skip
+    if kind == "misp-event":
+        path = next(p for p in (package / "exports/misp-feed").glob("*-*.json"))
+    else:
+        path = package / kind
+    data = bytearray(path.read_bytes())
+    at = len(data) // 2
+    data[at] ^= 0x01
+    original = path.read_bytes()
+    path.write_bytes(bytes(data))
+    try:
+        result = verify_package(package, keys[1])
+        done = CliRunner().invoke(app, ["share", "verify", str(package)])
+    finally:
+        path.write_bytes(original)
+    assert not result.ok
+    named = "manifest.sig" if kind.startswith("manifest.") else path.name
+    assert any(named in p for p in result.problems), result.problems
+    assert done.exit_code == 1 and named in done.output
+    assert verify_package(package, keys[1]).ok
+
+
+def test_added_removed_and_wrong_key_are_caught(package: Path, keys: tuple[Path, Path],
+                                                tmp_path: Path) -> None:  # fmt: skip
+    extra = package / "exports" / "note.txt"
+    extra.write_text("slipped in")
+    try:
+        assert any("exports/note.txt: added" in p for p in verify_package(package).problems)
+    finally:
+        extra.unlink()
+    gone = package / "findings" / "centers.csv"
+    kept = gone.read_bytes()
+    gone.unlink()
+    try:
+        assert any("findings/centers.csv: missing" in p for p in verify_package(package).problems)
+    finally:
+        gone.write_bytes(kept)
+    other, other_pub = keygen(tmp_path / "other.pem")
+    wrong = verify_package(package, other_pub)
+    assert not wrong.ok and any("not the given key" in p for p in wrong.problems)
+    manifest = build_package(package / "findings", other, tmp_path / "forged")
+    assert manifest["signature"]["key_fingerprint"] != verify_package(package).key_fingerprint
+    forged = verify_package(tmp_path / "forged", keys[1])
+    assert not forged.ok  # a package re-signed with another key fails against the agency's key
+
+
+def test_changed_input_is_caught_and_keys_are_checked(package: Path, small_case: Path,
+                                                      keys: tuple[Path, Path],
+                                                      tmp_path: Path) -> None:  # fmt: skip
+    case = tmp_path / small_case.name
+    shutil.copytree(small_case, case)
+    with (case / "holder.json").open("a") as fh:
+        fh.write(" ")
+    result = verify_package(package, keys[1], case)
+    assert any(f"input {small_case.name}/holder.json: changed" in p for p in result.problems)
+    with pytest.raises(PackageError, match="exists"):
+        keygen(keys[0])
+    with pytest.raises(PackageError, match=r"Ed25519|PEM"):
+        build_package(package / "findings", keys[1], tmp_path / "x")
