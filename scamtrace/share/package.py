@@ -207,6 +207,13 @@ def verify_package(pkg: Path, pubkey: Path | None = None,
         listed = {e["path"]: e for e in manifest["files"]}
     except (ValueError, KeyError, TypeError) as exc:
         result.problems.append(f"{MANIFEST}: unreadable ({exc})")
+        if pubkey is not None:  # a trusted key still says whether these are the signed bytes
+            try:
+                load_public_key(pubkey).verify(
+                    base64.b64decode(sig_path.read_bytes().strip(), validate=True), body)
+            except (InvalidSignature, ValueError):
+                result.problems.append(f"{SIGNATURE}: signature does not match {MANIFEST} "
+                                       "and the key")  # fmt: skip
         return result
     if pubkey is not None:
         key = load_public_key(pubkey)
