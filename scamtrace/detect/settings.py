@@ -38,6 +38,16 @@ class DetectSettings(BaseModel):
         4, ge=1, description="records behind each presented number and victim (there are many)"
     )
     report_alone_score: float = Field(0.45, ge=0, le=1, description="one report, no behaviour")
+    reputation: bool = Field(True, description="score lines against the known fraud lines")
+    reputation_min: float = Field(
+        0.9, ge=0, le=1, description="reputation at which a line is like the known fraud lines"
+    )
+    reputation_floor: float = Field(
+        0.3, ge=0, le=1, description="own behavioural score a line needs before reputation lifts it"
+    )
+    reputation_lift: float = Field(
+        0.05, ge=0, le=0.2, description="corroboration, never enough to flag on its own"
+    )
 
 
 def load_settings(path: Path | None) -> DetectSettings:

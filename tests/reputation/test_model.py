@@ -23,11 +23,14 @@ def test_no_labels_falls_back_to_an_unsupervised_score() -> None:
 def test_fraud_labels_only_score_the_rest_and_each_named_line_out_of_fold() -> None:
     data = synthetic(seed=3)
     fraud = np.flatnonzero(data.labels == 1)[:30]
-    scores = score_with_labels(data.behaviour.values, fraud, seed=0)
+    wrongly_named = np.flatnonzero(data.labels == 0)[:5]  # complaints are sometimes wrong
+    named = np.concatenate([fraud, wrongly_named])
+    scores = score_with_labels(data.behaviour.values, named, seed=0)
     assert scores.mode == "positive-unlabelled"
-    rest = np.setdiff1d(np.arange(data.size), fraud)
-    assert roc_auc_score(data.labels[rest], scores.score[rest]) > 0.8
-    assert scores.score[fraud].max() < 1.0  # no named line simply echoes its own label
+    rest = np.setdiff1d(np.arange(data.size), named)
+    assert roc_auc_score(data.labels[rest], scores.score[rest]) > 0.7  # best possible ~0.9
+    # scored out of fold, a wrongly named line is judged by its behaviour, not by its label
+    assert np.median(scores.score[wrongly_named]) < np.median(scores.score[fraud])
 
 
 def test_supervised_run_beats_chance_by_far_with_graph_and_labels() -> None:
