@@ -92,12 +92,12 @@ def degree(adj: sp.csr_matrix) -> Matrix:
 
 def structure_features(adj: sp.csr_matrix, embedding: int = 8, seed: int = 0) -> FeatureBlock:
     """Label-free structure: degree, PageRank, k-core, local clustering and a spectral
-    embedding (truncated SVD of the normalised adjacency)."""
+    embedding (truncated SVD of the adjacency)."""
     n = adj.shape[0]
     deg = degree(adj)
     upper = sp.triu(adj, k=1).tocoo()
     graph = ig.Graph(n=n, edges=np.column_stack([upper.row, upper.col]).tolist())
-    pagerank = np.asarray(graph.pagerank(), dtype=np.float64) * n
+    pagerank = np.round(np.asarray(graph.pagerank(), dtype=np.float64) * n, 8)
     core = np.asarray(graph.coreness(), dtype=np.float64)
     clustering = np.nan_to_num(
         np.asarray(graph.transitivity_local_undirected(mode="zero"), dtype=np.float64)
@@ -106,12 +106,15 @@ def structure_features(adj: sp.csr_matrix, embedding: int = 8, seed: int = 0) ->
     columns = [np.log1p(deg), pagerank, core, clustering]
     k = min(embedding, n - 2)
     if k >= 1 and adj.nnz:
-        scale = sp.diags(1.0 / np.sqrt(np.maximum(deg, 1.0)))
+        # Of the plain adjacency: the normalised one has singular value 1 once per connected
+        # component, a degenerate subspace whose basis ARPACK picks at random.
         rng = np.random.default_rng(seed)
-        u, s, _ = svds(scale @ adj @ scale, k=k, v0=rng.random(n))
+        u, s, _ = svds(adj, k=k, v0=rng.random(n))
         order = np.argsort(-s)
         # the sign of a singular vector is arbitrary; fix it so that runs agree
         vectors = u[:, order] * np.sign(u[:, order].sum(axis=0) + 1e-12)
+        # ARPACK's last digits vary from run to run; the model should not
+        vectors = np.round(vectors, 8)
         names += [f"spectral_{i}" for i in range(k)]
         columns += list(vectors.T)
     return FeatureBlock(tuple(names), np.column_stack(columns))

@@ -55,3 +55,10 @@ def test_rank01_keeps_order_within_zero_to_one_and_shares_ties() -> None:
     assert r[1] == 0 and r[1] < r[3] < r[0]
     assert r[0] == r[2] == (2 + 3) / 2 / 3  # the tied top two share ranks 2 and 3 of 0..3
     assert rank01(np.array([2.0, 9.0])).tolist() == [0.0, 1.0]
+
+
+def test_same_seed_same_result() -> None:
+    data = synthetic(n=300, seed=5)
+    first = run_seed(data, 1, VARIANTS["all"], GraphCache(data))
+    again = run_seed(data, 1, VARIANTS["all"], GraphCache(data))
+    assert first.test == again.test and first.threshold == again.threshold
