@@ -31,10 +31,10 @@ from scamtrace.reputation.model import ScorerSettings, score_with_labels
 #: Small and quick: detection scores lines on every run, and the quality comes from the labels.
 DETECT_SCORER = ScorerSettings(fixed_iter=100, folds=3, max_rows=3000)
 
-#: (entity kind, table of behavioural scores, its key column, SQL turning a key into text)
+#: (entity kind, table of behavioural scores, SQL of its key as text for a row ``t``)
 TARGETS = (
-    ("sip_account", "sip_scores", "sip_account", "sip_account"),
-    ("caller_number", "number_scores", "caller", "CAST(caller AS VARCHAR)"),
+    ("sip_account", "sip_scores", "t.sip_account"),
+    ("caller_number", "number_scores", "CAST(t.caller AS VARCHAR)"),
 )
 
 
@@ -66,8 +66,8 @@ def score_reputation(case: Case, s: DetectSettings) -> None:
         db.register("reputation_batch", scored)
         run(db, "INSERT INTO line_reputation SELECT * FROM reputation_batch")
         db.unregister("reputation_batch")
-    for kind, table, key, key_text in TARGETS:
-        _add_evidence(case, s, kind, table, key, key_text)
+    for kind, table, key in TARGETS:
+        _add_evidence(case, s, kind, table, key)
 
 
 def _features(lines: Lines, known: KnownLabels) -> np.ndarray:
@@ -99,8 +99,7 @@ def _known_fraud(case: Case, kind: str, keys: list[str]) -> KnownLabels:
     return KnownLabels.positives(index)
 
 
-def _add_evidence(case: Case, s: DetectSettings, kind: str, table: str, key: str,
-                  key_text: str) -> None:  # fmt: skip
+def _add_evidence(case: Case, s: DetectSettings, kind: str, table: str, key: str) -> None:
     run(case.db, f"""
         UPDATE {table} AS t SET
             score = CASE WHEN t.score >= {s.reputation_floor}
@@ -108,6 +107,6 @@ def _add_evidence(case: Case, s: DetectSettings, kind: str, table: str, key: str
             reason = t.reason || printf('; behaves like the known fraud lines (reputation %.2f '
                                         'from calling pattern and call graph)', r.reputation)
         FROM line_reputation r
-        WHERE r.kind = '{kind}' AND r.key = {key_text.replace(key, 't.' + key)}
+        WHERE r.kind = '{kind}' AND r.key = {key}
           AND r.mode <> 'unsupervised' AND r.reputation >= {s.reputation_min}
     """)  # fmt: skip

@@ -90,7 +90,7 @@ def line_behaviour(db: duckdb.DuckDBPyConnection, source: str, *, short_call_s: 
         SELECT line, {aggregates} FROM calls GROUP BY line ORDER BY line
     """).fetchnumpy()  # fmt: skip
     keys = [str(k) for k in frame["line"]]
-    values = np.column_stack([np.asarray(frame[name], dtype=np.float64) for name in BEHAVIOUR]
+    values = np.column_stack([_floats(frame[name]) for name in BEHAVIOUR]
                              ) if keys else np.zeros((0, len(BEHAVIOUR)))  # fmt: skip
     edges = db.execute(f"""
         WITH pairs AS (SELECT DISTINCT line, callee FROM ({source})),
@@ -99,6 +99,12 @@ def line_behaviour(db: duckdb.DuckDBPyConnection, source: str, *, short_call_s: 
     """).fetchnumpy()  # fmt: skip
     return Lines(keys, FeatureBlock(tuple(BEHAVIOUR), values),
                  _shared_callees(keys, edges["line"], edges["callee"]))  # fmt: skip
+
+
+def _floats(column: NDArray[np.generic]) -> NDArray[np.float64]:
+    """DuckDB hands NULLs over as a masked array; they are NaN here (a line with no answered
+    call has no talk time, which is not a talk time of 0)."""
+    return np.ma.filled(np.ma.asarray(column, dtype=np.float64), np.nan)
 
 
 def _shared_callees(keys: list[str], lines: NDArray[np.object_], callees: NDArray[np.int64]
