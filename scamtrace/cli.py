@@ -329,9 +329,11 @@ def _progress() -> Progress:
 
 
 def _add_groups() -> None:
+    from scamtrace.reputation.commands import bench_app
     from scamtrace.share.commands import share_app
 
     app.add_typer(share_app, name="share")
+    app.add_typer(bench_app, name="bench")
 
 
 _add_groups()

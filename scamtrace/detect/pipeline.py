@@ -19,6 +19,7 @@ from scamtrace.detect.linking import link_calls
 from scamtrace.detect.mules import follow_money
 from scamtrace.detect.networks import assign_networks
 from scamtrace.detect.reports import read_reports
+from scamtrace.detect.reputation import score_reputation
 from scamtrace.detect.settings import DetectSettings
 from scamtrace.detect.spoofing import score_presented_numbers
 from scamtrace.detect.texts import read_texts
@@ -77,6 +78,7 @@ def detect(
     step("money", 0.6, lambda: follow_money(case, s))
     heard = step("transcripts and narratives", 0.65, lambda: read_texts(case, s))
     step("reports", 0.7, lambda: read_reports(case, s))
+    step("number reputation", 0.72, lambda: score_reputation(case, s))
     centers = step("centers", 0.75, lambda: find_centers(case))
     step("networks", 0.8, lambda: assign_networks(case))
     step("findings", 0.85, lambda: assemble(case, s))

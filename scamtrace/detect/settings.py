@@ -44,6 +44,16 @@ class DetectSettings(BaseModel):
     transcript_victim_score: float = Field(
         0.6, ge=0, le=1, description="subscriber heard on a scam call, no other behaviour"
     )
+    reputation: bool = Field(True, description="score lines against the known fraud lines")
+    reputation_min: float = Field(
+        0.9, ge=0, le=1, description="reputation at which a line is like the known fraud lines"
+    )
+    reputation_floor: float = Field(
+        0.3, ge=0, le=1, description="own behavioural score a line needs before reputation lifts it"
+    )
+    reputation_lift: float = Field(
+        0.05, ge=0, le=0.2, description="corroboration, never enough to flag on its own"
+    )
 
 
 def load_settings(path: Path | None) -> DetectSettings:
