@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 
 import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata, PhoneNumberType
 
 from scamtrace.errors import UnknownCountryError
@@ -178,3 +180,188 @@ def calling_code_sql(number: str) -> str:
 
 def calling_code(country: str) -> int:
     return dial_plan(country).calling_code
+
+
+# ------------------------------------------------------------------ validity, vectorised
+# ``phonenumbers.is_valid_number`` is a Python call per number; for whole columns the same
+# rules run as Arrow kernels over the numbers of each calling code at once: a national
+# significant number is valid for a region when it fits the region's general pattern and
+# lengths and one of its number types' (fixed line, mobile, toll free...). The patterns are
+# ``phonenumbers``' own (they are RE2-compatible).
+
+_TYPE_DESCS = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
+               "uan", "voicemail", "fixed_line", "mobile")  # fmt: skip
+
+#: (pattern, lengths): lengths empty means any length.
+_Desc = tuple[str, tuple[int, ...]]
+
+
+def _desc(desc: object) -> _Desc | None:
+    pattern = getattr(desc, "national_number_pattern", None)
+    if desc is None or not pattern:
+        return None
+    lengths = tuple(n for n in (getattr(desc, "possible_length", None) or ()) if n > 0)
+    return f"^(?:{pattern})$", lengths
+
+
+@cache
+def _region_rules(calling_code: int) -> tuple[tuple[_Desc, tuple[_Desc, ...]], ...]:
+    """For each region (or non-geographic entity) sharing ``calling_code``: its general
+    description and its number types' descriptions."""
+    metas = []
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(calling_code, ()):
+        meta = (PhoneMetadata.metadata_for_nongeo_region(calling_code) if region == "001"
+                else PhoneMetadata.metadata_for_region(region))  # fmt: skip
+        if meta is not None:
+            metas.append(meta)
+    rules = []
+    for meta in metas:
+        general = _desc(meta.general_desc)
+        types = tuple(d for d in (_desc(getattr(meta, n, None)) for n in _TYPE_DESCS) if d)
+        if general is not None and types:
+            rules.append((general, types))
+    return tuple(rules)
+
+
+def _fits(numbers: pa.Array, lengths: pa.Array, desc: _Desc) -> pa.Array:
+    pattern, allowed = desc
+    fits = pc.match_substring_regex(numbers, pattern)
+    if allowed:
+        fits = pc.and_(pc.is_in(lengths, pa.array(allowed, pa.int32())), fits)
+    return fits
+
+
+def valid_national_numbers(numbers: pa.Array, calling_code: int) -> pa.Array:
+    """For each national significant number (digits only, text), whether
+    ``phonenumbers.is_valid_number`` holds for ``+calling_code`` followed by it."""
+    numbers = numbers.cast(pa.string())
+    valid = pa.repeat(False, len(numbers)).cast(pa.bool_())
+    if len(numbers) == 0:
+        return valid
+    lengths = pc.utf8_length(numbers).cast(pa.int32())
+    for general, types in _region_rules(calling_code):
+        any_type = _fits(numbers, lengths, types[0])
+        for desc in types[1:]:
+            any_type = pc.or_(any_type, _fits(numbers, lengths, desc))
+        valid = pc.or_(valid, pc.and_(_fits(numbers, lengths, general), any_type))
+    return pc.fill_null(valid, False)
+
+
+def valid_international_digits(digits: pa.Array) -> pa.Array:
+    """For each string of digits (no ``+``), whether it is a valid number when read as
+    international: a country calling code, then a valid national number of that country."""
+    digits = digits.cast(pa.string())
+    valid = pa.repeat(False, len(digits)).cast(pa.bool_())
+    if len(digits) == 0:
+        return valid
+    # Calling codes are prefix-free: at most one of a value's first 1, 2, 3 digits is one.
+    code = pa.nulls(len(digits), pa.string())
+    for width in (3, 2, 1):
+        listed = pa.array([str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+                           if len(str(c)) == width], pa.string())  # fmt: skip
+        head = pc.utf8_slice_codeunits(digits, 0, width)
+        code = pc.if_else(pc.is_in(head, listed), head, code)
+    for found in pc.unique(code.drop_null()).to_pylist():
+        here = pc.fill_null(pc.equal(code, found), False)
+        subset = digits.filter(here)
+        rest = pc.utf8_slice_codeunits(subset, len(found))
+        fits = valid_national_numbers(rest, int(found))
+        prefix = _national_prefixes(int(found))
+        if prefix is not None:
+            # After a calling code phonenumbers may still strip a trunk prefix (+61 03...,
+            # +49 0...), by rules too intricate to mirror; the few such values it judges.
+            odd = pc.fill_null(pc.match_substring_regex(rest, prefix), False)
+            if pc.any(odd).as_py():
+                judged = _judged(subset.filter(odd))
+                fits = pc.replace_with_mask(fits, odd, judged)
+        valid = pc.replace_with_mask(valid, here, fits)
+    return valid
+
+
+@cache
+def _national_prefixes(calling_code: int) -> str | None:
+    """RE2 pattern matching a value that starts with a national prefix of any region of
+    ``calling_code`` (as ``phonenumbers`` parses them), or None when none has one."""
+    patterns = []
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(calling_code, ()):
+        meta = (PhoneMetadata.metadata_for_nongeo_region(calling_code) if region == "001"
+                else PhoneMetadata.metadata_for_region(region))  # fmt: skip
+        prefix = meta and (meta.national_prefix_for_parsing or meta.national_prefix)
+        if prefix:
+            patterns.append(f"(?:{prefix})")
+    return f"^(?:{'|'.join(patterns)})" if patterns else None
+
+
+def _judged(digits: pa.Array) -> pa.Array:
+    """``phonenumbers.is_valid_number`` of ``+digits``, once per distinct value."""
+    distinct = pc.unique(digits)
+    verdicts = []
+    for value in distinct.to_pylist():
+        try:
+            verdicts.append(phonenumbers.is_valid_number(phonenumbers.parse(f"+{value}")))
+        except phonenumbers.NumberParseException:
+            verdicts.append(False)
+    return pc.take(pa.array(verdicts, pa.bool_()), pc.index_in(digits, value_set=distinct))
+
+
+def valid_national_digits(digits: pa.Array, country: str) -> pa.Array:
+    """For each string of digits, whether it is a valid number of ``country`` when read as
+    dialled there without an international prefix (national prefix and all)."""
+    code = str(dial_plan(country).calling_code)
+    return valid_international_digits(pc.binary_join_element_wise(code, digits.cast(pa.string()),
+                                                                  ""))  # fmt: skip
+
+
+def international_user_parts(text: pa.Array, country: str) -> pa.Array:
+    """For each value as logged in a SIP user part, whether it is international digits
+    written without ``+`` (``8613800138000``): digits only, not after the international
+    prefix of ``country``, a valid number when read after a ``+``, and not a valid national
+    number of ``country`` (a holder's own subscribers keep their national reading)."""
+    plan = dial_plan(country)
+    text = pc.utf8_trim_whitespace(text.cast(pa.string()))
+    plain = pc.and_(pc.fill_null(pc.ascii_is_decimal(text), False),
+                    pc.invert(pc.starts_with(text, plan.international_prefix)))  # fmt: skip
+    plain = pc.fill_null(pc.and_(plain, pc.greater_equal(pc.utf8_length(text), 7)), False)
+    result = pa.repeat(False, len(text)).cast(pa.bool_())
+    if not pc.any(plain).as_py():
+        return result
+    candidates = text.filter(plain)
+    distinct = pc.unique(candidates)
+    verdict = pc.and_(valid_international_digits(distinct),
+                      pc.invert(valid_national_digits(distinct, country)))  # fmt: skip
+    found = pc.take(verdict, pc.index_in(candidates, value_set=distinct))
+    return pc.replace_with_mask(result, plain, found)
+
+
+def phone_columns(text: pa.Array, country: str) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Arrow kernels doing what :func:`phone_parts_sql` and :func:`phone_number_sql` with
+    :func:`valid_number_sql` do, for a whole column: (whether withheld, the digits, E.164
+    digits without ``+`` or null where the number does not have E.164's 7 to 15 digits)."""
+    plan = dial_plan(country)
+    text = pc.fill_null(pc.utf8_trim_whitespace(text.cast(pa.string())), "")
+    withheld = pc.is_in(pc.utf8_lower(text), pa.array(WITHHELD, pa.string()))
+    plus = pc.starts_with(text, "+")
+    # Most values are digits already (or + and digits): the regex runs on the others only.
+    body = pc.if_else(plus, pc.utf8_slice_codeunits(text, 1), text)
+    clean = pc.fill_null(pc.or_(pc.ascii_is_decimal(body), pc.equal(body, "")), False)
+    digits = body
+    if not pc.all(clean).as_py():
+        messy = pc.invert(clean)
+        digits = pc.replace_with_mask(
+            body, messy, pc.replace_substring_regex(text.filter(messy), "[^0-9]", ""))
+    intl, national = plan.international_prefix, plan.national_prefix
+    after_intl = pc.starts_with(digits, intl)
+    local = digits
+    if national:
+        local = pc.if_else(pc.starts_with(digits, national),
+                           pc.utf8_slice_codeunits(digits, len(national)), digits)  # fmt: skip
+    number = pc.if_else(
+        plus, digits,
+        pc.if_else(after_intl, pc.utf8_slice_codeunits(digits, len(intl)),
+                   pc.binary_join_element_wise(str(plan.calling_code), local, "")))  # fmt: skip
+    # As a number: leading zeros do not count, and 7 to 15 digits remain.
+    number = pc.utf8_ltrim(number, "0")
+    size = pc.utf8_length(number)
+    fits = pc.and_(pc.greater_equal(size, 7), pc.less_equal(size, 15))
+    number = pc.if_else(pc.and_(fits, pc.invert(withheld)), number, pa.scalar(None, pa.string()))
+    return withheld, digits, number

@@ -17,14 +17,10 @@ from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from scamtrace import contract
-from scamtrace.enrich.phones import (
-    e164_sql,
-    phone_number_sql,
-    phone_parts_sql,
-    valid_number_sql,
-)
+from scamtrace.enrich.phones import e164_sql, international_user_parts, phone_columns
 from scamtrace.errors import ScamtraceError
 
 #: Columns that identify a row, for appending without duplicates.
@@ -115,7 +111,9 @@ def _column_sql(col: contract.Column, country: str) -> tuple[str, str | None, st
         value = f"TRY_CAST({text} AS DATE)"
         return value, f"{text} IS NOT NULL AND {value} IS NULL", "a date (YYYY-MM-DD)"
     if col.kind == "int":
-        value = f"TRY_CAST(TRY_CAST({text} AS DECIMAL(38, 6)) AS BIGINT)"
+        # Plain integers cast straight; '12.0' and '1e3' go the exact decimal way.
+        value = (f"coalesce(TRY_CAST({text} AS BIGINT), "
+                 f"TRY_CAST(TRY_CAST({text} AS DECIMAL(38, 6)) AS BIGINT))")  # fmt: skip
         return value, f"{text} IS NOT NULL AND {value} IS NULL", "a whole number"
     if col.kind == "decimal":
         # Decimal all the way: '1234.56' never passes through a float.
@@ -123,20 +121,17 @@ def _column_sql(col: contract.Column, country: str) -> tuple[str, str | None, st
         bad = f"{text} IS NOT NULL AND ({value} IS NULL OR {value} < 0)"
         return value, bad, "a positive amount"
     if col.kind == "bool":
-        low = f"lower(coalesce({text}, ''))"
+        low = f'"_low_{col.name}"'  # lower(trim(text)), made once (see coerce)
         return f"({low} IN {_TRUE})", f"NOT ({low} IN {_TRUE} OR {low} IN {_FALSE})", \
             "true/false"  # fmt: skip
     if col.kind == "phone":
-        parts = {k: f'"_{k}_{col.name}"' for k in ("digits", "plus", "withheld")}
-        number = phone_number_sql(parts["digits"], parts["plus"], parts["withheld"], country)
-        valid = valid_number_sql(f"({number})")
+        number = f'"_e164_{col.name}"'
         # Normalised to E.164 where it can be; kept as logged where it cannot (the contract
         # allows any of the holder's formats), and empty when withheld.
-        value = (f"CASE WHEN {parts['withheld']} THEN '' WHEN {valid} IS NOT NULL "
-                 f"THEN '+' || CAST({valid} AS VARCHAR) ELSE coalesce(trim(\"{col.name}\"), '') "
-                 "END")  # fmt: skip
+        value = (f"CASE WHEN \"_withheld_{col.name}\" THEN '' WHEN {number} IS NOT NULL "
+                 f"THEN '+' || {number} ELSE coalesce(trim(\"{col.name}\"), '') END")  # fmt: skip
         # Unreadable numbers are kept, except where the number is what the row is about.
-        return value, f"({valid}) IS NULL", "a phone number"
+        return value, f"{number} IS NULL", "a phone number"
     if col.kind == "phone_list":
         each = e164_sql("trim(x)", country)
         items = f"string_split(coalesce(\"{col.name}\", ''), ';')"
@@ -144,6 +139,21 @@ def _column_sql(col: contract.Column, country: str) -> tuple[str, str | None, st
                  f"lambda x: coalesce({each}, trim(x))), lambda x: x <> ''), ';')")  # fmt: skip
         return value, None, "phone numbers separated by ;"
     return f"coalesce(\"{col.name}\", '')", None, "text"
+
+
+def _with_phone_columns(raw: pa.Table, phones: list[contract.Column], country: str,
+                        sip_user_parts: bool) -> pa.Table:  # fmt: skip
+    """``raw`` with ``_withheld_<col>`` and ``_e164_<col>`` (E.164 digits, or null) for each
+    phone column, made by Arrow kernels over the whole column."""
+    for col in phones:
+        text = raw.column(col.name).combine_chunks()
+        withheld, digits, number = phone_columns(text, country)
+        if sip_user_parts:
+            international = international_user_parts(text, country)
+            number = pc.if_else(international, digits, number)
+        raw = raw.append_column(f"_withheld_{col.name}", withheld)
+        raw = raw.append_column(f"_e164_{col.name}", number)
+    return raw
 
 
 #: Fields without which a row means nothing.
@@ -163,9 +173,31 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return db
 
 
-def coerce(table_name: str, raw: pa.Table, source: str, country: str) -> Batch:
+def _maybe_bad(col: contract.Column, bad: str | None, empty: str) -> str:
+    """A condition cheaper than the checks of ``col`` and true wherever one of them fails."""
+    typed = f'"_typed_{col.name}"'
+    if col.kind in ("time", "date", "int"):
+        return f"{typed} IS NULL"  # NULL when empty or unreadable
+    if col.kind == "decimal":
+        return f"{typed} IS NULL OR {typed} < 0"
+    if col.kind == "phone":
+        return f'"_e164_{col.name}" IS NULL'  # NULL when empty, withheld or not a number
+    return f"{empty} OR ({bad})" if bad is not None else empty
+
+
+def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
+           sip_user_parts: bool = False) -> Batch:  # fmt: skip
     """Type ``raw`` (text columns named after the contract's, plus ``_line``) into the contract
-    table ``table_name``; rows with an unreadable or missing required field are set aside."""
+    table ``table_name``; rows with an unreadable or missing required field are set aside.
+
+    ``sip_user_parts``: the phone columns are SIP user parts, where a switch may log an
+    international number as its digits without ``+`` (``8613800138000``); such a value is
+    read as international when it is a valid number so and not a valid national number of
+    ``country`` (:func:`scamtrace.enrich.phones.international_user_parts`).
+
+    One vectorised query types every column and names each row's first problem; the rows
+    set aside are split off the same result (no second pass, no per-row Python for the rows
+    kept)."""
     table = contract.INPUT_TABLES[table_name]
     missing = [c.name for c in table.columns if c.name not in raw.column_names
                and c.name in REQUIRED[table_name]]  # fmt: skip
@@ -174,39 +206,53 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str) -> Batch:
     for col in table.columns:
         if col.name not in raw.column_names:
             raw = raw.append_column(col.name, pa.nulls(len(raw), pa.string()))
-    db = _connection()
-    db.register("raw_in", raw)
-    parts = ", ".join(f'{expr} AS "_{part}_{c.name}"' for c in table.columns if c.kind == "phone"
-                      for part, expr in phone_parts_sql(f'"{c.name}"').items())  # fmt: skip
-    # One pass does the regex work; one more types every column and names the first problem.
-    db.execute(f"CREATE OR REPLACE TEMP TABLE staged AS SELECT *{', ' + parts if parts else ''} "
-               "FROM raw_in").fetchall()  # fmt: skip
-    selects, whens = [], []
+    phones = [c for c in table.columns if c.kind == "phone"]
+    raw = _with_phone_columns(raw, phones, country, sip_user_parts)
+    typed, whens, maybe = [], [], []
+    lows = [f"lower(coalesce(trim(\"{c.name}\"), '')) AS \"_low_{c.name}\""
+            for c in table.columns if c.kind == "bool"]  # fmt: skip
     required = REQUIRED[table_name]
     for col in table.columns:
         value, bad, expected = _column_sql(col, country)
-        selects.append(f'{value} AS "{col.name}"')
+        # Typed once in an inner projection; the checks below read the typed value back.
+        typed.append(f'{value} AS "_typed_{col.name}"')
+        if bad is not None:
+            bad = bad.replace(value, f'"_typed_{col.name}"')
         empty = f"nullif(trim(\"{col.name}\"), '') IS NULL"
-        raw_value = f"left(coalesce(staged.\"{col.name}\", ''), 80)"
+        raw_value = f"left(coalesce(\"{col.name}\", ''), 80)"
+        checked = col.name in required or (bad is not None and col.kind != "phone")
+        if checked:
+            # A cheap condition true of every row with a problem in this column, so that the
+            # full checks run on those rows only.
+            maybe.append(_maybe_bad(col, bad, empty))
         if col.name in required:
             whens.append((empty, col.name, "missing", raw_value))
         if bad is not None and (col.kind != "phone" or col.name in required):
             whens.append((f"NOT ({empty}) AND ({bad})", col.name, f"not {expected}", raw_value))
     problem = " ".join(f"WHEN {cond} THEN {n}" for n, (cond, *_rest) in enumerate(whens))
-    problem_sql = f"CASE {problem} END" if whens else "NULL::INTEGER"
-    db.execute(f"CREATE OR REPLACE TEMP TABLE typed AS SELECT _line, {problem_sql} AS _problem, "
-               f"{', '.join(selects)} FROM staged").fetchall()  # fmt: skip
-    rejected_rows = []
-    if whens:
-        values = " ".join(f"WHEN {n} THEN {v}" for n, (_c, _f, _r, v) in enumerate(whens))
-        rejected_rows = db.execute(
-            f"SELECT t._line, t._problem, CASE t._problem {values} END FROM typed t "
-            "JOIN staged USING (_line) WHERE t._problem IS NOT NULL ORDER BY t._line"
-        ).fetchall()
-    names = ", ".join(f'"{c.name}"' for c in table.columns)
-    typed = db.sql(f"SELECT {names} FROM typed WHERE _problem IS NULL").to_arrow_table()
-    data = typed.cast(table.schema)
+    problem_sql = (f"CASE WHEN {' OR '.join(f'({m})' for m in maybe)} THEN CASE {problem} END "
+                   "END") if whens else "NULL::INTEGER"  # fmt: skip
+    values = " ".join(f"WHEN {n} THEN {v}" for n, (_c, _f, _r, v) in enumerate(whens))
+    value_sql = f"CASE _problem {values} END" if whens else "NULL::VARCHAR"
+    outputs = ", ".join(f'"_typed_{c.name}" AS "{c.name}"' for c in table.columns)
+    db = _connection()
+    try:
+        db.register("raw_in", raw)
+        lowered = f"SELECT *, {', '.join(lows)} FROM raw_in" if lows else "SELECT * FROM raw_in"
+        inner = f"SELECT *, {', '.join(typed)} FROM ({lowered})"
+        judged = f"SELECT *, {problem_sql} AS _problem FROM ({inner})"
+        out = db.sql(f"SELECT {outputs}, _line, _problem, {value_sql} AS _value "
+                     f"FROM ({judged})").to_arrow_table()  # fmt: skip
+    finally:
+        db.close()
+    kept = pc.is_null(out.column("_problem"))
+    if pc.all(kept).as_py() is not False:
+        data = out.select([c.name for c in table.columns])
+        return Batch(table_name, data.cast(table.schema), [])
+    data = out.filter(kept).select([c.name for c in table.columns]).cast(table.schema)
+    bad_rows = out.filter(pc.invert(kept)).select(["_line", "_problem", "_value"])
+    bad_rows = bad_rows.sort_by("_line").to_pydict()
     rejected = [Rejected(source, int(line), table_name, whens[n][1], str(v), whens[n][2])
-                for line, n, v in rejected_rows]  # fmt: skip
+                for line, n, v in zip(bad_rows["_line"], bad_rows["_problem"], bad_rows["_value"],
+                                      strict=True)]  # fmt: skip
     return Batch(table_name, data, rejected)
-
