@@ -60,6 +60,9 @@ class CaseAppender:
         self.dry_run = dry_run
         self.tmp = case_dir.parent / f".{case_dir.name}.ingest-{os.getpid()}"
         self.parts: dict[str, list[Path]] = {}
+        # One spool file a table, written a batch (row group) at a time: memory stays bounded
+        # and a table that needs no merging is renamed into the case as it is.
+        self.spools: dict[str, pq.ParquetWriter] = {}
         self.rejected: list[Rejected] = []
         self.sources: list[SourceResult] = []
         self.manifest: dict[str, Any] = self._manifest()
@@ -93,10 +96,12 @@ class CaseAppender:
             result.rejected[r.reason] += 1
         self.rejected.extend(batch.rejected)
         if batch.data.num_rows and not self.dry_run:
-            parts = self.parts.setdefault(batch.table, [])
-            path = self.tmp / ".parts" / f"{batch.table}-{len(parts):06d}.parquet"
-            pq.write_table(batch.data, path)
-            parts.append(path)
+            if batch.table not in self.spools:
+                path = self.tmp / ".parts" / f"{batch.table}.parquet"
+                self.parts[batch.table] = [path]
+                self.spools[batch.table] = pq.ParquetWriter(
+                    path, contract.INPUT_TABLES[batch.table].schema, compression="zstd")
+            self.spools[batch.table].write_table(batch.data, row_group_size=1 << 20)
 
     def __exit__(
         self,
@@ -105,6 +110,8 @@ class CaseAppender:
         tb: TracebackType | None,
     ) -> None:
         try:
+            for spool in self.spools.values():
+                spool.close()
             if exc_type is None and not self.dry_run and self._changed():
                 self._commit()
         finally:
@@ -153,13 +160,17 @@ class CaseAppender:
             _existing_csv_to_parquet(old_csv, table, converted, self.holder_country or "")
             sources.insert(0, f"SELECT {cols}, 0 AS _rank FROM read_parquet('{_q(converted)}')")
         out = self.tmp / f"{table}.parquet"
-        db.execute(f"""
-            COPY (SELECT {cols} FROM ({' UNION ALL '.join(sources)})
-                  QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _rank) = 1)
-            TO '{_q(out)}' (FORMAT PARQUET, COMPRESSION ZSTD)
-        """).fetchall()  # fmt: skip
-        if pq.read_schema(out) != schema:  # keep the contract's Arrow types exactly
-            pq.write_table(pq.read_table(out).cast(schema), out)
+        twice = db.execute(f"SELECT count(*) FROM (SELECT 1 FROM read_parquet({_list(parts)}) "
+                           f"GROUP BY {keys} HAVING count(*) > 1)").fetchall()[0][0]  # fmt: skip
+        if len(sources) == 1 and len(parts) == 1 and not twice:
+            os.replace(parts[0], out)  # a new table without repeated keys: as spooled
+        else:
+            query = db.sql(f"SELECT {cols} FROM ({' UNION ALL '.join(sources)}) "
+                           f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _rank) = 1")
+            # Streamed, and cast batch by batch to the contract's Arrow types exactly.
+            with pq.ParquetWriter(out, schema, compression="zstd") as sink:
+                for batch in query.to_arrow_reader(1 << 20):
+                    sink.write_table(pa.Table.from_batches([batch]).cast(schema))
         if old_csv.exists():
             old_csv.unlink()
         if old_parquet.exists():
