@@ -106,10 +106,12 @@ def _column_sql(col: contract.Column, country: str) -> tuple[str, str | None, st
     if col.kind == "time":
         # A time without an offset is UTC (the contract); DuckDB's session zone is UTC.
         value = f"TRY_CAST({text} AS TIMESTAMPTZ)"
-        return value, f"{value} IS NULL", "an ISO 8601 time"
+        # DuckDB reads 'infinity' as a time; no call or transfer happened then.
+        return value, f"{value} IS NULL OR NOT isfinite({value})", "an ISO 8601 time"
     if col.kind == "date":
         value = f"TRY_CAST({text} AS DATE)"
-        return value, f"{text} IS NOT NULL AND {value} IS NULL", "a date (YYYY-MM-DD)"
+        return value, f"{text} IS NOT NULL AND ({value} IS NULL OR NOT isfinite({value}))", \
+            "a date (YYYY-MM-DD)"  # fmt: skip
     if col.kind == "int":
         # Plain integers cast straight; '12.0' and '1e3' go the exact decimal way.
         value = (f"coalesce(TRY_CAST({text} AS BIGINT), "
@@ -176,7 +178,9 @@ def _connection() -> duckdb.DuckDBPyConnection:
 def _maybe_bad(col: contract.Column, bad: str | None, empty: str) -> str:
     """A condition cheaper than the checks of ``col`` and true wherever one of them fails."""
     typed = f'"_typed_{col.name}"'
-    if col.kind in ("time", "date", "int"):
+    if col.kind in ("time", "date"):
+        return f"{typed} IS NULL OR NOT isfinite({typed})"  # NULL when empty or unreadable
+    if col.kind == "int":
         return f"{typed} IS NULL"  # NULL when empty or unreadable
     if col.kind == "decimal":
         return f"{typed} IS NULL OR {typed} < 0"
