@@ -336,32 +336,44 @@ def international_user_parts(text: pa.Array, country: str) -> pa.Array:
 def phone_columns(text: pa.Array, country: str) -> tuple[pa.Array, pa.Array, pa.Array]:
     """Arrow kernels doing what :func:`phone_parts_sql` and :func:`phone_number_sql` with
     :func:`valid_number_sql` do, for a whole column: (whether withheld, the digits, E.164
-    digits without ``+`` or null where the number does not have E.164's 7 to 15 digits)."""
+    digits without ``+`` or null where the number does not have E.164's 7 to 15 digits).
+
+    Every step but the first works on the few rows it concerns (filter, change, put back),
+    so the common value (national digits) costs a handful of passes over the column."""
     plan = dial_plan(country)
-    text = pc.fill_null(pc.utf8_trim_whitespace(text.cast(pa.string())), "")
-    withheld = pc.is_in(pc.utf8_lower(text), pa.array(WITHHELD, pa.string()))
+    # Spaces trimmed, as SQL's trim() does in phone_parts_sql.
+    text = pc.fill_null(pc.utf8_trim(text.cast(pa.string()), " "), "")
     plus = pc.starts_with(text, "+")
-    # Most values are digits already (or + and digits): the regex runs on the others only.
-    body = pc.if_else(plus, pc.utf8_slice_codeunits(text, 1), text)
-    clean = pc.fill_null(pc.or_(pc.ascii_is_decimal(body), pc.equal(body, "")), False)
+    body = text
+    if pc.any(plus).as_py():
+        body = pc.replace_with_mask(text, plus, pc.utf8_slice_codeunits(text.filter(plus), 1))
+    # Most values are digits already (or + and digits): the regex runs on the others only,
+    # and only they can be a word saying the number was withheld (or empty).
+    messy = pc.invert(pc.fill_null(pc.ascii_is_decimal(body), False))
     digits = body
-    if not pc.all(clean).as_py():
-        messy = pc.invert(clean)
-        digits = pc.replace_with_mask(
-            body, messy, pc.replace_substring_regex(text.filter(messy), "[^0-9]", ""))
+    withheld = pa.repeat(False, len(text)).cast(pa.bool_())
+    if pc.any(messy).as_py():
+        odd = text.filter(messy)
+        digits = pc.replace_with_mask(body, messy, pc.replace_substring_regex(odd, "[^0-9]", ""))
+        said = pc.is_in(pc.utf8_lower(odd), pa.array(WITHHELD, pa.string()))
+        withheld = pc.replace_with_mask(withheld, messy, said)
     intl, national = plan.international_prefix, plan.national_prefix
-    after_intl = pc.starts_with(digits, intl)
-    local = digits
+    # National by default: the calling code, then the digits without the national prefix.
+    number = pc.binary_join_element_wise(str(plan.calling_code), digits, "")
     if national:
-        local = pc.if_else(pc.starts_with(digits, national),
-                           pc.utf8_slice_codeunits(digits, len(national)), digits)  # fmt: skip
-    number = pc.if_else(
-        plus, digits,
-        pc.if_else(after_intl, pc.utf8_slice_codeunits(digits, len(intl)),
-                   pc.binary_join_element_wise(str(plan.calling_code), local, "")))  # fmt: skip
-    # As a number: leading zeros do not count, and 7 to 15 digits remain.
-    number = pc.utf8_ltrim(number, "0")
-    size = pc.utf8_length(number)
-    fits = pc.and_(pc.greater_equal(size, 7), pc.less_equal(size, 15))
-    number = pc.if_else(pc.and_(fits, pc.invert(withheld)), number, pa.scalar(None, pa.string()))
-    return withheld, digits, number
+        trunk = pc.starts_with(digits, national)
+        if pc.any(trunk).as_py():
+            local = pc.utf8_slice_codeunits(digits.filter(trunk), len(national))
+            number = pc.replace_with_mask(number, trunk, pc.binary_join_element_wise(
+                str(plan.calling_code), local, ""))
+    # After + or the international prefix the digits are the number; as a number, leading
+    # zeros do not count (a calling code never starts with 0, so national ones have none).
+    abroad = pc.and_(pc.invert(plus), pc.starts_with(digits, intl))
+    for where, skip in ((abroad, len(intl)), (plus, 0)):
+        if pc.any(where).as_py():
+            given = pc.utf8_slice_codeunits(digits.filter(where), skip)
+            number = pc.replace_with_mask(number, where, pc.utf8_ltrim(given, "0"))
+    size = pc.binary_length(number)
+    fits = pc.and_(pc.and_(pc.greater_equal(size, 7), pc.less_equal(size, 15)),
+                   pc.invert(withheld))  # fmt: skip
+    return withheld, digits, pc.if_else(fits, number, pa.scalar(None, pa.string()))

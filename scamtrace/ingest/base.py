@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -199,9 +200,9 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
     read as international when it is a valid number so and not a valid national number of
     ``country`` (:func:`scamtrace.enrich.phones.international_user_parts`).
 
-    One vectorised query types every column and names each row's first problem; the rows
-    set aside are split off the same result (no second pass, no per-row Python for the rows
-    kept)."""
+    Vectorised throughout: Arrow kernels finish the text and phone columns, one DuckDB query
+    types the others; cheap tests flag the rows that may be bad, and only those go through
+    every check (:func:`_judge`) to name their first problem. No Python runs per row kept."""
     table = contract.INPUT_TABLES[table_name]
     missing = [c.name for c in table.columns if c.name not in raw.column_names
                and c.name in REQUIRED[table_name]]  # fmt: skip
@@ -212,51 +213,132 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
             raw = raw.append_column(col.name, pa.nulls(len(raw), pa.string()))
     phones = [c for c in table.columns if c.kind == "phone"]
     raw = _with_phone_columns(raw, phones, country, sip_user_parts)
-    typed, whens, maybe = [], [], []
+    required = REQUIRED[table_name]
+    n = len(raw)
+    # Text and phone columns are finished by Arrow kernels; only the columns that DuckDB
+    # types (times, numbers, flags) travel through it, so no text is copied there and back.
+    columns: dict[str, pa.Array] = {}
+    suspect = pa.repeat(False, n).cast(pa.bool_())
+    in_sql = [c for c in table.columns if c.kind in _SQL_KINDS]
+    for col in table.columns:
+        if col.kind in _SQL_KINDS:
+            continue
+        text = raw.column(col.name).combine_chunks().cast(pa.string())
+        if col.kind == "phone":
+            number = raw.column(f"_e164_{col.name}").combine_chunks()
+            columns[col.name] = _phone_values(text, raw.column(f"_withheld_{col.name}"), number)
+            if col.name in required:
+                suspect = pc.or_(suspect, pc.is_null(number))  # empty, withheld or unreadable
+        else:
+            columns[col.name] = pc.fill_null(text, "")
+            if col.name in required:
+                suspect = pc.or_(suspect, _blank(text))
+    if in_sql:
+        typed, maybe = [], []
+        for col in in_sql:
+            value, bad, _expected = _column_sql(col, country)
+            typed.append(f'{value} AS "_typed_{col.name}"')
+            if col.name in required or bad is not None:
+                if bad is not None:
+                    bad = bad.replace(value, f'"_typed_{col.name}"')
+                maybe.append(_maybe_bad(col, bad, f"nullif(trim(\"{col.name}\"), '') IS NULL"))
+        narrow = pa.table({**{c.name: raw.column(c.name) for c in in_sql},
+                           "_row": pa.array(np.arange(n, dtype=np.int64))})  # fmt: skip
+        lows = [f"lower(coalesce(trim(\"{c.name}\"), '')) AS \"_low_{c.name}\""
+                for c in in_sql if c.kind == "bool"]  # fmt: skip
+        maybe_sql = " OR ".join(f"({m})" for m in maybe) if maybe else "false"
+        outputs = ", ".join(f'"_typed_{c.name}" AS "{c.name}"' for c in in_sql)
+        db = _connection()
+        try:
+            db.register("narrow_in", narrow)
+            lowered = "SELECT *" + "".join(f", {x}" for x in lows) + " FROM narrow_in"
+            out = db.sql(f"SELECT {outputs}, ({maybe_sql}) AS _maybe, _row FROM "
+                         f"(SELECT *, {', '.join(typed)} FROM ({lowered}))").to_arrow_table()
+        finally:
+            db.close()
+        if not pc.all(pc.equal(out.column("_row"), narrow.column("_row"))).as_py():
+            out = out.take(pc.sort_indices(out.column("_row")))  # keep the rows in order
+        for col in in_sql:
+            columns[col.name] = out.column(col.name).combine_chunks()
+        suspect = pc.or_(suspect, pc.fill_null(out.column("_maybe").combine_chunks(), True))
+    data = pa.table([columns[c.name] for c in table.columns], names=table.column_names)
+    if not pc.any(suspect).as_py():
+        return Batch(table_name, data.cast(table.schema), [])
+    # The full checks, on the few rows the cheap tests could not clear.
+    problem, value, whens = _judge(table_name, raw.filter(suspect), country)
+    bad = pc.is_valid(problem)
+    kept = pc.replace_with_mask(pc.invert(suspect), suspect, pc.invert(bad))
+    lines = raw.column("_line").combine_chunks().filter(suspect).filter(bad)
+    found = pa.table({"_line": lines, "_problem": problem.filter(bad), "_value": value.filter(bad)})
+    found = found.sort_by("_line").to_pydict()
+    rejected = [Rejected(source, int(line), table_name, whens[k][0], str(v), whens[k][1])
+                for line, k, v in zip(found["_line"], found["_problem"], found["_value"],
+                                      strict=True)]  # fmt: skip
+    return Batch(table_name, data.filter(kept).cast(table.schema), rejected)
+
+
+#: Column kinds that DuckDB types; the others are text, finished by Arrow kernels.
+_SQL_KINDS = frozenset({"time", "date", "int", "decimal", "bool", "phone_list"})
+
+
+def _blank(text: pa.Array) -> pa.Array:
+    """Whether each value is null, empty or only white space (a superset of SQL's
+    ``trim(x) = ''``)."""
+    empty = pc.or_(pc.equal(pc.binary_length(text), 0), pc.utf8_is_space(text))
+    return pc.fill_null(empty, True)
+
+
+def _phone_values(text: pa.Array, withheld: pa.Array | pa.ChunkedArray,
+                  number: pa.Array) -> pa.Array:  # fmt: skip
+    """E.164 where the number reads as one; else the value as logged (spaces trimmed), and
+    empty when withheld."""
+    e164 = pc.binary_join_element_wise("+", number, "")
+    other = pc.is_null(number)
+    if not pc.any(other).as_py():
+        return e164
+    if isinstance(withheld, pa.ChunkedArray):
+        withheld = withheld.combine_chunks()
+    logged = pc.fill_null(pc.utf8_trim(text.filter(other), " "), "")
+    fallback = pc.if_else(withheld.filter(other), "", logged)
+    return pc.replace_with_mask(e164, other, fallback)
+
+
+def _judge(table_name: str, raw: pa.Table, country: str
+           ) -> tuple[pa.Array, pa.Array, list[tuple[str, str]]]:  # fmt: skip
+    """Every check of every column, in column order, on ``raw`` (with the phone columns of
+    :func:`_with_phone_columns`): for each row the index of its first failed check (null when
+    none), the value that failed it, and for each index the (field, reason)."""
+    table = contract.INPUT_TABLES[table_name]
+    required = REQUIRED[table_name]
+    typed, whens = [], []
     lows = [f"lower(coalesce(trim(\"{c.name}\"), '')) AS \"_low_{c.name}\""
             for c in table.columns if c.kind == "bool"]  # fmt: skip
-    required = REQUIRED[table_name]
     for col in table.columns:
         value, bad, expected = _column_sql(col, country)
-        # Typed once in an inner projection; the checks below read the typed value back.
         typed.append(f'{value} AS "_typed_{col.name}"')
         if bad is not None:
             bad = bad.replace(value, f'"_typed_{col.name}"')
         empty = f"nullif(trim(\"{col.name}\"), '') IS NULL"
         raw_value = f"left(coalesce(\"{col.name}\", ''), 80)"
-        checked = col.name in required or (bad is not None and col.kind != "phone")
-        if checked:
-            # A cheap condition true of every row with a problem in this column, so that the
-            # full checks run on those rows only.
-            maybe.append(_maybe_bad(col, bad, empty))
         if col.name in required:
             whens.append((empty, col.name, "missing", raw_value))
         if bad is not None and (col.kind != "phone" or col.name in required):
             whens.append((f"NOT ({empty}) AND ({bad})", col.name, f"not {expected}", raw_value))
-    problem = " ".join(f"WHEN {cond} THEN {n}" for n, (cond, *_rest) in enumerate(whens))
-    problem_sql = (f"CASE WHEN {' OR '.join(f'({m})' for m in maybe)} THEN CASE {problem} END "
-                   "END") if whens else "NULL::INTEGER"  # fmt: skip
-    values = " ".join(f"WHEN {n} THEN {v}" for n, (_c, _f, _r, v) in enumerate(whens))
-    value_sql = f"CASE _problem {values} END" if whens else "NULL::VARCHAR"
-    outputs = ", ".join(f'"_typed_{c.name}" AS "{c.name}"' for c in table.columns)
+    reasons = [(f, r) for _c, f, r, _v in whens]
+    if not whens:
+        return pa.nulls(len(raw), pa.int32()), pa.nulls(len(raw), pa.string()), reasons
+    problem = " ".join(f"WHEN {cond} THEN {k}" for k, (cond, *_rest) in enumerate(whens))
+    values = " ".join(f"WHEN {k} THEN {v}" for k, (_c, _f, _r, v) in enumerate(whens))
     db = _connection()
     try:
-        db.register("raw_in", raw)
-        lowered = f"SELECT *, {', '.join(lows)} FROM raw_in" if lows else "SELECT * FROM raw_in"
-        inner = f"SELECT *, {', '.join(typed)} FROM ({lowered})"
-        judged = f"SELECT *, {problem_sql} AS _problem FROM ({inner})"
-        out = db.sql(f"SELECT {outputs}, _line, _problem, {value_sql} AS _value "
-                     f"FROM ({judged})").to_arrow_table()  # fmt: skip
+        db.register("raw_in", raw.append_column("_row", pa.array(np.arange(len(raw)))))
+        lowered = "SELECT *" + "".join(f", {x}" for x in lows) + " FROM raw_in"
+        judged = (f"SELECT _row, CASE {problem} END AS _problem, * FROM "
+                  f"(SELECT *, {', '.join(typed)} FROM ({lowered}))")  # fmt: skip
+        out = db.sql(f"SELECT CAST(_problem AS INTEGER) AS _problem, "
+                     f"CASE _problem {values} END AS _value FROM ({judged}) "
+                     "ORDER BY _row").to_arrow_table()  # fmt: skip
     finally:
         db.close()
-    kept = pc.is_null(out.column("_problem"))
-    if pc.all(kept).as_py() is not False:
-        data = out.select([c.name for c in table.columns])
-        return Batch(table_name, data.cast(table.schema), [])
-    data = out.filter(kept).select([c.name for c in table.columns]).cast(table.schema)
-    bad_rows = out.filter(pc.invert(kept)).select(["_line", "_problem", "_value"])
-    bad_rows = bad_rows.sort_by("_line").to_pydict()
-    rejected = [Rejected(source, int(line), table_name, whens[n][1], str(v), whens[n][2])
-                for line, n, v in zip(bad_rows["_line"], bad_rows["_problem"], bad_rows["_value"],
-                                      strict=True)]  # fmt: skip
-    return Batch(table_name, data, rejected)
+    return (out.column("_problem").combine_chunks(), out.column("_value").combine_chunks(),
+            reasons)
