@@ -176,15 +176,18 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return db
 
 
-def _maybe_bad(col: contract.Column, bad: str | None, empty: str) -> str:
+def _maybe_bad(col: contract.Column, bad: str | None, empty: str, required: bool) -> str:
     """A condition cheaper than the checks of ``col`` and true wherever one of them fails."""
     typed = f'"_typed_{col.name}"'
+    # The typed value is NULL when the text is empty or unreadable; empty is fine when the
+    # column is optional (tested second: only where the value is NULL).
+    unread = f"{typed} IS NULL" if required else f"({typed} IS NULL AND NOT ({empty}))"
     if col.kind in ("time", "date"):
-        return f"{typed} IS NULL OR NOT isfinite({typed})"  # NULL when empty or unreadable
+        return f"{unread} OR NOT isfinite({typed})"
     if col.kind == "int":
-        return f"{typed} IS NULL"  # NULL when empty or unreadable
+        return unread
     if col.kind == "decimal":
-        return f"{typed} IS NULL OR {typed} < 0"
+        return f"{unread} OR {typed} < 0"
     if col.kind == "phone":
         return f'"_e164_{col.name}" IS NULL'  # NULL when empty, withheld or not a number
     return f"{empty} OR ({bad})" if bad is not None else empty
@@ -233,6 +236,12 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
             columns[col.name] = pc.fill_null(text, "")
             if col.name in required:
                 suspect = pc.or_(suspect, _blank(text))
+    for col in list(in_sql):
+        fast = _arrow_typed(col, raw.column(col.name).combine_chunks().cast(pa.string()))
+        if fast is not None:
+            columns[col.name], maybe_bad = fast
+            suspect = pc.or_(suspect, maybe_bad)
+            in_sql.remove(col)
     if in_sql:
         typed, maybe = [], []
         for col in in_sql:
@@ -241,7 +250,8 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
             if col.name in required or bad is not None:
                 if bad is not None:
                     bad = bad.replace(value, f'"_typed_{col.name}"')
-                maybe.append(_maybe_bad(col, bad, f"nullif(trim(\"{col.name}\"), '') IS NULL"))
+                maybe.append(_maybe_bad(col, bad, f"nullif(trim(\"{col.name}\"), '') IS NULL",
+                                        col.name in required))  # fmt: skip
         narrow = pa.table({**{c.name: raw.column(c.name) for c in in_sql},
                            "_row": pa.array(np.arange(n, dtype=np.int64))})  # fmt: skip
         lows = [f"lower(coalesce(trim(\"{c.name}\"), '')) AS \"_low_{c.name}\""
@@ -279,6 +289,37 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
 
 #: Column kinds that DuckDB types; the others are text, finished by Arrow kernels.
 _SQL_KINDS = frozenset({"time", "date", "int", "decimal", "bool", "phone_list"})
+
+
+_TRUE_VALUES = pa.array(["true", "1", "t", "yes", "y"], pa.string())
+_FALSE_VALUES = pa.array(["false", "0", "f", "no", "n", ""], pa.string())
+
+
+def _arrow_typed(col: contract.Column, text: pa.Array) -> tuple[pa.Array, pa.Array] | None:
+    """(typed column, whether each row may be bad) by Arrow kernels, where they give exactly
+    what :func:`_column_sql` would; None where DuckDB must type the column.
+
+    Arrow's casts accept a subset of what DuckDB's ``TRY_CAST`` does, with the same result,
+    but fail on the whole column at the first value they cannot read (an empty cell, a date
+    without a time, ``12.0``): such a column goes to DuckDB. (Arrow also reads ``T10Z``, an
+    hour without minutes, which DuckDB does not: a time must have ``HH:MM``.)"""
+    if col.kind == "bool":
+        low = pc.utf8_lower(pc.fill_null(pc.utf8_trim(text, " "), ""))
+        yes = pc.is_in(low, _TRUE_VALUES)
+        return yes, pc.invert(pc.or_(yes, pc.is_in(low, _FALSE_VALUES)))
+    if col.kind not in ("time", "int") or text.null_count:
+        return None
+    try:
+        if col.kind == "time":
+            colon = pc.equal(pc.utf8_slice_codeunits(text, 13, 14), ":")
+            if not pc.all(colon).as_py():
+                return None
+            typed = text.cast(pa.timestamp("us", tz="UTC"))
+        else:
+            typed = text.cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return typed, pa.repeat(False, len(text)).cast(pa.bool_())
 
 
 def _blank(text: pa.Array) -> pa.Array:
