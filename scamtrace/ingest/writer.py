@@ -99,8 +99,7 @@ class CaseAppender:
             if batch.table not in self.spools:
                 path = self.tmp / ".parts" / f"{batch.table}.parquet"
                 self.parts[batch.table] = [path]
-                self.spools[batch.table] = pq.ParquetWriter(
-                    path, contract.INPUT_TABLES[batch.table].schema, compression="zstd")
+                self.spools[batch.table] = _parquet_writer(path, batch.table)
             self.spools[batch.table].write_table(batch.data, row_group_size=1 << 20)
 
     def __exit__(
@@ -168,7 +167,7 @@ class CaseAppender:
             query = db.sql(f"SELECT {cols} FROM ({' UNION ALL '.join(sources)}) "
                            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _rank) = 1")
             # Streamed, and cast batch by batch to the contract's Arrow types exactly.
-            with pq.ParquetWriter(out, schema, compression="zstd") as sink:
+            with _parquet_writer(out, table) as sink:
                 for batch in query.to_arrow_reader(1 << 20):
                     sink.write_table(pa.Table.from_batches([batch]).cast(schema))
         if old_csv.exists():
@@ -211,6 +210,17 @@ class CaseAppender:
             for table in self.parts:
                 tables.setdefault(table, self.holder_country)
         _replace_file(path, json.dumps(holder, indent=2) + "\n")
+
+
+def _parquet_writer(path: Path, table: str) -> pq.ParquetWriter:
+    """A zstd Parquet writer for a contract table. Identifiers and phone numbers are nearly
+    all distinct: dictionary-encoding them costs time and saves nothing, so only the other
+    columns (trunks, countries, statuses, accounts) are."""
+    spec = contract.INPUT_TABLES[table]
+    plain = {c.name for c in spec.columns if c.kind in ("phone", "time", "text")}
+    plain |= set(NATURAL_KEYS[table])
+    coded = [name for name in spec.schema.names if name not in plain]
+    return pq.ParquetWriter(path, spec.schema, compression="zstd", use_dictionary=coded)
 
 
 def _link_tree(src: Path, dst: Path) -> None:
