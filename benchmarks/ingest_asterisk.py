@@ -115,6 +115,7 @@ def main() -> None:
     parser.add_argument("--columns", type=int, choices=(16, 18), default=18,
                         help="18: uniqueid and userfield logged; 16: neither (call_id hashed)")
     parser.add_argument("--batch-rows", type=int, default=500_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the best is reported")
     args = parser.parse_args()
     options = {"timezone": args.timezone} if args.timezone else {}
     with tempfile.TemporaryDirectory(prefix="scamtrace-asterisk-bench-") as work:
@@ -131,21 +132,26 @@ def main() -> None:
         for label, run in (("parse + map (reader)", READER.read_text),
                            ("parse + map + coerce", READER.read),
                            ("ingest into a case (Parquet)", None)):  # fmt: skip
-            wall, cpu = time.perf_counter(), _cpu()
-            rows = rejected = 0
-            if run is None:
-                result = ingest([str(source)], Path(work) / "case", fmt="asterisk",
-                                holder_country="ES", options=options,
-                                batch_rows=args.batch_rows)  # fmt: skip
-                rows, rejected = result.rows, result.rejected
-            else:
-                for batch in run(source, ctx):
-                    data = batch.data if isinstance(batch, Batch) else batch[0]
-                    rows += data.num_rows
-                    rejected += len(batch.rejected if isinstance(batch, Batch) else batch[1])
+            # Best of --repeat runs: other jobs on the machine only ever make a run slower.
+            best_wall = best_cpu = float("inf")
+            for attempt in range(args.repeat):
+                wall, cpu = time.perf_counter(), _cpu()
+                rows = rejected = 0
+                if run is None:
+                    result = ingest([str(source)], Path(work) / f"case-{attempt}",
+                                    fmt="asterisk", holder_country="ES", options=options,
+                                    batch_rows=args.batch_rows)  # fmt: skip
+                    rows, rejected = result.rows, result.rejected
+                else:
+                    for batch in run(source, ctx):
+                        data = batch.data if isinstance(batch, Batch) else batch[0]
+                        rows += data.num_rows
+                        rejected += len(batch.rejected if isinstance(batch, Batch)
+                                        else batch[1])  # fmt: skip
+                best_wall = min(best_wall, time.perf_counter() - wall)
+                best_cpu = min(best_cpu, _cpu() - cpu)
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-            measures.append((label, rows, rejected, time.perf_counter() - wall, _cpu() - cpu,
-                             peak))  # fmt: skip
+            measures.append((label, rows, rejected, best_wall, best_cpu, peak))
     cores = os.cpu_count() or 1
     table = Table(title=f"Asterisk Master.csv -> voip_cdr ({args.lines:,} lines, "
                         f"{args.columns} columns, {size / 1024**2:,.0f} MB)")  # fmt: skip
@@ -163,7 +169,7 @@ def main() -> None:
                   "rows per CPU-second: over the CPU time this process used (user + system). "
                   "Peak memory: ru_maxrss after each stage (the file is generated in a child "
                   "process). Load average (1 min) at the end: "
-                  f"{os.getloadavg()[0]:.2f}.")  # fmt: skip
+                  f"{os.getloadavg()[0]:.2f}. Times: the best of {args.repeat} runs.")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -309,17 +309,30 @@ def _arrow_typed(col: contract.Column, text: pa.Array) -> tuple[pa.Array, pa.Arr
         return yes, pc.invert(pc.or_(yes, pc.is_in(low, _FALSE_VALUES)))
     if col.kind not in ("time", "int") or text.null_count:
         return None
-    try:
-        if col.kind == "time":
-            colon = pc.equal(pc.utf8_slice_codeunits(text, 13, 14), ":")
-            if not pc.all(colon).as_py():
-                return None
-            typed = text.cast(pa.timestamp("us", tz="UTC"))
-        else:
-            typed = text.cast(pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    if col.kind == "time":
+        colon = pc.equal(pc.utf8_slice_codeunits(text, 13, 14), ":")
+        if not pc.all(colon).as_py():
+            return None
+        # With an offset, or without (then UTC, as in DuckDB's session: a naive time cast to
+        # one with a zone keeps its value as UTC).
+        typed = _cast(text, pa.timestamp("us", tz="UTC")) or \
+            _cast(text, pa.timestamp("us"), pa.timestamp("us", tz="UTC"))  # fmt: skip
+    else:
+        typed = _cast(text, pa.int64())
+    if typed is None:
         return None
     return typed, pa.repeat(False, len(text)).cast(pa.bool_())
+
+
+def _cast(text: pa.Array, to: pa.DataType, then: pa.DataType | None = None) -> pa.Array | None:
+    """``text`` cast to ``to`` (and then to ``then``), or None where a value will not cast.
+    A failing cast costs as much as dozens of successful ones, so a sample is tried first."""
+    try:
+        text.slice(0, 256).cast(to)
+        typed = text.cast(to)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return typed.cast(then) if then is not None else typed
 
 
 def _blank(text: pa.Array) -> pa.Array:
