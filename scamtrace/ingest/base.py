@@ -188,8 +188,6 @@ def _maybe_bad(col: contract.Column, bad: str | None, empty: str, required: bool
         return unread
     if col.kind == "decimal":
         return f"{unread} OR {typed} < 0"
-    if col.kind == "phone":
-        return f'"_e164_{col.name}" IS NULL'  # NULL when empty, withheld or not a number
     return f"{empty} OR ({bad})" if bad is not None else empty
 
 
