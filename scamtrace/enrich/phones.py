@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -189,8 +190,8 @@ def calling_code(country: str) -> int:
 # lengths and one of its number types' (fixed line, mobile, toll free...). The patterns are
 # ``phonenumbers``' own (they are RE2-compatible).
 
-_TYPE_DESCS = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
-               "uan", "voicemail", "fixed_line", "mobile")  # fmt: skip
+_TYPE_DESCS = ("mobile", "fixed_line", "toll_free", "premium_rate", "shared_cost", "voip",
+               "personal_number", "pager", "uan", "voicemail")  # fmt: skip
 
 #: (pattern, lengths): lengths empty means any length.
 _Desc = tuple[str, tuple[int, ...]]
@@ -223,28 +224,35 @@ def _region_rules(calling_code: int) -> tuple[tuple[_Desc, tuple[_Desc, ...]], .
     return tuple(rules)
 
 
-def _fits(numbers: pa.Array, lengths: pa.Array, desc: _Desc) -> pa.Array:
-    pattern, allowed = desc
-    fits = pc.match_substring_regex(numbers, pattern)
-    if allowed:
-        fits = pc.and_(pc.is_in(lengths, pa.array(allowed, pa.int32())), fits)
-    return fits
+def _matches(numbers: pa.Array, pattern: str) -> np.ndarray:
+    return np.asarray(pc.fill_null(pc.match_substring_regex(numbers, pattern), False)
+                      .to_numpy(zero_copy_only=False), dtype=bool)  # fmt: skip
 
 
 def valid_national_numbers(numbers: pa.Array, calling_code: int) -> pa.Array:
     """For each national significant number (digits only, text), whether
-    ``phonenumbers.is_valid_number`` holds for ``+calling_code`` followed by it."""
+    ``phonenumbers.is_valid_number`` holds for ``+calling_code`` followed by it.
+
+    Each region's general pattern runs on the numbers of a length it allows; its number
+    types' patterns only on those that fit it and no type yet."""
     numbers = numbers.cast(pa.string())
-    valid = pa.repeat(False, len(numbers)).cast(pa.bool_())
+    valid = np.zeros(len(numbers), dtype=bool)
     if len(numbers) == 0:
-        return valid
-    lengths = pc.utf8_length(numbers).cast(pa.int32())
-    for general, types in _region_rules(calling_code):
-        any_type = _fits(numbers, lengths, types[0])
-        for desc in types[1:]:
-            any_type = pc.or_(any_type, _fits(numbers, lengths, desc))
-        valid = pc.or_(valid, pc.and_(_fits(numbers, lengths, general), any_type))
-    return pc.fill_null(valid, False)
+        return pa.array(valid)
+    lengths = np.asarray(pc.fill_null(pc.utf8_length(numbers), 0).to_numpy(zero_copy_only=False))
+    for (pattern, allowed), types in _region_rules(calling_code):
+        todo = ~valid if not allowed else ~valid & np.isin(lengths, allowed)
+        rows = np.flatnonzero(todo)
+        if rows.size == 0:
+            continue
+        rows = rows[_matches(numbers.take(rows), pattern)]
+        for type_pattern, type_allowed in types:
+            pending = rows[~valid[rows]]
+            if type_allowed:
+                pending = pending[np.isin(lengths[pending], type_allowed)]
+            if pending.size:
+                valid[pending[_matches(numbers.take(pending), type_pattern)]] = True
+    return pa.array(valid)
 
 
 def valid_international_digits(digits: pa.Array) -> pa.Array:
@@ -305,11 +313,16 @@ def _judged(digits: pa.Array) -> pa.Array:
 
 
 def valid_national_digits(digits: pa.Array, country: str) -> pa.Array:
-    """For each string of digits, whether it is a valid number of ``country`` when read as
-    dialled there without an international prefix (national prefix and all)."""
-    code = str(dial_plan(country).calling_code)
-    return valid_international_digits(pc.binary_join_element_wise(code, digits.cast(pa.string()),
-                                                                  ""))  # fmt: skip
+    """For each string of digits, whether it is a valid number of ``country`` when read the
+    way ingest reads a national number (one national prefix dropped, then the digits after
+    the calling code): ``phonenumbers``' patterns, vectorised."""
+    plan = dial_plan(country)
+    digits = digits.cast(pa.string())
+    if plan.national_prefix:
+        trunk = pc.fill_null(pc.starts_with(digits, plan.national_prefix), False)
+        digits = pc.if_else(trunk, pc.utf8_slice_codeunits(digits, len(plan.national_prefix)),
+                            digits)  # fmt: skip
+    return valid_national_numbers(digits, plan.calling_code)
 
 
 def international_user_parts(text: pa.Array, country: str) -> pa.Array:
@@ -327,8 +340,11 @@ def international_user_parts(text: pa.Array, country: str) -> pa.Array:
         return result
     candidates = text.filter(plain)
     distinct = pc.unique(candidates)
-    verdict = pc.and_(valid_international_digits(distinct),
-                      pc.invert(valid_national_digits(distinct, country)))  # fmt: skip
+    # The holder's reading first: most values are its own subscribers, and only the others
+    # need every calling code's patterns.
+    foreign = pc.invert(valid_national_digits(distinct, country))
+    verdict = pc.replace_with_mask(foreign, foreign,
+                                   valid_international_digits(distinct.filter(foreign)))
     found = pc.take(verdict, pc.index_in(candidates, value_set=distinct))
     return pc.replace_with_mask(result, plain, found)
 
