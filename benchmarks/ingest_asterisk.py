@@ -11,6 +11,7 @@ on a shared machine, where wall time does not.
 
     python benchmarks/ingest_asterisk.py              # 2 million lines
     python benchmarks/ingest_asterisk.py -n 500000 --timezone Europe/Madrid
+    python benchmarks/ingest_asterisk.py --national     # callers logged as national digits
 """
 
 from __future__ import annotations
@@ -57,10 +58,11 @@ def _stamps(epoch: np.ndarray) -> pa.Array:
     return pa.array(epoch.astype("datetime64[s]")).cast(pa.string())
 
 
-def generate(path: Path, n: int, seed: int = 1, columns: int = 18) -> int:
+def generate(path: Path, n: int, seed: int = 1, columns: int = 18, national: bool = False) -> int:
     """Write ``n`` synthetic Master.csv lines of ``columns`` fields (16: no uniqueid nor
     userfield, 18: both), numpy for the values and Arrow kernels to join them, no per-line
-    Python; return the file's size in bytes."""
+    Python; return the file's size in bytes. ``national``: callers as national digits
+    (``912345678``, which the SIP user-part rule checks), else with ``+34``."""
     rng = np.random.default_rng(seed)
     start = 1_467_331_200 + np.sort(rng.integers(0, 30 * 86_400, n))
     disposition = DISPOSITIONS[rng.choice(len(DISPOSITIONS), n, p=[0.55, 0.2, 0.1, 0.05,
@@ -72,7 +74,8 @@ def generate(path: Path, n: int, seed: int = 1, columns: int = 18) -> int:
     tech = _text(TECHS[rng.choice(3, n, p=[0.6, 0.35, 0.05])])
     channel = pc.binary_join_element_wise(tech, "/", accounts, "-",
                                           _padded(np.arange(n) % 16**8, 8), "")  # fmt: skip
-    src = pc.binary_join_element_wise("+3491", _padded(rng.integers(0, 10**7, n), 7), "")
+    src = pc.binary_join_element_wise("91" if national else "+3491",
+                                      _padded(rng.integers(0, 10**7, n), 7), "")  # fmt: skip
     # A tenth of the calls carry their number only in the caller ID.
     src = pc.if_else(pa.array(rng.random(n) < 0.1), "", src)
     dst = pc.binary_join_element_wise("0086138", _padded(rng.integers(0, 10**8, n), 8), "")
@@ -116,13 +119,15 @@ def main() -> None:
                         help="18: uniqueid and userfield logged; 16: neither (call_id hashed)")
     parser.add_argument("--batch-rows", type=int, default=500_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs; the best is reported")
+    parser.add_argument("--national", action="store_true",
+                        help="callers as national digits (912345678) rather than +34...")
     args = parser.parse_args()
     options = {"timezone": args.timezone} if args.timezone else {}
     with tempfile.TemporaryDirectory(prefix="scamtrace-asterisk-bench-") as work:
         source = Path(work) / "Master.csv"
         # Generated in a child process, so that peak memory here is the reader's.
         child = multiprocessing.get_context("fork").Process(
-            target=generate, args=(source, args.lines, 1, args.columns))
+            target=generate, args=(source, args.lines, 1, args.columns, args.national))
         child.start()
         child.join()
         size = source.stat().st_size
