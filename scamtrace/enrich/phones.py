@@ -374,6 +374,16 @@ def phone_columns(text: pa.Array, country: str) -> tuple[pa.Array, pa.Array, pa.
         said = pc.is_in(pc.utf8_lower(odd), pa.array(WITHHELD, pa.string()))
         withheld = pc.replace_with_mask(withheld, messy, said)
     intl, national = plan.international_prefix, plan.national_prefix
+    if set(intl) == {"0"} and national in ("", "0"):
+        # Most dial plans (00 abroad, 0 or nothing before a national number): one pass drops
+        # the leading zeros, which is all either prefix needs, and leading zeros do not count
+        # in a number written after + or 00.
+        stripped = pc.utf8_ltrim(digits, "0")
+        abroad = pc.or_(plus, pc.starts_with(digits, intl))
+        local = stripped if national else digits
+        number = pc.if_else(abroad, stripped,
+                            pc.binary_join_element_wise(str(plan.calling_code), local, ""))
+        return withheld, digits, _e164_sized(number, withheld)
     # National by default: the calling code, then the digits without the national prefix.
     number = pc.binary_join_element_wise(str(plan.calling_code), digits, "")
     if national:
@@ -389,7 +399,12 @@ def phone_columns(text: pa.Array, country: str) -> tuple[pa.Array, pa.Array, pa.
         if pc.any(where).as_py():
             given = pc.utf8_slice_codeunits(digits.filter(where), skip)
             number = pc.replace_with_mask(number, where, pc.utf8_ltrim(given, "0"))
+    return withheld, digits, _e164_sized(number, withheld)
+
+
+def _e164_sized(number: pa.Array, withheld: pa.Array) -> pa.Array:
+    """``number`` where it has E.164's 7 to 15 digits and was not withheld, else null."""
     size = pc.binary_length(number)
     fits = pc.and_(pc.and_(pc.greater_equal(size, 7), pc.less_equal(size, 15)),
                    pc.invert(withheld))  # fmt: skip
-    return withheld, digits, pc.if_else(fits, number, pa.scalar(None, pa.string()))
+    return pc.if_else(fits, number, pa.scalar(None, pa.string()))

@@ -1,12 +1,20 @@
 """The typing step every format shares: Arrow's fast casts and DuckDB's TRY_CAST agree on
-every value, so a column typed either way reads the same."""
+every value, so a column typed either way reads the same; Arrow's phone normalisation is the
+SQL one."""
 
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from scamtrace.enrich.phones import (
+    phone_columns,
+    phone_number_sql,
+    phone_parts_sql,
+    valid_number_sql,
+)
 from scamtrace.ingest.base import coerce, text_table
 
 _two = st.integers(0, 99).map(lambda n: f"{n:02d}")
@@ -59,3 +67,25 @@ def test_fast_casts_agree_with_duckdb(values: list[tuple[str, str]], uniform: bo
 
 def _finite(value: object) -> bool:
     return str(value) not in ("infinity", "-infinity")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text("0123456789 +-()\tanoymus", max_size=18)),
+                min_size=1, max_size=30),
+       st.sampled_from(["CN", "ES", "US", "RU", "JP", "GB"]))  # fmt: skip
+def test_phone_kernels_agree_with_the_sql_rules(values: list[str | None], country: str) -> None:
+    """Arrow's phone normalisation is ``enrich/phones.py``'s SQL (what ``detect`` runs on a
+    case of CSV tables), value for value, in every dial plan (00/0, 00/none, 011/1, 00/8,
+    010/0)."""
+    withheld, digits, number = phone_columns(pa.array(values, pa.string()), country)
+    parts = phone_parts_sql("v")
+    e164 = phone_number_sql("d", "p", "w", country)
+    db = duckdb.connect()
+    db.register("t", pa.table({"v": pa.array(values, pa.string()),
+                               "i": pa.array(range(len(values)))}))  # fmt: skip
+    expected = db.sql(
+        f"SELECT w, d, CAST({valid_number_sql(f'({e164})')} AS VARCHAR) FROM (SELECT "
+        f"{parts['digits']} d, {parts['plus']} p, {parts['withheld']} w, i FROM t) ORDER BY i"
+    ).fetchall()  # fmt: skip
+    got = list(zip(withheld.to_pylist(), digits.to_pylist(), number.to_pylist(), strict=True))
+    assert got == [tuple(r) for r in expected]
