@@ -215,12 +215,15 @@ class CaseAppender:
 def _parquet_writer(path: Path, table: str) -> pq.ParquetWriter:
     """A zstd Parquet writer for a contract table. Identifiers and phone numbers are nearly
     all distinct: dictionary-encoding them costs time and saves nothing, so only the other
-    columns (trunks, countries, statuses, accounts) are."""
+    columns (trunks, countries, statuses, accounts) are. Min/max statistics, which let a
+    reader skip row groups by time or amount, are kept for typed columns only."""
     spec = contract.INPUT_TABLES[table]
     plain = {c.name for c in spec.columns if c.kind in ("phone", "time", "text")}
     plain |= set(NATURAL_KEYS[table])
     coded = [name for name in spec.schema.names if name not in plain]
-    return pq.ParquetWriter(path, spec.schema, compression="zstd", use_dictionary=coded)
+    ranged = [c.name for c in spec.columns if c.kind in ("time", "date", "int", "decimal")]
+    return pq.ParquetWriter(path, spec.schema, compression="zstd", use_dictionary=coded,
+                            write_statistics=ranged or False)  # fmt: skip
 
 
 def _link_tree(src: Path, dst: Path) -> None:
