@@ -265,7 +265,7 @@ class AsteriskReader:
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[Batch]:
         for raw, rejected in self.read_text(path, ctx):
-            batch = coerce(TABLE, raw, ctx.source, ctx.holder_country)
+            batch = coerce(TABLE, raw, ctx.source, ctx.holder_country, sip_user_parts=True)
             batch.rejected = sorted(rejected + batch.rejected, key=lambda r: r.line)
             yield batch
 

@@ -16,15 +16,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from scamtrace import contract
-from scamtrace.enrich.phones import (
-    e164_sql,
-    phone_number_sql,
-    phone_parts_sql,
-    valid_number_sql,
-)
+from scamtrace.enrich.phones import e164_sql, international_user_parts, phone_columns
 from scamtrace.errors import ScamtraceError
 
 #: Columns that identify a row, for appending without duplicates.
@@ -110,12 +107,16 @@ def _column_sql(col: contract.Column, country: str) -> tuple[str, str | None, st
     if col.kind == "time":
         # A time without an offset is UTC (the contract); DuckDB's session zone is UTC.
         value = f"TRY_CAST({text} AS TIMESTAMPTZ)"
-        return value, f"{value} IS NULL", "an ISO 8601 time"
+        # DuckDB reads 'infinity' as a time; no call or transfer happened then.
+        return value, f"{value} IS NULL OR NOT isfinite({value})", "an ISO 8601 time"
     if col.kind == "date":
         value = f"TRY_CAST({text} AS DATE)"
-        return value, f"{text} IS NOT NULL AND {value} IS NULL", "a date (YYYY-MM-DD)"
+        return value, f"{text} IS NOT NULL AND ({value} IS NULL OR NOT isfinite({value}))", \
+            "a date (YYYY-MM-DD)"  # fmt: skip
     if col.kind == "int":
-        value = f"TRY_CAST(TRY_CAST({text} AS DECIMAL(38, 6)) AS BIGINT)"
+        # Plain integers cast straight; '12.0' and '1e3' go the exact decimal way.
+        value = (f"coalesce(TRY_CAST({text} AS BIGINT), "
+                 f"TRY_CAST(TRY_CAST({text} AS DECIMAL(38, 6)) AS BIGINT))")  # fmt: skip
         return value, f"{text} IS NOT NULL AND {value} IS NULL", "a whole number"
     if col.kind == "decimal":
         # Decimal all the way: '1234.56' never passes through a float.
@@ -123,20 +124,17 @@ def _column_sql(col: contract.Column, country: str) -> tuple[str, str | None, st
         bad = f"{text} IS NOT NULL AND ({value} IS NULL OR {value} < 0)"
         return value, bad, "a positive amount"
     if col.kind == "bool":
-        low = f"lower(coalesce({text}, ''))"
+        low = f'"_low_{col.name}"'  # lower(trim(text)), made once (see coerce)
         return f"({low} IN {_TRUE})", f"NOT ({low} IN {_TRUE} OR {low} IN {_FALSE})", \
             "true/false"  # fmt: skip
     if col.kind == "phone":
-        parts = {k: f'"_{k}_{col.name}"' for k in ("digits", "plus", "withheld")}
-        number = phone_number_sql(parts["digits"], parts["plus"], parts["withheld"], country)
-        valid = valid_number_sql(f"({number})")
+        number = f'"_e164_{col.name}"'
         # Normalised to E.164 where it can be; kept as logged where it cannot (the contract
         # allows any of the holder's formats), and empty when withheld.
-        value = (f"CASE WHEN {parts['withheld']} THEN '' WHEN {valid} IS NOT NULL "
-                 f"THEN '+' || CAST({valid} AS VARCHAR) ELSE coalesce(trim(\"{col.name}\"), '') "
-                 "END")  # fmt: skip
+        value = (f"CASE WHEN \"_withheld_{col.name}\" THEN '' WHEN {number} IS NOT NULL "
+                 f"THEN '+' || {number} ELSE coalesce(trim(\"{col.name}\"), '') END")  # fmt: skip
         # Unreadable numbers are kept, except where the number is what the row is about.
-        return value, f"({valid}) IS NULL", "a phone number"
+        return value, f"{number} IS NULL", "a phone number"
     if col.kind == "phone_list":
         each = e164_sql("trim(x)", country)
         items = f"string_split(coalesce(\"{col.name}\", ''), ';')"
@@ -144,6 +142,21 @@ def _column_sql(col: contract.Column, country: str) -> tuple[str, str | None, st
                  f"lambda x: coalesce({each}, trim(x))), lambda x: x <> ''), ';')")  # fmt: skip
         return value, None, "phone numbers separated by ;"
     return f"coalesce(\"{col.name}\", '')", None, "text"
+
+
+def _with_phone_columns(raw: pa.Table, phones: list[contract.Column], country: str,
+                        sip_user_parts: bool) -> pa.Table:  # fmt: skip
+    """``raw`` with ``_withheld_<col>`` and ``_e164_<col>`` (E.164 digits, or null) for each
+    phone column, made by Arrow kernels over the whole column."""
+    for col in phones:
+        text = raw.column(col.name).combine_chunks()
+        withheld, digits, number = phone_columns(text, country)
+        if sip_user_parts:
+            international = international_user_parts(text, country)
+            number = pc.if_else(international, digits, number)
+        raw = raw.append_column(f"_withheld_{col.name}", withheld)
+        raw = raw.append_column(f"_e164_{col.name}", number)
+    return raw
 
 
 #: Fields without which a row means nothing.
@@ -163,9 +176,34 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return db
 
 
-def coerce(table_name: str, raw: pa.Table, source: str, country: str) -> Batch:
+def _maybe_bad(col: contract.Column, bad: str | None, empty: str, required: bool) -> str:
+    """A condition cheaper than the checks of ``col`` and true wherever one of them fails."""
+    typed = f'"_typed_{col.name}"'
+    # The typed value is NULL when the text is empty or unreadable; empty is fine when the
+    # column is optional (tested second: only where the value is NULL).
+    unread = f"{typed} IS NULL" if required else f"({typed} IS NULL AND NOT ({empty}))"
+    if col.kind in ("time", "date"):
+        return f"{unread} OR NOT isfinite({typed})"
+    if col.kind == "int":
+        return unread
+    if col.kind == "decimal":
+        return f"{unread} OR {typed} < 0"
+    return f"{empty} OR ({bad})" if bad is not None else empty
+
+
+def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
+           sip_user_parts: bool = False) -> Batch:  # fmt: skip
     """Type ``raw`` (text columns named after the contract's, plus ``_line``) into the contract
-    table ``table_name``; rows with an unreadable or missing required field are set aside."""
+    table ``table_name``; rows with an unreadable or missing required field are set aside.
+
+    ``sip_user_parts``: the phone columns are SIP user parts, where a switch may log an
+    international number as its digits without ``+`` (``8613800138000``); such a value is
+    read as international when it is a valid number so and not a valid national number of
+    ``country`` (:func:`scamtrace.enrich.phones.international_user_parts`).
+
+    Vectorised throughout: Arrow kernels finish the text and phone columns, one DuckDB query
+    types the others; cheap tests flag the rows that may be bad, and only those go through
+    every check (:func:`_judge`) to name their first problem. No Python runs per row kept."""
     table = contract.INPUT_TABLES[table_name]
     missing = [c.name for c in table.columns if c.name not in raw.column_names
                and c.name in REQUIRED[table_name]]  # fmt: skip
@@ -174,39 +212,185 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str) -> Batch:
     for col in table.columns:
         if col.name not in raw.column_names:
             raw = raw.append_column(col.name, pa.nulls(len(raw), pa.string()))
-    db = _connection()
-    db.register("raw_in", raw)
-    parts = ", ".join(f'{expr} AS "_{part}_{c.name}"' for c in table.columns if c.kind == "phone"
-                      for part, expr in phone_parts_sql(f'"{c.name}"').items())  # fmt: skip
-    # One pass does the regex work; one more types every column and names the first problem.
-    db.execute(f"CREATE OR REPLACE TEMP TABLE staged AS SELECT *{', ' + parts if parts else ''} "
-               "FROM raw_in").fetchall()  # fmt: skip
-    selects, whens = [], []
+    phones = [c for c in table.columns if c.kind == "phone"]
+    raw = _with_phone_columns(raw, phones, country, sip_user_parts)
     required = REQUIRED[table_name]
+    n = len(raw)
+    # Text and phone columns are finished by Arrow kernels; only the columns that DuckDB
+    # types (times, numbers, flags) travel through it, so no text is copied there and back.
+    columns: dict[str, pa.Array] = {}
+    suspect = pa.repeat(False, n).cast(pa.bool_())
+    in_sql = [c for c in table.columns if c.kind in _SQL_KINDS]
+    for col in table.columns:
+        if col.kind in _SQL_KINDS:
+            continue
+        text = raw.column(col.name).combine_chunks().cast(pa.string())
+        if col.kind == "phone":
+            number = raw.column(f"_e164_{col.name}").combine_chunks()
+            columns[col.name] = _phone_values(text, raw.column(f"_withheld_{col.name}"), number)
+            if col.name in required:
+                suspect = pc.or_(suspect, pc.is_null(number))  # empty, withheld or unreadable
+        else:
+            columns[col.name] = pc.fill_null(text, "")
+            if col.name in required:
+                suspect = pc.or_(suspect, _blank(text))
+    for col in list(in_sql):
+        fast = _arrow_typed(col, raw.column(col.name).combine_chunks().cast(pa.string()))
+        if fast is not None:
+            columns[col.name], maybe_bad = fast
+            suspect = pc.or_(suspect, maybe_bad)
+            in_sql.remove(col)
+    if in_sql:
+        typed, maybe = [], []
+        for col in in_sql:
+            value, bad, _expected = _column_sql(col, country)
+            typed.append(f'{value} AS "_typed_{col.name}"')
+            if col.name in required or bad is not None:
+                if bad is not None:
+                    bad = bad.replace(value, f'"_typed_{col.name}"')
+                maybe.append(_maybe_bad(col, bad, f"nullif(trim(\"{col.name}\"), '') IS NULL",
+                                        col.name in required))  # fmt: skip
+        narrow = pa.table({**{c.name: raw.column(c.name) for c in in_sql},
+                           "_row": pa.array(np.arange(n, dtype=np.int64))})  # fmt: skip
+        lows = [f"lower(coalesce(trim(\"{c.name}\"), '')) AS \"_low_{c.name}\""
+                for c in in_sql if c.kind == "bool"]  # fmt: skip
+        maybe_sql = " OR ".join(f"({m})" for m in maybe) if maybe else "false"
+        outputs = ", ".join(f'"_typed_{c.name}" AS "{c.name}"' for c in in_sql)
+        db = _connection()
+        try:
+            db.register("narrow_in", narrow)
+            lowered = "SELECT *" + "".join(f", {x}" for x in lows) + " FROM narrow_in"
+            out = db.sql(f"SELECT {outputs}, ({maybe_sql}) AS _maybe, _row FROM "
+                         f"(SELECT *, {', '.join(typed)} FROM ({lowered}))").to_arrow_table()
+        finally:
+            db.close()
+        if not pc.all(pc.equal(out.column("_row"), narrow.column("_row"))).as_py():
+            out = out.take(pc.sort_indices(out.column("_row")))  # keep the rows in order
+        for col in in_sql:
+            columns[col.name] = out.column(col.name).combine_chunks()
+        suspect = pc.or_(suspect, pc.fill_null(out.column("_maybe").combine_chunks(), True))
+    data = pa.table([columns[c.name] for c in table.columns], names=table.column_names)
+    if not pc.any(suspect).as_py():
+        return Batch(table_name, data.cast(table.schema), [])
+    # The full checks, on the few rows the cheap tests could not clear.
+    problem, value, whens = _judge(table_name, raw.filter(suspect), country)
+    bad = pc.is_valid(problem)
+    kept = pc.replace_with_mask(pc.invert(suspect), suspect, pc.invert(bad))
+    lines = raw.column("_line").combine_chunks().filter(suspect).filter(bad)
+    found = pa.table({"_line": lines, "_problem": problem.filter(bad), "_value": value.filter(bad)})
+    found = found.sort_by("_line").to_pydict()
+    rejected = [Rejected(source, int(line), table_name, whens[k][0], str(v), whens[k][1])
+                for line, k, v in zip(found["_line"], found["_problem"], found["_value"],
+                                      strict=True)]  # fmt: skip
+    return Batch(table_name, data.filter(kept).cast(table.schema), rejected)
+
+
+#: Column kinds that DuckDB types; the others are text, finished by Arrow kernels.
+_SQL_KINDS = frozenset({"time", "date", "int", "decimal", "bool", "phone_list"})
+
+
+_TRUE_VALUES = pa.array(["true", "1", "t", "yes", "y"], pa.string())
+_FALSE_VALUES = pa.array(["false", "0", "f", "no", "n", ""], pa.string())
+
+
+def _arrow_typed(col: contract.Column, text: pa.Array) -> tuple[pa.Array, pa.Array] | None:
+    """(typed column, whether each row may be bad) by Arrow kernels, where they give exactly
+    what :func:`_column_sql` would; None where DuckDB must type the column.
+
+    Arrow's casts accept a subset of what DuckDB's ``TRY_CAST`` does, with the same result,
+    but fail on the whole column at the first value they cannot read (an empty cell, a date
+    without a time, ``12.0``): such a column goes to DuckDB. (Arrow also reads ``T10Z``, an
+    hour without minutes, which DuckDB does not: a time must have ``HH:MM``.)"""
+    if col.kind == "bool":
+        low = pc.utf8_lower(pc.fill_null(pc.utf8_trim(text, " "), ""))
+        yes = pc.is_in(low, _TRUE_VALUES)
+        return yes, pc.invert(pc.or_(yes, pc.is_in(low, _FALSE_VALUES)))
+    if col.kind not in ("time", "int") or text.null_count:
+        return None
+    if col.kind == "time":
+        colon = pc.equal(pc.utf8_slice_codeunits(text, 13, 14), ":")
+        if not pc.all(colon).as_py():
+            return None
+        # With an offset, or without (then UTC, as in DuckDB's session: a naive time cast to
+        # one with a zone keeps its value as UTC).
+        typed = _cast(text, pa.timestamp("us", tz="UTC")) or \
+            _cast(text, pa.timestamp("us"), pa.timestamp("us", tz="UTC"))  # fmt: skip
+    else:
+        typed = _cast(text, pa.int64())
+    if typed is None:
+        return None
+    return typed, pa.repeat(False, len(text)).cast(pa.bool_())
+
+
+def _cast(text: pa.Array, to: pa.DataType, then: pa.DataType | None = None) -> pa.Array | None:
+    """``text`` cast to ``to`` (and then to ``then``), or None where a value will not cast.
+    A failing cast costs as much as dozens of successful ones, so a sample is tried first."""
+    try:
+        text.slice(0, 256).cast(to)
+        typed = text.cast(to)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return typed.cast(then) if then is not None else typed
+
+
+def _blank(text: pa.Array) -> pa.Array:
+    """Whether each value is null, empty or only white space (a superset of SQL's
+    ``trim(x) = ''``)."""
+    empty = pc.or_(pc.equal(pc.binary_length(text), 0), pc.utf8_is_space(text))
+    return pc.fill_null(empty, True)
+
+
+def _phone_values(text: pa.Array, withheld: pa.Array | pa.ChunkedArray,
+                  number: pa.Array) -> pa.Array:  # fmt: skip
+    """E.164 where the number reads as one; else the value as logged (spaces trimmed), and
+    empty when withheld."""
+    e164 = pc.binary_join_element_wise("+", number, "")
+    other = pc.is_null(number)
+    if not pc.any(other).as_py():
+        return e164
+    if isinstance(withheld, pa.ChunkedArray):
+        withheld = withheld.combine_chunks()
+    logged = pc.fill_null(pc.utf8_trim(text.filter(other), " "), "")
+    fallback = pc.if_else(withheld.filter(other), "", logged)
+    return pc.replace_with_mask(e164, other, fallback)
+
+
+def _judge(table_name: str, raw: pa.Table, country: str
+           ) -> tuple[pa.Array, pa.Array, list[tuple[str, str]]]:  # fmt: skip
+    """Every check of every column, in column order, on ``raw`` (with the phone columns of
+    :func:`_with_phone_columns`): for each row the index of its first failed check (null when
+    none), the value that failed it, and for each index the (field, reason)."""
+    table = contract.INPUT_TABLES[table_name]
+    required = REQUIRED[table_name]
+    typed, whens = [], []
+    lows = [f"lower(coalesce(trim(\"{c.name}\"), '')) AS \"_low_{c.name}\""
+            for c in table.columns if c.kind == "bool"]  # fmt: skip
     for col in table.columns:
         value, bad, expected = _column_sql(col, country)
-        selects.append(f'{value} AS "{col.name}"')
+        typed.append(f'{value} AS "_typed_{col.name}"')
+        if bad is not None:
+            bad = bad.replace(value, f'"_typed_{col.name}"')
         empty = f"nullif(trim(\"{col.name}\"), '') IS NULL"
-        raw_value = f"left(coalesce(staged.\"{col.name}\", ''), 80)"
+        raw_value = f"left(coalesce(\"{col.name}\", ''), 80)"
         if col.name in required:
             whens.append((empty, col.name, "missing", raw_value))
         if bad is not None and (col.kind != "phone" or col.name in required):
             whens.append((f"NOT ({empty}) AND ({bad})", col.name, f"not {expected}", raw_value))
-    problem = " ".join(f"WHEN {cond} THEN {n}" for n, (cond, *_rest) in enumerate(whens))
-    problem_sql = f"CASE {problem} END" if whens else "NULL::INTEGER"
-    db.execute(f"CREATE OR REPLACE TEMP TABLE typed AS SELECT _line, {problem_sql} AS _problem, "
-               f"{', '.join(selects)} FROM staged").fetchall()  # fmt: skip
-    rejected_rows = []
-    if whens:
-        values = " ".join(f"WHEN {n} THEN {v}" for n, (_c, _f, _r, v) in enumerate(whens))
-        rejected_rows = db.execute(
-            f"SELECT t._line, t._problem, CASE t._problem {values} END FROM typed t "
-            "JOIN staged USING (_line) WHERE t._problem IS NOT NULL ORDER BY t._line"
-        ).fetchall()
-    names = ", ".join(f'"{c.name}"' for c in table.columns)
-    typed = db.sql(f"SELECT {names} FROM typed WHERE _problem IS NULL").to_arrow_table()
-    data = typed.cast(table.schema)
-    rejected = [Rejected(source, int(line), table_name, whens[n][1], str(v), whens[n][2])
-                for line, n, v in rejected_rows]  # fmt: skip
-    return Batch(table_name, data, rejected)
-
+    reasons = [(f, r) for _c, f, r, _v in whens]
+    if not whens:
+        return pa.nulls(len(raw), pa.int32()), pa.nulls(len(raw), pa.string()), reasons
+    problem = " ".join(f"WHEN {cond} THEN {k}" for k, (cond, *_rest) in enumerate(whens))
+    values = " ".join(f"WHEN {k} THEN {v}" for k, (_c, _f, _r, v) in enumerate(whens))
+    db = _connection()
+    try:
+        db.register("raw_in", raw.append_column("_row", pa.array(np.arange(len(raw)))))
+        lowered = "SELECT *" + "".join(f", {x}" for x in lows) + " FROM raw_in"
+        judged = (f"SELECT _row, CASE {problem} END AS _problem, * FROM "
+                  f"(SELECT *, {', '.join(typed)} FROM ({lowered}))")  # fmt: skip
+        out = db.sql(f"SELECT CAST(_problem AS INTEGER) AS _problem, "
+                     f"CASE _problem {values} END AS _value FROM ({judged}) "
+                     "ORDER BY _row").to_arrow_table()  # fmt: skip
+    finally:
+        db.close()
+    return (out.column("_problem").combine_chunks(), out.column("_value").combine_chunks(),
+            reasons)

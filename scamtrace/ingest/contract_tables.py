@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -271,8 +272,8 @@ def _as_text(table: pa.Table, first_line: int) -> pa.Table:
     for name, column in zip(table.column_names, table.columns, strict=True):
         if pa.types.is_timestamp(column.type):
             column = column.cast(pa.timestamp("us", tz="UTC"))
-        columns[name] = column.cast(pa.string())
-    columns["_line"] = pa.array(range(first_line, first_line + len(table)), pa.int64())
+        columns[name] = column if column.type == pa.string() else column.cast(pa.string())
+    columns["_line"] = pa.array(np.arange(first_line, first_line + len(table), dtype=np.int64))
     return pa.table(columns)
 
 

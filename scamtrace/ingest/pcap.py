@@ -426,7 +426,7 @@ class PcapReader:
         for batch in reader:
             if batch.num_rows:
                 yield coerce(TABLE, pa.Table.from_batches([batch]), ctx.source,
-                             ctx.holder_country)  # fmt: skip
+                             ctx.holder_country, sip_user_parts=True)  # fmt: skip
         if rejected:
             empty = pa.Table.from_pylist([], contract.INPUT_TABLES[TABLE].schema)
             yield Batch(TABLE, empty, rejected)

@@ -60,6 +60,9 @@ class CaseAppender:
         self.dry_run = dry_run
         self.tmp = case_dir.parent / f".{case_dir.name}.ingest-{os.getpid()}"
         self.parts: dict[str, list[Path]] = {}
+        # One spool file a table, written a batch (row group) at a time: memory stays bounded
+        # and a table that needs no merging is renamed into the case as it is.
+        self.spools: dict[str, pq.ParquetWriter] = {}
         self.rejected: list[Rejected] = []
         self.sources: list[SourceResult] = []
         self.manifest: dict[str, Any] = self._manifest()
@@ -93,10 +96,11 @@ class CaseAppender:
             result.rejected[r.reason] += 1
         self.rejected.extend(batch.rejected)
         if batch.data.num_rows and not self.dry_run:
-            parts = self.parts.setdefault(batch.table, [])
-            path = self.tmp / ".parts" / f"{batch.table}-{len(parts):06d}.parquet"
-            pq.write_table(batch.data, path)
-            parts.append(path)
+            if batch.table not in self.spools:
+                path = self.tmp / ".parts" / f"{batch.table}.parquet"
+                self.parts[batch.table] = [path]
+                self.spools[batch.table] = _parquet_writer(path, batch.table)
+            self.spools[batch.table].write_table(batch.data, row_group_size=1 << 20)
 
     def __exit__(
         self,
@@ -105,6 +109,8 @@ class CaseAppender:
         tb: TracebackType | None,
     ) -> None:
         try:
+            for spool in self.spools.values():
+                spool.close()
             if exc_type is None and not self.dry_run and self._changed():
                 self._commit()
         finally:
@@ -153,13 +159,17 @@ class CaseAppender:
             _existing_csv_to_parquet(old_csv, table, converted, self.holder_country or "")
             sources.insert(0, f"SELECT {cols}, 0 AS _rank FROM read_parquet('{_q(converted)}')")
         out = self.tmp / f"{table}.parquet"
-        db.execute(f"""
-            COPY (SELECT {cols} FROM ({' UNION ALL '.join(sources)})
-                  QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _rank) = 1)
-            TO '{_q(out)}' (FORMAT PARQUET, COMPRESSION ZSTD)
-        """).fetchall()  # fmt: skip
-        if pq.read_schema(out) != schema:  # keep the contract's Arrow types exactly
-            pq.write_table(pq.read_table(out).cast(schema), out)
+        twice = db.execute(f"SELECT count(*) FROM (SELECT 1 FROM read_parquet({_list(parts)}) "
+                           f"GROUP BY {keys} HAVING count(*) > 1)").fetchall()[0][0]  # fmt: skip
+        if len(sources) == 1 and len(parts) == 1 and not twice:
+            os.replace(parts[0], out)  # a new table without repeated keys: as spooled
+        else:
+            query = db.sql(f"SELECT {cols} FROM ({' UNION ALL '.join(sources)}) "
+                           f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _rank) = 1")
+            # Streamed, and cast batch by batch to the contract's Arrow types exactly.
+            with _parquet_writer(out, table) as sink:
+                for batch in query.to_arrow_reader(1 << 20):
+                    sink.write_table(pa.Table.from_batches([batch]).cast(schema))
         if old_csv.exists():
             old_csv.unlink()
         if old_parquet.exists():
@@ -200,6 +210,20 @@ class CaseAppender:
             for table in self.parts:
                 tables.setdefault(table, self.holder_country)
         _replace_file(path, json.dumps(holder, indent=2) + "\n")
+
+
+def _parquet_writer(path: Path, table: str) -> pq.ParquetWriter:
+    """A zstd Parquet writer for a contract table. Identifiers and phone numbers are nearly
+    all distinct: dictionary-encoding them costs time and saves nothing, so only the other
+    columns (trunks, countries, statuses, accounts) are. Min/max statistics, which let a
+    reader skip row groups by time or amount, are kept for typed columns only."""
+    spec = contract.INPUT_TABLES[table]
+    plain = {c.name for c in spec.columns if c.kind in ("phone", "time", "text")}
+    plain |= set(NATURAL_KEYS[table])
+    coded = [name for name in spec.schema.names if name not in plain]
+    ranged = [c.name for c in spec.columns if c.kind in ("time", "date", "int", "decimal")]
+    return pq.ParquetWriter(path, spec.schema, compression="zstd", use_dictionary=coded,
+                            write_statistics=ranged or False)  # fmt: skip
 
 
 def _link_tree(src: Path, dst: Path) -> None:

@@ -206,3 +206,14 @@ def test_malformed_rows_are_rows_or_rejected(tmp_path: Path, rows: list[list[str
     assert kept + len(rejected) == len(rows), (kept, rejected, rows)
     physical = buffer.getvalue().count("\n")
     assert all(2 <= line <= physical for line in rejected), (rejected, physical)
+
+
+def test_infinite_times_are_rejected(tmp_path: Path) -> None:
+    # DuckDB casts 'infinity' to a time; a transfer never happened then
+    source = tmp_path / "transfers.csv"
+    source.write_text(TRANSFERS + "t1,infinity,a,b,1,CNY,online\n"
+                      "t2,2016-07-01T10:00:00Z,a,b,1,CNY,online\n")  # fmt: skip
+    batches = list(READER.read(source, ReadContext("CN", "x")))
+    assert [r["tx_id"] for b in batches for r in b.data.to_pylist()] == ["t2"]
+    assert [(r.line, r.field, r.reason) for b in batches for r in b.rejected] == \
+        [(2, "time", "not an ISO 8601 time")]  # fmt: skip
