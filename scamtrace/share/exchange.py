@@ -43,10 +43,11 @@ from scamtrace import __version__, contract
 from scamtrace.casefolder import CaseFolderWriter
 from scamtrace.detect.lines import score_lines
 from scamtrace.detect.settings import DetectSettings
-from scamtrace.enrich.case import Case, open_case, run
+from scamtrace.enrich.case import Case, connect, holder_countries, open_case, run
 from scamtrace.enrich.ips import ip_facts
 from scamtrace.enrich.phones import calling_code, calling_code_sql, to_e164
 from scamtrace.errors import ScamtraceError
+from scamtrace.evaluate import KindScore
 
 #: The environment variable that may hold the case key (hex), instead of a key file.
 KEY_ENV = "SCAMTRACE_CASE_KEY"
@@ -213,7 +214,8 @@ def build_request(
     numbers |= {n for n in calls.column("caller").to_pylist() if n is not None}
     h = phone_hashes(key, numbers)
     callers = calls.column("caller").to_pylist()
-    request = {
+    callees = [h[n] for n in calls.column("callee").to_pylist()]
+    request: dict[str, Any] = {
         "scamtrace_exchange": "request",
         "version": FORMAT_VERSION,
         "scamtrace": __version__,
@@ -223,13 +225,13 @@ def build_request(
         "requesting_country": home,
         "tolerance_s": tolerance_s,
         "calls": {
-            "callee": [h[n] for n in calls.column("callee").to_pylist()],
+            "callee": callees,
             "t": calls.column("t").to_pylist(),
             "caller": [h[n] if n is not None else None for n in callers],
         },
         "caller_ids": sorted(h[n] for n in spoofed),
     }
-    stats = RequestStats(calls.num_rows, len(set(request["calls"]["callee"])), len(spoofed))
+    stats = RequestStats(calls.num_rows, len(set(callees)), len(spoofed))
     return request, stats
 
 
@@ -384,8 +386,9 @@ def _answer(
         "calls": {c: calls.column(c).to_pylist() for c in ANSWER_CALL_COLUMNS},
     }
     returned = {h for c in ("to", "from") for h in answer["calls"][c] if h}
-    stats = AnswerStats(req.num_rows, matched, sum(1 for r in lines if r[6]),
-                        sum(1 for r in lines if not r[6]), calls.num_rows, len(returned))  # fmt: skip
+    disclosed = sum(1 for r in lines if r[6])
+    stats = AnswerStats(req.num_rows, matched, disclosed, len(lines) - disclosed,
+                        calls.num_rows, len(returned))  # fmt: skip
     return answer, stats
 
 
@@ -415,7 +418,7 @@ class MergeStats:
 
 def own_numbers(case_dir: Path) -> set[int]:
     """Every phone number A's case holds (E.164 digits): the numbers it may re-identify."""
-    case = open_case(case_dir)
+    case = open_case(case_dir, tables=("carrier_cdr", "accounts", "reports"))
     try:
         rows = run(case.db, """
             SELECT caller_number FROM carrier_cdr UNION SELECT called_number FROM carrier_cdr
@@ -434,8 +437,30 @@ def own_numbers(case_dir: Path) -> set[int]:
     return numbers
 
 
+def extra_numbers(path: Path, country: str) -> set[int]:
+    """Numbers A lawfully holds beyond its case (one a line, or the first CSV column), such
+    as another domestic network's answer to a lookup: more hashes A may re-identify."""
+    numbers: set[int] = set()
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            for line_no, row in enumerate(csv.reader(fh), start=1):
+                if not row or not row[0].strip():
+                    continue
+                e164 = to_e164(row[0], country)
+                if e164 is None:
+                    if line_no == 1:
+                        continue  # a header
+                    raise ExchangeError(f"{path}: line {line_no}: field 1: not a phone "
+                                        f"number: {row[0][:40]!r}")  # fmt: skip
+                numbers.add(int(e164[1:]))
+    except OSError as exc:
+        raise ExchangeError(f"{path}: cannot read: {exc}") from exc
+    return numbers
+
+
 def merge_answer(
-    answer_path: Path, case_dir: Path, key: bytes, out: Path, *, overwrite: bool = False
+    answer_path: Path, case_dir: Path, key: bytes, out: Path, *, overwrite: bool = False,
+    numbers: Path | None = None,
 ) -> MergeStats:
     """A's case plus B's answer as ``voip_cdr`` rows, in a new case folder ``out``."""
     raw = _read_json(answer_path, "answer")
@@ -444,7 +469,10 @@ def merge_answer(
     if (case_dir / "voip_cdr.parquet").exists() or (case_dir / "voip_cdr.csv").exists():
         raise ExchangeError(f"{case_dir}: already holds voip_cdr; merge into the half that "
                             "lacks the provider's records")  # fmt: skip
-    mine = {h: f"+{n}" for n, h in phone_hashes(key, own_numbers(case_dir)).items()}
+    held = own_numbers(case_dir)
+    if numbers is not None:
+        held |= extra_numbers(numbers, holder_countries(case_dir)[0])
+    mine = {h: f"+{n}" for n, h in phone_hashes(key, held).items()}
     to = calls.column("to").to_pylist()
     frm = calls.column("from").to_pylist()
     hashes = {h for h in (*to, *frm) if h}
@@ -484,21 +512,85 @@ def merge_answer(
 
 def _write_unresolved(w: CaseFolderWriter, calls: pa.Table, unresolved: set[str]) -> None:
     """Numbers B's lines called or showed that are not A's own: leads for A to resolve with
-    its other domestic networks (each can hash its subscribers with the case key)."""
-    seen: dict[tuple[str, str], list[Any]] = {}
-    rows = zip(*(calls.column(c).to_pylist() for c in ("to", "from", "line", "t", "sip_status")),
-               strict=True)  # fmt: skip
-    for to, frm, line, t, status in rows:
-        for role, h in (("called", to), ("caller_id", frm)):
-            if h in unresolved:
-                entry = seen.setdefault((h, role), [set(), 0, 0, t, t])
-                entry[0].add(line)
-                entry[1] += 1
-                entry[2] += int(role == "called" and status == 200)
-                entry[3], entry[4] = min(entry[3], t), max(entry[4], t)
-    w.write_csv_rows(
-        "exchange/unresolved.csv",
-        ("hash", "role", "lines", "calls", "answered", "first_seen", "last_seen"),
-        [(h, role, ";".join(sorted(e[0])), e[1], e[2], _iso(e[3]), _iso(e[4]))
-         for (h, role), e in sorted(seen.items())],
-    )
+    its other domestic networks (each can hash its own subscribers with the case key)."""
+    db = connect(threads=1)
+    try:
+        db.register("calls", calls.select(["to", "from", "line", "t", "sip_status"]))
+        db.register("unresolved", pa.table({"h": pa.array(sorted(unresolved), pa.string())}))
+        rows = db.sql("""
+            WITH roles AS (
+                SELECT "to" AS h, 'called' AS role, line, t, sip_status = 200 AS answered,
+                       true AS counted FROM calls
+                UNION ALL
+                SELECT "from", 'caller_id', line, t, false, sip_status <> 404 FROM calls
+            )
+            SELECT h, role, string_agg(DISTINCT line, ';' ORDER BY line),
+                   count(*) FILTER (WHERE counted), count(*) FILTER (WHERE answered),
+                   min(t), max(t)
+            FROM roles SEMI JOIN unresolved USING (h) GROUP BY h, role ORDER BY h, role
+        """).fetchall()
+    finally:
+        db.close()
+    w.write_csv_rows("exchange/unresolved.csv", UNRESOLVED_COLUMNS,
+                     [(*r[:5], _iso(r[5]), _iso(r[6])) for r in rows])  # fmt: skip
+
+
+UNRESOLVED_COLUMNS = ("hash", "role", "lines", "calls", "answered", "first_seen", "last_seen")
+LEAD_COLUMNS = ("kind", "value", "lines", "calls", "reason")
+
+
+def write_exchange_leads(merged: Path, findings: Path) -> int:
+    """``FINDINGS/exchange_leads.csv``: the numbers A could not name that flagged lines called
+    (answered: victims) or presented (caller IDs), by keyed hash; returns how many."""
+    source = merged / "exchange" / "unresolved.csv"
+    if not source.is_file():
+        return 0
+    lines = _flagged(findings, "sip_account")
+    out: list[tuple[str, str, str, int, str]] = []
+    with source.open(encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            by = [line for line in r["lines"].split(";") if line in lines]
+            if not by:
+                continue
+            if r["role"] == "called" and int(r["answered"]) > 0:
+                out.append(("victim_phone", f"hmac:{r['hash']}", ";".join(by), int(r["calls"]),
+                            f"answered {r['answered']} call(s) from flagged line(s) "
+                            f"{', '.join(by[:3])}; number not held here: resolve with the "
+                            "case key at its domestic network"))  # fmt: skip
+            elif r["role"] == "caller_id" and int(r["calls"]) > 0:
+                out.append(("caller_number", f"hmac:{r['hash']}", ";".join(by), int(r["calls"]),
+                            f"presented on {r['calls']} call(s) by flagged line(s) "
+                            f"{', '.join(by[:3])}; number not held here"))  # fmt: skip
+    with (findings / "exchange_leads.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(LEAD_COLUMNS)
+        writer.writerows(out)
+    return len(out)
+
+
+def score_identified(findings: Path, case_dir: Path, key: bytes) -> dict[str, KindScore]:
+    """Precision, recall and F1 per kind of what A identified after the exchange: flagged
+    entities by value, plus the exchange leads by keyed hash (truth numbers are hashed with
+    the case key to compare). Only for simulated cases, which have ``truth/``."""
+    truth: dict[str, set[str]] = {k: set() for k in contract.TRUTH_ENTITY_KINDS}
+    with (case_dir / "truth" / "entities.csv").open(encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            truth.setdefault(r["kind"], set()).add(r["value"])
+    found: dict[str, set[str]] = {k: _flagged(findings, k) for k in truth}
+    leads = findings / "exchange_leads.csv"
+    extra: dict[str, set[str]] = {k: set() for k in truth}
+    if leads.is_file():
+        with leads.open(encoding="utf-8", newline="") as fh:
+            for r in csv.DictReader(fh):
+                extra.setdefault(r["kind"], set()).add(r["value"].removeprefix("hmac:"))
+    scores: dict[str, KindScore] = {}
+    for kind, values in truth.items():
+        got = found.get(kind, set())
+        if kind in PHONE_KINDS:
+            values = set(keyed(key, "phone", values).values())
+            got = set(keyed(key, "phone", got).values()) | extra.get(kind, set())
+        scores[kind] = KindScore(len(values), len(got), len(values & got))
+    return scores
+
+
+PHONE_KINDS = frozenset({"caller_number", "victim_phone", "victim_paid"})
