@@ -15,7 +15,10 @@ from scamtrace.simulate.split import split_case
 from tests.conftest import make_case
 
 #: The seed case and the hard world at the scale tests can afford (both presets' full shape).
-WORLDS = {"seed": {"seed": 2, "scale": 0.01}, "hard": {"seed": 2, "scale": 0.02}}
+WORLDS: dict[str, dict[str, object]] = {
+    "seed": {"seed": 2, "scale": 0.01},
+    "hard": {"seed": 2, "scale": 0.02},
+}
 KEY_HEX = "5c" * 32
 
 
@@ -47,7 +50,7 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Exchange]:
     key.write_text(KEY_HEX + "\n", encoding="ascii")
     done: dict[str, Exchange] = {}
     for preset, overrides in WORLDS.items():
-        fused = make_case(root, preset, preset, **overrides)
+        fused = make_case(root, preset, preset, "parquet", **overrides)
         halves = split_case(fused)
         a, b = halves["CN"], halves["ES"]
         detect(fused, root / f"{preset}-findings-fused")

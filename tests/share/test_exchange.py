@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -50,7 +51,7 @@ def test_exchange_reaches_the_fused_bar(exchanges: dict[str, Exchange], preset: 
     assert all(named[k] >= alone[k] - 0.005 for k in ALL_KINDS), table
 
 
-def _phone_forms(values: list[str | None], country: str) -> set[str]:
+def _phone_forms(values: Sequence[str | None], country: str) -> set[str]:
     """Every way a number may be spelled: raw, its digits, E.164 with and without +, and the
     national significant number."""
     from scamtrace.enrich.phones import calling_code, to_e164
