@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from scamtrace import __version__, contract
 from scamtrace.casefolder import CaseFolderWriter
@@ -210,11 +211,12 @@ def build_request(
         """).to_arrow_table()  # fmt: skip
     finally:
         case.db.close()
-    numbers = set(calls.column("callee").to_pylist()) | set(spoofed)
-    numbers |= {n for n in calls.column("caller").to_pylist() if n is not None}
-    h = phone_hashes(key, numbers)
-    callers = calls.column("caller").to_pylist()
-    callees = [h[n] for n in calls.column("callee").to_pylist()]
+    numbers = pc.unique(pa.concat_arrays([
+        calls.column("callee").combine_chunks(), calls.column("caller").combine_chunks(),
+        pa.array(spoofed, pa.int64()),
+    ]).drop_null())  # fmt: skip
+    h = phone_hashes(key, numbers.to_pylist())
+    callees = _mapped(calls.column("callee"), h).to_pylist()
     request: dict[str, Any] = {
         "scamtrace_exchange": "request",
         "version": FORMAT_VERSION,
@@ -227,12 +229,20 @@ def build_request(
         "calls": {
             "callee": callees,
             "t": calls.column("t").to_pylist(),
-            "caller": [h[n] if n is not None else None for n in callers],
+            "caller": _mapped(calls.column("caller"), h).to_pylist(),
         },
         "caller_ids": sorted(h[n] for n in spoofed),
     }
     stats = RequestStats(calls.num_rows, len(set(callees)), len(spoofed))
     return request, stats
+
+
+def _mapped(column: pa.ChunkedArray | pa.Array, mapping: dict[Any, str]) -> pa.Array:
+    """``column`` looked up in ``mapping`` (null where absent), vectorised: the dictionary's
+    keys become a value set, each row an index into its values."""
+    keys = pa.array(list(mapping), column.type)
+    index = pc.index_in(column, value_set=keys)
+    return pa.array(list(mapping.values()), pa.string()).take(index)
 
 
 def write_request(
@@ -473,22 +483,23 @@ def merge_answer(
     if numbers is not None:
         held |= extra_numbers(numbers, holder_countries(case_dir)[0])
     mine = {h: f"+{n}" for n, h in phone_hashes(key, held).items()}
-    to = calls.column("to").to_pylist()
-    frm = calls.column("from").to_pylist()
-    hashes = {h for h in (*to, *frm) if h}
-    resolved = {h for h in hashes if h in mine}
+    to = calls.column("to").cast(pa.string()).combine_chunks()
+    frm = calls.column("from").cast(pa.string()).combine_chunks()
+    hashes = set(pc.unique(pa.concat_arrays([to, frm]).drop_null()).to_pylist())
+    resolved = hashes & mine.keys()
+    prefix = pa.scalar(f"{raw.get('answering_country') or 'B'}-")
     voip = pa.table({
-        "call_id": pa.array([f"{raw.get('answering_country', 'B')}-{c}"
-                             for c in calls.column("call_id").to_pylist()], pa.string()),
-        "start_time": pa.array([t * 1_000_000 for t in calls.column("t").to_pylist()],
-                               pa.int64()).cast(contract.TIME),
+        "call_id": pc.binary_join_element_wise(prefix, calls.column("call_id").cast(pa.string()),
+                                               ""),
+        "start_time": pc.multiply(calls.column("t").cast(pa.int64()), 1_000_000)
+                        .cast(pa.timestamp("us")).cast(contract.TIME),
         "sip_account": calls.column("line").cast(pa.string()),
         "source_ip": calls.column("source_ip").cast(pa.string()),
         "user_agent": calls.column("user_agent").cast(pa.string()),
         # A number A cannot re-identify stays out of the case (as a withheld one would); it
         # is kept as a lead in exchange/unresolved.csv.
-        "from_number": pa.array([mine.get(h, "") if h else "" for h in frm], pa.string()),
-        "to_number": pa.array([mine.get(h, "") if h else "" for h in to], pa.string()),
+        "from_number": _mapped(frm, mine).fill_null(""),
+        "to_number": _mapped(to, mine).fill_null(""),
         "duration_s": calls.column("duration_s").cast(pa.int64()),
         "sip_status": calls.column("sip_status").cast(pa.int64()),
     })  # fmt: skip

@@ -202,3 +202,26 @@ def test_bad_files_name_file_and_field(exchanges: dict[str, Exchange], tmp_path:
         build_answer(broken, ex.centers_half, load_key(ex.key))
     with pytest.raises(ExchangeError, match="already holds voip_cdr"):
         merge_answer(ex.answer, ex.fused, load_key(ex.key), tmp_path / "m")
+
+
+def test_domestic_lookup_names_the_leads(exchanges: dict[str, Exchange], tmp_path: Path) -> None:
+    """The victims' other domestic networks hash their subscribers with the case key; with the
+    numbers they return (here: every number of the truth, standing in for their subscriber
+    lists), A names what it held only as hashes, and its named findings reach the fused bar."""
+    from scamtrace.detect.pipeline import detect
+    from scamtrace.evaluate import evaluate
+
+    ex = exchanges["seed"]
+    with (ex.fused / "truth" / "entities.csv").open(encoding="utf-8") as fh:
+        phones = {r["value"] for r in csv.DictReader(fh) if r["value"].startswith("+")}
+    listed = tmp_path / "other-networks.csv"
+    listed.write_text("number\n" + "\n".join(sorted(phones)) + "\n", encoding="utf-8")
+    merged, found = tmp_path / "merged", tmp_path / "found"
+    stats = merge_answer(ex.answer, ex.victims_half, load_key(ex.key), merged, numbers=listed)
+    before = merge_answer(ex.answer, ex.victims_half, load_key(ex.key), tmp_path / "plain")
+    assert stats.resolved > before.resolved and stats.unresolved < before.unresolved
+    detect(merged, found)
+    fused = ex.fused_eval.kinds
+    named = evaluate(found, merged).kinds
+    table = {k: (round(fused[k].f1, 3), round(named[k].f1, 3)) for k in ALL_KINDS}
+    assert all(named[k].f1 >= fused[k].f1 - MARGIN for k in ALL_KINDS), table
