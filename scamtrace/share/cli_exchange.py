@@ -1,4 +1,4 @@
-"""``scamtrace share keygen|request|answer|merge|psi-serve|psi-count``: the two-agency exchange."""
+"""``scamtrace share keygen|request|answer|merge|resolve|psi-*``: the two-agency exchange."""
 
 from __future__ import annotations
 
@@ -117,6 +117,26 @@ def merge(
                   "exchange_leads.csv")  # fmt: skip
 
 
+def resolve(
+    unresolved: Annotated[Path, typer.Argument(help="A's exchange/unresolved.csv (hashes)")],
+    numbers: Annotated[Path, typer.Argument(help="your subscribers' numbers, one a line")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="matching numbers to write")],
+    country: Annotated[str, typer.Option(help="country of national numbers in the file")] = "CN",
+    key: KeyOption = None,
+) -> None:
+    """A domestic network of agency A: which of your subscribers are among A's leads (by keyed
+    hash); A passes your answer to [bold]share merge --numbers[/].
+
+    Example:
+
+        scamtrace share resolve unresolved.csv subscribers.csv --key case.key --out named.csv
+    """
+    from scamtrace.share.exchange import load_key, resolve_leads
+
+    found = resolve_leads(unresolved, numbers, country, load_key(key), out_file)
+    out.print(f"{found:,} of your numbers are among the leads -> {out_file}")
+
+
 def psi_serve(
     numbers: Annotated[Path, typer.Argument(help="your numbers, one a line (or first column)")],
     port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0: any free port)")] = 0,
@@ -168,5 +188,6 @@ def register(app: typer.Typer) -> None:
     app.command("request")(request)
     app.command("answer")(answer)
     app.command("merge")(merge)
+    app.command("resolve")(resolve)
     app.command("psi-serve")(psi_serve)
     app.command("psi-count")(psi_count)

@@ -468,6 +468,24 @@ def extra_numbers(path: Path, country: str) -> set[int]:
     return numbers
 
 
+def resolve_leads(unresolved: Path, numbers: Path, country: str, key: bytes, out: Path) -> int:
+    """A domestic network's side of a lookup: of its own ``numbers``, those whose keyed hash
+    is among A's ``unresolved`` leads, written one a line to ``out``; returns how many. What
+    it learns is only which of its subscribers A's case concerns."""
+    try:
+        with unresolved.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if "hash" not in (reader.fieldnames or []):
+                raise ExchangeError(f"{unresolved}: line 1: missing column 'hash'")
+            wanted = {r["hash"] for r in reader}
+    except OSError as exc:
+        raise ExchangeError(f"{unresolved}: cannot read: {exc}") from exc
+    hashed = phone_hashes(key, extra_numbers(numbers, country))
+    found = sorted(f"+{n}" for n, h in hashed.items() if h in wanted)
+    out.write_text("number\n" + "".join(f"{n}\n" for n in found), encoding="utf-8")
+    return len(found)
+
+
 def merge_answer(
     answer_path: Path, case_dir: Path, key: bytes, out: Path, *, overwrite: bool = False,
     numbers: Path | None = None,

@@ -21,7 +21,7 @@ from scamtrace.share.exchange import (
     own_numbers,
     score_identified,
 )
-from tests.share.conftest import KEY_HEX, Exchange
+from tests.share.conftest import KEY_HEX, Exchange, run_cli
 
 ALL_KINDS = ("sip_account", "source_ip", "caller_number", "mule_account", "victim_phone",
              "victim_paid")  # fmt: skip
@@ -214,8 +214,13 @@ def test_domestic_lookup_names_the_leads(exchanges: dict[str, Exchange], tmp_pat
     ex = exchanges["seed"]
     with (ex.fused / "truth" / "entities.csv").open(encoding="utf-8") as fh:
         phones = {r["value"] for r in csv.DictReader(fh) if r["value"].startswith("+")}
-    listed = tmp_path / "other-networks.csv"
-    listed.write_text("number\n" + "\n".join(sorted(phones)) + "\n", encoding="utf-8")
+    subscribers = tmp_path / "other-networks.csv"
+    subscribers.write_text("number\n" + "\n".join(sorted(phones)) + "\n", encoding="utf-8")
+    listed = tmp_path / "named.csv"
+    run_cli("share", "resolve", str(ex.merged / "exchange" / "unresolved.csv"),
+            str(subscribers), "--key", str(ex.key), "--out", str(listed))  # fmt: skip
+    named_numbers = listed.read_text().split()[1:]
+    assert named_numbers and set(named_numbers) < phones  # only the leads come back
     merged, found = tmp_path / "merged", tmp_path / "found"
     stats = merge_answer(ex.answer, ex.victims_half, load_key(ex.key), merged, numbers=listed)
     before = merge_answer(ex.answer, ex.victims_half, load_key(ex.key), tmp_path / "plain")
