@@ -311,13 +311,16 @@ def _answer(
     db.register("_ids", pa.table({"h": pa.array(caller_ids, pa.string())}))
     run(db, "CREATE TEMP TABLE asked_ids AS SELECT * FROM _ids")
     db.unregister("_ids")
-    # Each requested call takes the nearest of B's records of a call to the same number.
+    # Each requested call takes B's record of a call to the same number within the tolerance
+    # that showed the same caller ID (transit may rewrite it, so that only breaks ties),
+    # nearest in time.
     run(db, f"""
         CREATE TEMP TABLE matched AS
         SELECT item, v_line FROM (
             SELECT r.item, v._line AS v_line,
                    row_number() OVER (PARTITION BY r.item
-                                      ORDER BY abs(v.start_time - r.t), v._line) AS k
+                                      ORDER BY (v.from_h IS NOT DISTINCT FROM r.caller) DESC,
+                                               abs(v.start_time - r.t), v._line) AS k
             FROM req r JOIN voip_h v
               ON v.to_h = r.callee AND v.start_time BETWEEN r.t - {tolerance} AND r.t + {tolerance}
         ) WHERE k = 1
