@@ -58,12 +58,19 @@ def simulate(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table format: parquet or csv")] = "parquet",
     overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
+    split: Annotated[
+        bool,
+        typer.Option(help="also write one case folder per holder's country in OUT-split/<CC>/"),
+    ] = False,
 ) -> None:
     """Simulate a world and write it as a case folder with ground truth in [bold]truth/[/].
 
+    With [bold]--split[/], also OUT-split/<victims' CC>/ (carrier, bank, reports, transcripts)
+    and OUT-split/<centers' CC>/ (VoIP provider), each with holder.json and truth/.
+
     Example:
 
-        scamtrace simulate --scenario small --seed 1 --out cases/small-1
+        scamtrace simulate --scenario small --seed 1 --out cases/small-1 --split
     """
     from scamtrace.simulate.config import load_scenario
     from scamtrace.simulate.world import build_world, write_world
@@ -103,6 +110,11 @@ def simulate(
                       f"{r['recall']:.3f}", f"{r['f1']:.3f}")  # fmt: skip
     out.print(naive)
     out.print(f"victims lost {result.loss_eur:,.0f} EUR; written in {result.seconds:.1f} s")
+    if split:
+        from scamtrace.simulate.split import split_case
+
+        for country, folder in split_case(out_dir, overwrite=overwrite).items():
+            out.print(f"{country}'s half -> {folder}")
 
 
 @app.command()

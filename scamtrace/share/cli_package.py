@@ -1,5 +1,5 @@
-"""``scamtrace share stix|stix-import|misp|ftm|keygen|package|verify``: standards and the signed
-case package. Thin: each command calls one function and prints what it did."""
+"""``scamtrace share stix|stix-import|misp|ftm|signing-key|package|verify``: standards and the
+signed case package. Thin: each command calls one function and prints what it did."""
 
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def keygen(
 
     Example:
 
-        scamtrace share keygen --out keys/agency.pem
+        scamtrace share signing-key --out keys/agency.pem
     """
     from scamtrace.share.package import fingerprint, load_private_key, raw_public
     from scamtrace.share.package import keygen as make_key
@@ -192,6 +192,6 @@ def register(app: typer.Typer) -> None:
     app.command("stix-import")(stix_import)
     app.command()(misp)
     app.command()(ftm)
-    app.command()(keygen)
+    app.command("signing-key")(keygen)
     app.command()(package)
     app.command()(verify)

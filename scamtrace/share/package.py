@@ -79,7 +79,9 @@ def load_private_key(path: Path) -> Any:
     except (OSError, ValueError, TypeError) as exc:
         raise PackageError(f"{path}: not a readable unencrypted PEM private key: {exc}") from exc
     if not isinstance(key, Ed25519PrivateKey):
-        raise PackageError(f"{path}: not an Ed25519 key (make one with scamtrace share keygen)")
+        raise PackageError(
+            f"{path}: not an Ed25519 key (make one with scamtrace share signing-key)"
+        )
     return key
 
 

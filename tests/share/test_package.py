@@ -16,7 +16,7 @@ from scamtrace.share.package import PackageError, build_package, keygen, verify_
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("keys")
-    done = CliRunner().invoke(app, ["share", "keygen", "--out", str(root / "agency.pem")])
+    done = CliRunner().invoke(app, ["share", "signing-key", "--out", str(root / "agency.pem")])
     assert done.exit_code == 0, done.output
     assert (root / "agency.pem").stat().st_mode & 0o777 == 0o600
     return root / "agency.pem", root / "agency.pub"
