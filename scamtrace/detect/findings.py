@@ -267,13 +267,14 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
         FROM ({script_table_sql()}) s LEFT JOIN network_rank r ON r.network = s.network
         ORDER BY s.calls DESC, s.script_group
     """)  # fmt: skip
-    copy("evidence", _evidence_sql(s.evidence_per_entity, s.evidence_per_call_entity))
+    copy("evidence", _evidence_sql(s.evidence_per_entity, s.evidence_per_call_entity,
+                                   s.transcript_scam_score))
     copy("rejected", "SELECT tbl AS \"table\", file, line, field, value, reason FROM rejected "
                      "ORDER BY tbl, line")  # fmt: skip
     return counts
 
 
-def _evidence_sql(per_entity: int, per_call_entity: int) -> str:
+def _evidence_sql(per_entity: int, per_call_entity: int, scam_score: float) -> str:
     """The records behind each flagged entity, the first ``per_entity`` of each kind of record
     in time order (``per_call_entity`` for presented numbers and victims, which number in the
     hundreds of thousands in a big case)."""
@@ -286,6 +287,12 @@ def _evidence_sql(per_entity: int, per_call_entity: int) -> str:
              "coalesce(nullif(t.payee_account, ''), 'cash'), t.channel)")  # fmt: skip
     return f"""
         WITH flagged AS (SELECT kind, key, value FROM found WHERE score >= 0.5),
+        heard AS (
+            SELECT call_id, t, caller, callee, sip_account,
+                   printf('transcript of %s call %s reads as a scam (%s, score %.2f)',
+                          source, call_id, scam_type, scam_score) AS detail
+            FROM transcript_calls WHERE scam_score >= {scam_score}
+        ),
         rows AS (
             SELECT f.kind, f.value, c.source, c.call_id AS record_id, c.t, {call} AS detail
             FROM flagged f JOIN scam_calls c ON f.kind = 'caller_number'
@@ -310,13 +317,16 @@ def _evidence_sql(per_entity: int, per_call_entity: int) -> str:
                  AND p.phone = TRY_CAST(f.key AS BIGINT)
             JOIN fraud_transfers x ON x.line = p.line JOIN transfers t ON t._line = p.line
             UNION ALL
-            SELECT f.kind, f.value, 'transcripts', h.call_id, h.t,
-                   printf('transcript of %s call %s reads as a scam (%s, score %.2f)',
-                          h.source, h.call_id, h.scam_type, h.scam_score)
-            FROM flagged f JOIN transcript_calls h ON h.scam_score >= 0.5 AND (
-                 (f.kind = 'caller_number' AND h.caller = TRY_CAST(f.key AS BIGINT))
-                 OR (f.kind = 'victim_phone' AND h.callee = TRY_CAST(f.key AS BIGINT))
-                 OR (f.kind = 'sip_account' AND h.sip_account = f.key))
+            SELECT f.kind, f.value, 'transcripts', h.call_id, h.t, h.detail
+            FROM flagged f JOIN heard h ON f.kind = 'caller_number'
+                 AND h.caller = TRY_CAST(f.key AS BIGINT)
+            UNION ALL
+            SELECT f.kind, f.value, 'transcripts', h.call_id, h.t, h.detail
+            FROM flagged f JOIN heard h ON f.kind = 'victim_phone'
+                 AND h.callee = TRY_CAST(f.key AS BIGINT)
+            UNION ALL
+            SELECT f.kind, f.value, 'transcripts', h.call_id, h.t, h.detail
+            FROM flagged f JOIN heard h ON f.kind = 'sip_account' AND h.sip_account = f.key
             UNION ALL
             SELECT f.kind, f.value, 'reports', r.report_id, r.filed_at,
                    'named in complaint ' || r.report_id
