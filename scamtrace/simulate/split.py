@@ -4,6 +4,8 @@ The victims' country holds the terminating carrier's records, the banks' data, t
 and the transcripts; the call centers' country holds the VoIP provider's records. Each half is
 a case folder of its own (``OUT-split/<CC>/``) with its ``holder.json`` and a copy of
 ``truth/`` so that each agency's findings can be scored, and the fused folder stays as it is.
+``OUT-split/<victims' CC>-networks/subscribers.csv`` stands in for the victims' country's other
+domestic networks, which resolve the leads an exchange returns only as keyed hashes.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
+
 from scamtrace.casefolder import CaseFolderWriter
 from scamtrace.enrich.case import holder_countries
+from scamtrace.enrich.phones import calling_code, e164_sql
 from scamtrace.errors import CaseFolderError
 
 #: Which tables each side holds: the victims' country, and the call centers' country.
@@ -54,4 +59,47 @@ def split_case(fused: Path, out: Path | None = None, *, overwrite: bool = False)
                 "fused": fused.name, "holder_country": country, "tables": list(tables),
             }, indent=2) + "\n", encoding="utf-8")  # fmt: skip
         written[country] = target
+    _other_networks(fused, root / f"{victims}-networks", victims, per_table, overwrite=overwrite)
     return written
+
+
+def _other_networks(fused: Path, target: Path, country: str, per_table: dict[str, str], *,
+                    overwrite: bool) -> None:  # fmt: skip
+    """The victims' country's other domestic networks, as the simulator's stand-in for their
+    subscriber lists (``subscribers.csv``, one E.164 number a line): every number of that
+    country the world's call records show that the carrier does not serve. With ``share
+    resolve`` they name the leads an exchange returned only as keyed hashes. It holds honest
+    numbers as well as victims: it is a subscriber list, not a label."""
+    code = str(calling_code(country))
+    parts = []
+    for table, columns in (("carrier_cdr", ("caller_number",)),
+                           ("voip_cdr", ("from_number", "to_number"))):  # fmt: skip
+        source = next((fused / f"{table}{s}" for s in (".parquet", ".csv")
+                       if (fused / f"{table}{s}").is_file()), None)  # fmt: skip
+        if source is None:
+            continue
+        read = (f"read_parquet('{source}')" if source.suffix == ".parquet"
+                else f"read_csv('{source}', all_varchar = true)")  # fmt: skip
+        holder = per_table.get(table, country)
+        parts += [f"SELECT {e164_sql(f'CAST({c} AS VARCHAR)', holder)} AS number FROM {read}"
+                  for c in columns]  # fmt: skip
+    carrier = next((fused / f"carrier_cdr{s}" for s in (".parquet", ".csv")
+                    if (fused / f"carrier_cdr{s}").is_file()), None)  # fmt: skip
+    served = ""
+    if carrier is not None:
+        read = (f"read_parquet('{carrier}')" if carrier.suffix == ".parquet"
+                else f"read_csv('{carrier}', all_varchar = true)")  # fmt: skip
+        callee = e164_sql("CAST(called_number AS VARCHAR)", country)
+        served = f"AND number NOT IN (SELECT {callee} FROM {read} WHERE called_number IS NOT NULL)"
+    if not parts:
+        return
+    db = duckdb.connect()
+    numbers = db.sql(f"""
+        SELECT DISTINCT number FROM ({' UNION ALL '.join(parts)})
+        WHERE number IS NOT NULL AND starts_with(number, '+{code}') {served} ORDER BY number
+    """).fetchall()  # fmt: skip
+    db.close()
+    with CaseFolderWriter(target, overwrite=overwrite, subfolders=()) as w:
+        w.path("subscribers.csv").write_text(
+            "number\n" + "".join(f"{n}\n" for (n,) in numbers), encoding="utf-8")
+        w.write_json("holder.json", {"country": country})

@@ -204,18 +204,22 @@ def test_bad_files_name_file_and_field(exchanges: dict[str, Exchange], tmp_path:
         merge_answer(ex.answer, ex.fused, load_key(ex.key), tmp_path / "m")
 
 
-def test_domestic_lookup_names_the_leads(exchanges: dict[str, Exchange], tmp_path: Path) -> None:
+@pytest.mark.parametrize("preset", ["seed", "hard"])
+def test_domestic_lookup_names_the_leads(exchanges: dict[str, Exchange], tmp_path: Path,
+                                         preset: str) -> None:  # fmt: skip
     """The victims' other domestic networks hash their subscribers with the case key; with the
-    numbers they return (here: every number of the truth, standing in for their subscriber
-    lists), A names what it held only as hashes, and its named findings reach the fused bar."""
+    numbers they return (the split world's stand-in for their subscriber lists, honest numbers
+    and victims alike, no labels), A names what it held only as hashes, and its named findings
+    reach the fused bar on every kind."""
     from scamtrace.detect.pipeline import detect
     from scamtrace.evaluate import evaluate
 
-    ex = exchanges["seed"]
+    ex = exchanges[preset]
+    subscribers = ex.victims_half.parent / "CN-networks" / "subscribers.csv"
+    phones = set(subscribers.read_text(encoding="utf-8").split()[1:])
     with (ex.fused / "truth" / "entities.csv").open(encoding="utf-8") as fh:
-        phones = {r["value"] for r in csv.DictReader(fh) if r["value"].startswith("+")}
-    subscribers = tmp_path / "other-networks.csv"
-    subscribers.write_text("number\n" + "\n".join(sorted(phones)) + "\n", encoding="utf-8")
+        victims = {r["value"] for r in csv.DictReader(fh) if r["kind"] == "victim_phone"}
+    assert phones - victims  # a subscriber list, not a list of victims
     listed = tmp_path / "named.csv"
     run_cli("share", "resolve", str(ex.merged / "exchange" / "unresolved.csv"),
             str(subscribers), "--key", str(ex.key), "--out", str(listed))  # fmt: skip

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from scamtrace.enrich.phones import to_e164
 from scamtrace.errors import CaseFolderError
 from scamtrace.simulate.split import CENTER_SIDE, VICTIM_SIDE, split_case, split_root
 from tests.share.conftest import Exchange, run_cli
@@ -30,6 +31,19 @@ def test_each_country_holds_its_own_tables(exchanges: dict[str, Exchange]) -> No
     for name in VICTIM_SIDE:
         assert pq.read_metadata(ex.victims_half / f"{name}.parquet").num_rows == \
             pq.read_metadata(ex.fused / f"{name}.parquet").num_rows  # fmt: skip
+
+
+def test_other_domestic_networks_serve_what_the_carrier_does_not(
+    exchanges: dict[str, Exchange],
+) -> None:
+    ex = exchanges["seed"]
+    listed = (split_root(ex.fused) / "CN-networks" / "subscribers.csv").read_text().split()
+    assert listed[0] == "number" and len(listed) > 100
+    numbers = set(listed[1:])
+    assert all(n.startswith("+86") for n in numbers)
+    called = pq.read_table(ex.victims_half / "carrier_cdr.parquet").column("called_number")
+    served = {to_e164(n, "CN") for n in set(called.to_pylist())}
+    assert len(served) > 100 and not numbers & served
 
 
 def test_a_case_with_one_holder_cannot_be_split(tmp_path: Path) -> None:
