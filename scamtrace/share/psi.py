@@ -12,13 +12,11 @@ given (then only holders of the key could even form comparable elements).
 
 from __future__ import annotations
 
-import csv
 import socket
 import struct
 from collections.abc import Callable
 from pathlib import Path
 
-from scamtrace.enrich.phones import to_e164
 from scamtrace.errors import ScamtraceError
 
 #: Probability that the overlap count is off by a false positive, for the whole query.
@@ -35,21 +33,12 @@ def load_items(path: Path, country: str, key_file: Path | None = None) -> list[s
     """Distinct numbers of ``path`` (one a line, or the first CSV column; a header is skipped)
     as E.164, or as keyed hashes with the case key from ``key_file``/``$SCAMTRACE_CASE_KEY``
     when ``key_file`` is given."""
-    numbers: set[str] = set()
+    from scamtrace.share.exchange import ExchangeError, extra_numbers
+
     try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            for line_no, row in enumerate(csv.reader(fh), start=1):
-                if not row or not row[0].strip():
-                    continue
-                e164 = to_e164(row[0], country)
-                if e164 is None:
-                    if line_no == 1:
-                        continue
-                    raise PsiError(f"{path}: line {line_no}: field 1: not a phone number: "
-                                   f"{row[0][:40]!r}")  # fmt: skip
-                numbers.add(e164)
-    except OSError as exc:
-        raise PsiError(f"{path}: cannot read: {exc}") from exc
+        numbers = {f"+{n}" for n in extra_numbers(path, country)}
+    except ExchangeError as exc:
+        raise PsiError(str(exc)) from exc
     if key_file is None:
         return sorted(numbers)
     from scamtrace.share.exchange import keyed, load_key
