@@ -50,14 +50,17 @@ keeps its rows and sets the break aside.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
+import mmap
+import os
 import re
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -161,13 +164,31 @@ def _decoded(column: pa.ChunkedArray) -> pa.Array:
 def peer_names(channel: pa.Array) -> pa.Array:
     """The peer in each channel name: between the technology and the last ``-``
     (``SIP/alice-00000001`` -> ``alice``); empty for ``Local/`` channels and names without a
-    technology. (Splits, not a regular expression: several times faster.)"""
+    technology. (Splits and slices, not a regular expression: several times faster.)"""
+    if len(channel) == 0:
+        return channel
     has_tech = pc.greater_equal(pc.find_substring(channel, "/"), 0)
-    parts = pc.split_pattern(pc.if_else(has_tech, channel, "/"), "/", max_splits=1)
-    rest = pc.list_element(parts, 1)
-    peer = pc.list_element(pc.split_pattern(rest, "-", max_splits=1, reverse=True), 0)
-    local = pc.equal(pc.ascii_lower(pc.list_element(parts, 0)), "local")
+    if not pc.all(has_tech).as_py():
+        channel = pc.if_else(has_tech, channel, "/")
+    rest = pc.list_element(pc.split_pattern(channel, "/", max_splits=1), 1)
+    local = pc.starts_with(channel, "local/", ignore_case=True)
+    if _numbered_the_usual_way(rest):
+        peer = pc.utf8_slice_codeunits(rest, 0, -9)  # the usual "-" and 8 hex digits
+    else:
+        peer = pc.list_element(pc.split_pattern(rest, "-", max_splits=1, reverse=True), 0)
     return pc.if_else(local, "", peer)
+
+
+def _numbered_the_usual_way(rest: pa.Array) -> bool:
+    """Whether every name (after its technology) is ASCII and ends as Asterisk numbers its
+    channels: a ``-`` then 8 characters without one (``alice-0000001a``)."""
+    if not pc.all(pc.string_is_ascii(rest)).as_py():
+        return False
+    dash = pc.equal(pc.utf8_slice_codeunits(rest, -9, -8), "-")
+    if not pc.all(pc.fill_null(dash, False)).as_py():
+        return False
+    after = pc.find_substring(pc.utf8_slice_codeunits(rest, -8), "-")
+    return bool(pc.all(pc.equal(after, -1)).as_py())
 
 
 def ip_addresses(text: pa.Array) -> pa.Array:
@@ -204,7 +225,7 @@ def _empty() -> pa.Table:
 
 
 def _line_hashes(table: pa.Table) -> pa.Array:
-    joined = pc.binary_join_element_wise(*table.columns, b"\x1f")
+    joined = pc.binary_join_element_wise(*table.columns, "\x1f")
     db = duckdb.connect()
     try:
         db.register("lines_in", pa.table({"line": joined}))
@@ -232,6 +253,12 @@ def _head_rows(head: bytes) -> list[list[str]]:
         return [row for row in csv.reader(line for line in lines if line.strip())]
     except csv.Error:
         return []
+
+
+def layout_of(table: pa.Table) -> tuple[str, ...]:
+    """The file's column order, for the columns of ``table``."""
+    extra = tuple(n for n in ("uniqueid", "userfield") if n in table.column_names)
+    return (*COLUMNS, *extra)
 
 
 def layout(head: bytes) -> tuple[str, ...]:
@@ -294,7 +321,10 @@ class AsteriskReader:
              zone: str | None, ctx: ReadContext) -> tuple[pa.Table, list[Rejected]]:  # fmt: skip
         if not any(t.num_rows for t in tables):
             return _empty(), rejected
-        table = pa.concat_tables([t for t in tables if t.num_rows])
+        # Pieces parsed with every column and pieces with the mapped ones only: the latter's
+        # other columns are null, and never read (their rows have a uniqueid).
+        table = pa.concat_tables([t for t in tables if t.num_rows], promote_options="default")
+        table = table.select([n for n in layout_of(table) if n in table.column_names])
         numbers = np.concatenate([n for n in lines if len(n)])
         raw, refused = map_columns(table, numbers, zone, ctx.options)
         return raw, rejected + [Rejected(ctx.source, r.line, r.table, r.field, r.value, r.reason)
@@ -304,26 +334,47 @@ class AsteriskReader:
 Problem = tuple[int, str, str]  # (line, value, reason)
 
 
-def _open_binary(path: Path) -> IO[bytes]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return path.open("rb")
+Piece = bytes | memoryview
 
 
-def _parsed(path: Path, names: tuple[str, ...]
-            ) -> Iterator[tuple[pa.Table, np.ndarray, list[Problem]]]:  # fmt: skip
-    """Each piece of the file parsed: rows with data (bytes), their line numbers, and the
-    lines set aside. Pieces end at a line end, so line numbers are counted exactly."""
+def _pieces(path: Path) -> Iterator[tuple[Piece, bool, str | None]]:
+    """The file in pieces that end at a line end (the last may not), a UTF-8 byte-order mark
+    dropped, each with whether it holds a ``\\r``; and for a file that ends early (a truncated
+    ``.gz``) the reason, once, last.
+
+    A plain file is mapped into memory and its pieces are views of it: no copy of the bytes
+    is made before pyarrow parses them. A ``.gz`` is decompressed a block at a time."""
+    if path.suffix != ".gz":
+        try:
+            with path.open("rb") as fh:
+                if os.fstat(fh.fileno()).st_size == 0:
+                    return
+                mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise IngestError(f"{path}: cannot be read: {exc}") from exc
+        # Not closed here: pyarrow may still hold a view of a piece; the mapping goes when
+        # the last view does.
+        view = memoryview(mapped)
+        at = 3 if mapped[:3] == b"\xef\xbb\xbf" else 0
+        while at < len(mapped):
+            end = min(at + CHUNK_BYTES, len(mapped))
+            cut = end if end == len(mapped) else _last_line_end(mapped, at, end)
+            while cut == 0:  # no line end yet: a long line, read on
+                end = min(end + CHUNK_BYTES, len(mapped))
+                cut = end if end == len(mapped) else _last_line_end(mapped, at, end)
+            yield view[at:cut], mapped.find(b"\r", at, cut) >= 0, None
+            at = cut
+        return
     try:
-        fh = _open_binary(path)
+        stream = gzip.open(path, "rb")  # noqa: SIM115 (closed below, after the reads)
     except OSError as exc:
         raise IngestError(f"{path}: cannot be read: {exc}") from exc
-    first_line, carry, start = 1, b"", True
-    with fh:
+    carry, start = b"", True
+    with stream:
         while True:
             broken: str | None = None
             try:
-                block = fh.read(CHUNK_BYTES)
+                block = stream.read(CHUNK_BYTES)
             except (EOFError, OSError, zlib.error) as exc:
                 broken, block = str(exc) or type(exc).__name__, b""
             data = carry + block
@@ -331,58 +382,76 @@ def _parsed(path: Path, names: tuple[str, ...]
                 data = data[3:]
             start = False
             if block:
-                cut = _last_line_end(data)
+                cut = _last_line_end(data, 0, len(data))
                 if cut == 0:
-                    carry = data  # no line end yet: a long line, read on
+                    carry = data
                     continue
                 piece, carry = data[:cut], data[cut:]
             else:
                 piece, carry = data, b""
-            if piece:
-                piece = _utf8(piece)
-                count = _count_lines(piece)
-                yield _parse(piece, first_line, count, names)
-                first_line += count
-            if broken is not None:
-                yield (pa.table({n: pa.array([], pa.binary()) for n in names}),
-                       np.array([], np.int64),
-                       [(first_line, "", f"file ends early (truncated): {broken}")])  # fmt: skip
+            if piece or broken is not None:
+                yield piece, b"\r" in piece, broken
             if not block:
                 return
 
 
-def _last_line_end(data: bytes) -> int:
-    """Where the last whole line of ``data`` ends (0: none does yet). A ``\\r`` at the very
-    end is not taken as one: it may be the first half of a ``\\r\\n`` still to be read."""
-    cut = data.rfind(b"\n") + 1
+def _parsed(path: Path, names: tuple[str, ...]
+            ) -> Iterator[tuple[pa.Table, np.ndarray, list[Problem]]]:  # fmt: skip
+    """Each piece of the file parsed: rows with data (text), their line numbers, and the
+    lines set aside. Pieces end at a line end, so line numbers are counted exactly."""
+    first_line = 1
+    for piece, returns, broken in _pieces(path):
+        if len(piece):
+            text = _utf8(piece)
+            count = _count_lines(text, returns)
+            yield _parse(text, first_line, count, names)
+            first_line += count
+        if broken is not None:
+            yield (pa.table({n: pa.array([], pa.string()) for n in names}),
+                   np.array([], np.int64),
+                   [(first_line, "", f"file ends early (truncated): {broken}")])  # fmt: skip
+
+
+def _last_line_end(data: bytes | mmap.mmap, start: int, end: int) -> int:
+    """Where the last whole line of ``data[start:end]`` ends (0: none does yet). A ``\\r``
+    at the very end is not taken as one: it may be the first half of a ``\\r\\n`` still to
+    be read."""
+    cut = data.rfind(b"\n", start, end) + 1
     if cut == 0:
-        cut = data.rfind(b"\r", 0, len(data) - 1) + 1
+        cut = data.rfind(b"\r", start, end - 1) + 1
     return cut
 
 
-def _utf8(piece: bytes) -> bytes:
+def _utf8(piece: Piece) -> Piece:
     """``piece`` with any bytes that are not UTF-8 replaced by U+FFFD (pyarrow cannot report
     a misshapen line that is not UTF-8; the rest of the line is kept)."""
-    if piece.isascii():
-        return piece
+    if int(np.frombuffer(piece, np.uint8).max()) < 0x80:
+        return piece  # ASCII
     try:
-        piece.decode("utf-8")
+        codecs.utf_8_decode(piece, "strict", True)
     except UnicodeDecodeError:
-        return piece.decode("utf-8", "replace").encode("utf-8")
+        return bytes(piece).decode("utf-8", "replace").encode("utf-8")
     return piece
 
 
-def _count_lines(piece: bytes) -> int:
-    """Lines as pyarrow counts them: ``\\n``, ``\\r\\n`` and a lone ``\\r`` end one."""
-    count = piece.count(b"\n")
-    if b"\r" in piece:
-        count += piece.count(b"\r") - piece.count(b"\r\n")
-    if piece and not piece.endswith((b"\n", b"\r")):
+def _count_lines(piece: Piece, returns: bool = True) -> int:
+    """Lines as pyarrow counts them: ``\\n``, ``\\r\\n`` and a lone ``\\r`` end one
+    (``returns``: whether ``piece`` may hold a ``\\r``; False spares a pass)."""
+    octets = np.frombuffer(piece, np.uint8)
+    count = int(np.count_nonzero(octets == 0x0A))
+    if returns:
+        lone = np.count_nonzero(octets == 0x0D)
+        pairs = np.count_nonzero((octets[:-1] == 0x0D) & (octets[1:] == 0x0A))
+        count += int(lone) - int(pairs)
+    if len(octets) and octets[-1] not in (0x0A, 0x0D):
         count += 1
     return count
 
 
-def _pyarrow(piece: bytes, names: tuple[str, ...]) -> tuple[pa.Table, list[tuple[int, int, str]]]:
+def _pyarrow(piece: Piece, names: tuple[str, ...], include: tuple[str, ...] | None = None
+             ) -> tuple[pa.Table, list[tuple[int, int, str]]]:  # fmt: skip
+    """``piece`` parsed by pyarrow into text columns (``include``: only those; every line is
+    still split into all its fields and counted), and its misshapen rows."""
     bad: list[tuple[int, int, str]] = []  # (row number, fields, text) of misshapen rows
 
     def set_aside(row: pacsv.InvalidRow) -> str:
@@ -398,9 +467,13 @@ def _pyarrow(piece: bytes, names: tuple[str, ...]) -> tuple[pa.Table, list[tuple
                                            block_size=block_size),
             parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False,
                                              invalid_row_handler=set_aside),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.binary() for n in names},
+            # The piece is valid UTF-8 already (_utf8): checking it again costs a third of
+            # the parse.
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False),
+                                                 quoted_strings_can_be_null=False,
+                                                 check_utf8=False,
+                                                 include_columns=list(include or names)),
         )  # fmt: skip
 
     try:
@@ -411,14 +484,38 @@ def _pyarrow(piece: bytes, names: tuple[str, ...]) -> tuple[pa.Table, list[tuple
         return parse(len(piece) + 1), bad  # a line longer than a block
 
 
-def _parse(piece: bytes, first_line: int, count: int, names: tuple[str, ...]
+#: The columns the mapping reads (:func:`map_columns`); the others are needed only to hash a
+#: line without ``uniqueid`` and to tell a line without data, and are parsed only then.
+MAPPED = ("src", "dst", "clid", "channel", "start", "billsec", "disposition", "uniqueid",
+          "userfield")  # fmt: skip
+
+
+def _needs_every_column(table: pa.Table) -> bool:
+    """Whether some row of ``table`` (the :data:`MAPPED` columns) lacks a ``uniqueid`` (its
+    call id is then a hash of all its fields) or a start time (it may be a line without
+    data, which is skipped)."""
+    if not table.num_rows:
+        return False
+    if "uniqueid" not in table.column_names:
+        return True
+    for name in ("uniqueid", "start"):
+        if pc.min(pc.binary_length(table.column(name))).as_py() == 0:
+            return True
+    # A uniqueid of spaces only is as good as none.
+    return bool(pc.any(pc.utf8_is_space(table.column("uniqueid"))).as_py())
+
+
+def _parse(piece: Piece, first_line: int, count: int, names: tuple[str, ...]
            ) -> tuple[pa.Table, np.ndarray, list[Problem]]:  # fmt: skip
     """Parse ``count`` lines starting at line ``first_line``. Where pyarrow's rows are not
     one per line (a quote left open runs on into the next line), the piece is halved until
     they are: a line of ``Master.csv`` is one record, whatever its quotes say."""
     error: str | None = None
     try:
-        table, bad = _pyarrow(piece, names)
+        wanted = tuple(n for n in names if n in MAPPED)
+        table, bad = _pyarrow(piece, names, wanted)
+        if _needs_every_column(table):
+            table, bad = _pyarrow(piece, names)
     except pa.ArrowInvalid as exc:
         error = str(exc)
     if error is None and (table.num_rows + len(bad) == count or count <= 1):
@@ -440,8 +537,9 @@ def _parse(piece: bytes, first_line: int, count: int, names: tuple[str, ...]
             data = pc.greater(width, 0)
             table, numbers = table.filter(data), numbers[_mask(data)]
         return table, numbers, problems
+    piece = bytes(piece)  # the rare way: a line that pyarrow does not read as one row
     if count <= 1:
-        empty = pa.table({n: pa.array([], pa.binary()) for n in names})
+        empty = pa.table({n: pa.array([], pa.string()) for n in names})
         if error is not None and "Empty CSV" in error:
             return empty, np.array([], np.int64), []
         text = piece.decode("utf-8", "replace").rstrip("\r\n")[:80]
@@ -454,8 +552,8 @@ def _parse(piece: bytes, first_line: int, count: int, names: tuple[str, ...]
     cut = ends[half - 1]
     left = _parse(piece[:cut], first_line, half, names)
     right = _parse(piece[cut:], first_line + half, count - half, names)
-    return (pa.concat_tables([left[0], right[0]]), np.concatenate([left[1], right[1]]),
-            left[2] + right[2])
+    table = pa.concat_tables([left[0], right[0]], promote_options="default")
+    return table, np.concatenate([left[1], right[1]]), left[2] + right[2]
 
 
 def map_columns(table: pa.Table, lines: np.ndarray, zone: str | None,

@@ -14,15 +14,19 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import mmap
 import os
 import shutil
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import duckdb
+import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -31,13 +35,21 @@ from scamtrace.ingest.base import NATURAL_KEYS, REJECTED_COLUMNS, Batch, IngestE
 
 MANIFEST = "ingest.json"
 
+#: Rows of one table up to which the new rows' keys are checked for repeats by 64-bit hashes
+#: held in memory (8 bytes a row); past it, by DuckDB over the spooled rows (which may spill
+#: to disk).
+KEY_HASH_LIMIT = 200_000_000
+
 
 def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
+    """SHA-256 of the file's bytes. A regular file is hashed through a memory map, so its
+    bytes are not copied on the way (a read would cost as much as the hash itself)."""
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        try:
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                return hashlib.sha256(mapped).hexdigest()
+        except (OSError, ValueError):  # empty, or not a file that can be mapped (a pipe)
+            return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 @dataclass
@@ -63,6 +75,12 @@ class CaseAppender:
         # One spool file a table, written a batch (row group) at a time: memory stays bounded
         # and a table that needs no merging is renamed into the case as it is.
         self.spools: dict[str, pq.ParquetWriter] = {}
+        # Parquet is written on a second thread (pyarrow lets go of the GIL), one batch at a
+        # time: the next batch is read while the last one is compressed.
+        self.writing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet")
+        self.pending: Future[None] | None = None
+        # 64-bit hashes of the new rows' natural keys, a table each (None past the limit).
+        self.key_hashes: dict[str, list[np.ndarray] | None] = {}
         self.rejected: list[Rejected] = []
         self.sources: list[SourceResult] = []
         self.manifest: dict[str, Any] = self._manifest()
@@ -100,7 +118,37 @@ class CaseAppender:
                 path = self.tmp / ".parts" / f"{batch.table}.parquet"
                 self.parts[batch.table] = [path]
                 self.spools[batch.table] = _parquet_writer(path, batch.table)
-            self.spools[batch.table].write_table(batch.data, row_group_size=1 << 20)
+            self._wait()
+            spool = self.spools[batch.table]
+            self.pending = self.writing.submit(spool.write_table, batch.data,
+                                               row_group_size=1 << 20)  # fmt: skip
+            self._hash_keys(batch)
+
+    def _wait(self) -> None:
+        """Wait for the batch being written; its error, if any, is raised here."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def _hash_keys(self, batch: Batch) -> None:
+        hashes = self.key_hashes.setdefault(batch.table, [])
+        if hashes is None:
+            return
+        if sum(len(h) for h in hashes) + batch.data.num_rows > KEY_HASH_LIMIT:
+            self.key_hashes[batch.table] = None
+            return
+        keys = pl.from_arrow(batch.data.select(list(NATURAL_KEYS[batch.table])))
+        assert isinstance(keys, pl.DataFrame)
+        hashes.append(key_hashes(keys))
+
+    def _keys_distinct(self, table: str) -> bool:
+        """True when no two new rows of ``table`` have the same natural key, as their hashes
+        prove; False when that is not known (two hashes alike, or too many rows to hold)."""
+        hashes = self.key_hashes.get(table)
+        if not hashes:
+            return False
+        values = np.sort(np.concatenate(hashes))
+        return not bool(np.any(values[1:] == values[:-1]))
 
     def __exit__(
         self,
@@ -109,6 +157,10 @@ class CaseAppender:
         tb: TracebackType | None,
     ) -> None:
         try:
+            try:
+                self._wait()
+            finally:
+                self.writing.shutdown(wait=True)
             for spool in self.spools.values():
                 spool.close()
             if exc_type is None and not self.dry_run and self._changed():
@@ -159,8 +211,11 @@ class CaseAppender:
             _existing_csv_to_parquet(old_csv, table, converted, self.holder_country or "")
             sources.insert(0, f"SELECT {cols}, 0 AS _rank FROM read_parquet('{_q(converted)}')")
         out = self.tmp / f"{table}.parquet"
-        twice = db.execute(f"SELECT count(*) FROM (SELECT 1 FROM read_parquet({_list(parts)}) "
-                           f"GROUP BY {keys} HAVING count(*) > 1)").fetchall()[0][0]  # fmt: skip
+        # Distinct hashes prove distinct keys; alike hashes (a repeat, or rarely a collision)
+        # are settled exactly.
+        twice = not self._keys_distinct(table) and db.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM read_parquet({_list(parts)}) "
+            f"GROUP BY {keys} HAVING count(*) > 1)").fetchall()[0][0]  # fmt: skip
         if len(sources) == 1 and len(parts) == 1 and not twice:
             os.replace(parts[0], out)  # a new table without repeated keys: as spooled
         else:
@@ -210,6 +265,13 @@ class CaseAppender:
             for table in self.parts:
                 tables.setdefault(table, self.holder_country)
         _replace_file(path, json.dumps(holder, indent=2) + "\n")
+
+
+def key_hashes(keys: pl.DataFrame) -> np.ndarray:
+    """A 64-bit hash of each row of ``keys`` (Polars' hash: stable within a process only)."""
+    if keys.width == 1:
+        return np.asarray(keys.to_series().hash().to_numpy(), dtype=np.uint64)
+    return np.asarray(keys.hash_rows().to_numpy(), dtype=np.uint64)
 
 
 def _parquet_writer(path: Path, table: str) -> pq.ParquetWriter:

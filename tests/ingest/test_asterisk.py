@@ -12,8 +12,9 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from scamtrace.ingest import asterisk
@@ -221,6 +222,8 @@ def test_malformed_lines_are_rows_or_rejected(
 ) -> None:
     # Lines whose fields are all empty (or a bare pair of quotes cut short) are not data.
     lines = [line for line in lines if line.replace(b'"', b"").replace(b",", b"") != b""]
+    # A file that starts with the bytes of a byte-order mark starts with one, whatever follows.
+    assume(bom or not lines or not lines[0].startswith(b"\xef\xbb\xbf"))
     data = (b"\xef\xbb\xbf" if bom else b"") + ending.join(lines) + (ending if last else b"")
     monkeypatch.setattr(asterisk, "CHUNK_BYTES", chunk)
     path = _write(tmp_path, data)
@@ -237,3 +240,26 @@ def test_malformed_lines_are_rows_or_rejected(
     refused = [r.line for b in typed for r in b.rejected]
     assert kept + len(refused) == len(lines)
     assert len(set(refused)) == len(refused)
+
+
+def _peer(channel: str) -> str:
+    """What the peer of a channel name is, written plainly."""
+    if "/" not in channel or channel.lower().startswith("local/"):
+        return ""
+    return channel.split("/", 1)[1].rsplit("-", 1)[0]
+
+
+_USUAL_CHANNEL = st.builds(
+    lambda tech, name, number: f"{tech}/{name}-{number:08x}",
+    st.sampled_from(["SIP", "PJSIP", "IAX2", "Local", "local"]),
+    st.text(alphabet="abc-/ñ0", max_size=6), st.integers(0, 16**8 - 1),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.lists(_USUAL_CHANNEL, max_size=6),
+                 st.lists(st.one_of(_USUAL_CHANNEL, st.text(alphabet="SIPLoca/-x1ñ", max_size=12)),
+                          max_size=6)))  # fmt: skip
+def test_peer_names_take_what_lies_between_technology_and_last_dash(channels: list[str]) -> None:
+    found = asterisk.peer_names(pa.array(channels, pa.string())).to_pylist()
+    assert found == [_peer(c) for c in channels]

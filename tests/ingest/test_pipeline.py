@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -115,6 +116,27 @@ def test_same_file_twice_and_overlapping_rows_add_nothing_twice(tmp_path: Path) 
     ids = [r["tx_id"] for r in _rows(case / "transfers.parquet")]
     assert len(ids) == len(set(ids)) == n + 1
     assert len(json.loads((case / "ingest.json").read_text())["sources"]) == 2
+
+
+@pytest.mark.parametrize("keys_checked_by", ["hashes", "duckdb", "colliding hashes"])
+def test_a_new_case_keeps_one_row_per_key_however_repeats_are_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys_checked_by: str
+) -> None:
+    if keys_checked_by == "duckdb":
+        monkeypatch.setattr(writer, "KEY_HASH_LIMIT", 0)  # too many rows to hold hashes
+    elif keys_checked_by == "colliding hashes":  # every hash alike: the exact check decides
+        monkeypatch.setattr(writer, "key_hashes", lambda keys: np.zeros(keys.height, np.uint64))
+    rows = [f"T{i},2016-07-09T00:00:{i:02d}Z,a{i},b,{i + 1},CNY,online" for i in range(6)]
+    distinct = tmp_path / "distinct" / "transfers.csv"
+    repeated = tmp_path / "repeated" / "transfers.csv"
+    for path, lines in ((distinct, rows), (repeated, [*rows, rows[2].replace(",3,", ",9,")])):
+        path.parent.mkdir()
+        path.write_text(TRANSFERS + "\n".join(lines) + "\n")
+    ingest([str(distinct)], tmp_path / "case-distinct", holder_country="CN")
+    assert len(_rows(tmp_path / "case-distinct" / "transfers.parquet")) == 6
+    ingest([str(repeated)], tmp_path / "case-repeated", holder_country="CN")
+    kept = _rows(tmp_path / "case-repeated" / "transfers.parquet")
+    assert sorted(str(r["tx_id"]) for r in kept) == [f"T{i}" for i in range(6)]
 
 
 @pytest.mark.parametrize(("encoding", "newline", "bom"), [
