@@ -263,3 +263,28 @@ _USUAL_CHANNEL = st.builds(
 def test_peer_names_take_what_lies_between_technology_and_last_dash(channels: list[str]) -> None:
     found = asterisk.peer_names(pa.array(channels, pa.string())).to_pylist()
     assert found == [_peer(c) for c in channels]
+
+
+@pytest.mark.parametrize("columns", [16, 18])
+def test_small_pieces_read_the_same_rows_as_one_piece(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, columns: int
+) -> None:
+    # The reader parses each piece of the file from one buffer that it reuses: rows parsed
+    # from earlier pieces must not change when later pieces are read over them.
+    path = tmp_path / "Master.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        for i in range(2_000):
+            fields = ["", f"91{i:07d}", f"0086138{i:08d}", "from-customers",
+                      f'"Caller {i}" <91{i:07d}>', f"SIP/cust{i % 37:04d}-{i:08x}",
+                      f"SIP/trunk-{i:08x}", "Dial", f"SIP/trunk/0086138{i:08d},60",
+                      f"2016-07-01 {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}", "",
+                      "2016-07-01 23:59:59", str(i % 97), str(i % 89),
+                      ["ANSWERED", "BUSY", "NO ANSWER"][i % 3], "DOCUMENTATION",
+                      f"1467331200.{i}", ""][:columns]  # fmt: skip
+            writer.writerow(fields)
+    whole, _ = _read(path)
+    monkeypatch.setattr(asterisk, "CHUNK_BYTES", 1_000)  # about four lines a piece
+    pieces, rejected = _read(path)
+    assert not rejected and len(whole) == 2_000
+    assert pieces == whole
