@@ -71,7 +71,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from scamtrace import contract
-from scamtrace.ingest.base import Batch, IngestError, ReadContext, Rejected, coerce, text_table
+from scamtrace.ingest.base import (
+    TYPING_ROWS,
+    Batch,
+    IngestError,
+    ReadContext,
+    Rejected,
+    coerce,
+    text_table,
+)
 
 TABLE = "voip_cdr"
 
@@ -91,10 +99,6 @@ DISPOSITIONS: dict[str, int] = {
 
 BLOCK_BYTES = 1 << 20
 CHUNK_BYTES = 4 << 20
-#: Rows mapped and typed at a time. Each kernel then works on some tens of MB, which the
-#: memory allocator reuses from part to part; a part of half a million rows costs about a
-#: third more CPU time (measured on 1 M lines; see benchmarks/ingest_asterisk.py).
-TYPING_ROWS = 100_000
 _UNIQUEID = re.compile(r"^(?:.+-)?\d{9,}\.\d+$")
 _CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]*/\S+$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")

@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from scamtrace import contract
-from scamtrace.ingest.base import Batch, IngestError, ReadContext, Rejected, coerce
+from scamtrace.ingest.base import TYPING_ROWS, Batch, IngestError, ReadContext, Rejected, coerce
 
 ENCODINGS = ("utf-8-sig", "gb18030", "latin-1")
 
@@ -188,7 +188,7 @@ class ContractReader:
                 return
             pending.append(batch)
             rows += batch.num_rows
-            if rows >= ctx.batch_rows:
+            if rows >= min(ctx.batch_rows, TYPING_ROWS):
                 yield from self._flush(table, pending, line, ctx, held)
                 line += rows
                 pending, rows = [], 0
