@@ -174,31 +174,44 @@ def _decoded(column: pa.ChunkedArray) -> pa.Array:
 def peer_names(channel: pa.Array) -> pa.Array:
     """The peer in each channel name: between the technology and the last ``-``
     (``SIP/alice-00000001`` -> ``alice``); empty for ``Local/`` channels and names without a
-    technology. (Splits and slices, not a regular expression: several times faster.)"""
+    technology. Names numbered the usual way are cut by byte positions (see
+    :func:`_usual_peers`); others are split (several times faster than a regular expression)."""
     if len(channel) == 0:
         return channel
-    has_tech = pc.greater_equal(pc.find_substring(channel, "/"), 0)
-    if not pc.all(has_tech).as_py():
-        channel = pc.if_else(has_tech, channel, "/")
-    rest = pc.list_element(pc.split_pattern(channel, "/", max_splits=1), 1)
-    local = pc.starts_with(channel, "local/", ignore_case=True)
-    if _numbered_the_usual_way(rest):
-        peer = pc.utf8_slice_codeunits(rest, 0, -9)  # the usual "-" and 8 hex digits
-    else:
+    peer = _usual_peers(channel)
+    if peer is None:
+        has_tech = pc.greater_equal(pc.find_substring(channel, "/"), 0)
+        named = pc.if_else(has_tech, channel, "/")
+        rest = pc.list_element(pc.split_pattern(named, "/", max_splits=1), 1)
         peer = pc.list_element(pc.split_pattern(rest, "-", max_splits=1, reverse=True), 0)
-    return pc.if_else(local, "", peer)
+    local = pc.starts_with(channel, "local/", ignore_case=True)
+    return pc.if_else(local, "", peer) if pc.any(local).as_py() else peer
 
 
-def _numbered_the_usual_way(rest: pa.Array) -> bool:
-    """Whether every name (after its technology) is ASCII and ends as Asterisk numbers its
-    channels: a ``-`` then 8 characters without one (``alice-0000001a``)."""
-    if not pc.all(pc.string_is_ascii(rest)).as_py():
-        return False
-    dash = pc.equal(pc.utf8_slice_codeunits(rest, -9, -8), "-")
-    if not pc.all(pc.fill_null(dash, False)).as_py():
-        return False
-    after = pc.find_substring(pc.utf8_slice_codeunits(rest, -8), "-")
-    return bool(pc.all(pc.equal(after, -1)).as_py())
+def _usual_peers(channel: pa.Array) -> pa.Array | None:
+    """Peers cut out by byte positions where every name ends as Asterisk numbers its channels
+    (``-`` and 8 characters without one, after the technology's ``/``: ``SIP/alice-0000001a``);
+    None where one does not. Slicing bytes is many times cheaper than splitting text, and the
+    cuts fall next to ASCII bytes, so the text stays valid UTF-8. The technologies are few:
+    one cut a length of technology name."""
+    if channel.null_count:
+        return None
+    octets = channel.cast(pa.binary())
+    slash = pc.find_substring(octets, "/")
+    dash = pc.subtract(pc.binary_length(octets), 9)  # where the "-" must be
+    usual = pc.and_(pc.greater_equal(slash, 0), pc.less(slash, dash))
+    usual = pc.and_(usual, pc.equal(pc.binary_slice(octets, -9, -8), b"-"))
+    usual = pc.and_(usual, pc.equal(pc.find_substring(pc.binary_slice(octets, -8, 1 << 30), "-"),
+                                    -1))  # fmt: skip
+    if not pc.all(usual).as_py():
+        return None
+    numberless = pc.binary_replace_slice(octets, -9, 1 << 30, "")
+    peers: pa.Array | None = None
+    for at in pc.unique(slash).to_pylist():
+        cut = pc.binary_replace_slice(numberless, 0, at + 1, "")
+        peers = cut if peers is None else pc.if_else(pc.equal(slash, at), cut, peers)
+    assert peers is not None
+    return peers.cast(pa.string())
 
 
 def ip_addresses(text: pa.Array) -> pa.Array:
