@@ -163,8 +163,7 @@ def main() -> None:
         measures = []
         for label, run in (("parse + map (reader)", READER.read_text),
                            ("parse + map + coerce", READER.read),
-                           ("scamtrace ingest into a case (Parquet), own process",
-                            None)):  # fmt: skip
+                           ("ingest into a case (own process)", None)):  # fmt: skip
             # Best of --repeat runs: other jobs on the machine only ever make a run slower.
             best_wall = best_cpu = float("inf")
             for attempt in range(args.repeat):
