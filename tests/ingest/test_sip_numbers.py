@@ -144,3 +144,13 @@ def test_pcap_reads_international_digits(tmp_path: Path, to_user: str, to_number
     rows, _ = read(path, country="KH")
     assert [(r["from_number"], r["to_number"]) for r in rows.to_pylist()] == \
         [("+85512345678", to_number)]  # fmt: skip
+
+
+def test_user_parts_read_alike_whether_values_repeat_or_not() -> None:
+    # Repeated values are judged once each, distinct ones one by one: the verdicts agree.
+    values = ["8613800138000", "912345678", BOTH_WAYS, "34912345678", "447911123456", "1001",
+              "61412345678", "0612345678"]  # fmt: skip
+    one_each = international_user_parts(pa.array(values), "ES").to_pylist()
+    repeated = international_user_parts(pa.array(values * 20), "ES").to_pylist()
+    assert repeated == one_each * 20
+    assert one_each[:2] == [True, False] and any(one_each[4:])
