@@ -385,6 +385,8 @@ def phone_columns(text: pa.Array, country: str) -> tuple[pa.Array, pa.Array, pa.
         stripped = pc.utf8_ltrim(digits, "0")
         abroad = pc.or_(plus, pc.starts_with(digits, intl))
         local = stripped if national else digits
+        if pc.all(abroad).as_py():  # a trunk abroad: no national number to prefix
+            return withheld, digits, _e164_sized(stripped, withheld)
         number = pc.if_else(abroad, stripped,
                             pc.binary_join_element_wise(str(plan.calling_code), local, ""))
         return withheld, digits, _e164_sized(number, withheld)
