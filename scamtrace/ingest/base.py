@@ -314,7 +314,7 @@ def _arrow_typed(col: contract.Column, text: pa.Array) -> tuple[pa.Array, pa.Arr
     if col.kind not in ("time", "int") or text.null_count:
         return None
     if col.kind == "time":
-        colon = pc.equal(pc.utf8_slice_codeunits(text, 13, 14), ":")
+        colon = pc.equal(pc.binary_slice(text.cast(pa.binary()), 13, 14), b":")  # bytes: cheap
         if not pc.all(colon).as_py():
             return None
         # With an offset, or without (then UTC, as in DuckDB's session: a naive time cast to
