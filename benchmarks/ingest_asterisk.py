@@ -120,20 +120,16 @@ def _ingest(source: Path, case: Path, options: dict[str, str], batch_rows: int,
 
 
 def _ingest_in_child(source: Path, case: Path, options: dict[str, str],
-                     batch_rows: int) -> tuple[int, int]:  # fmt: skip
-    """``scamtrace ingest`` of ``source`` in a forked process; (rows, rejected). Its CPU time
-    is the children's (RUSAGE_CHILDREN) once it is joined; its peak memory goes to CHILD_PEAK."""
+                     batch_rows: int) -> tuple[int, int, int]:  # fmt: skip
+    """``scamtrace ingest`` of ``source`` in a forked process: (rows, rejected, its peak
+    memory in KB). Its CPU time is the children's (RUSAGE_CHILDREN) once it is joined."""
     receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
     child = multiprocessing.get_context("fork").Process(
         target=_ingest, args=(source, case, options, batch_rows, send))
     child.start()
     rows, rejected, peak = receive.recv()
     child.join()
-    CHILD_PEAK.append(peak)
-    return rows, rejected
-
-
-CHILD_PEAK: list[int] = []
+    return rows, rejected, peak
 
 
 def main() -> None:
@@ -166,27 +162,29 @@ def main() -> None:
                            ("ingest into a case (own process)", None)):  # fmt: skip
             # Best of --repeat runs: other jobs on the machine only ever make a run slower.
             best_wall = best_cpu = float("inf")
+            child_peak = 0
             for attempt in range(args.repeat):
-                wall, cpu = time.perf_counter(), _cpu()
+                wall = time.perf_counter()
                 rows = rejected = 0
                 if run is None:
                     # In a process of its own, as `scamtrace ingest` runs: it starts with none
                     # of the memory the stages before took from the system.
                     cpu = _cpu(children=True)
-                    rows, rejected = _ingest_in_child(source, Path(work) / f"case-{attempt}",
-                                                      options, args.batch_rows)  # fmt: skip
-                    best_wall = min(best_wall, time.perf_counter() - wall)
-                    best_cpu = min(best_cpu, _cpu(children=True) - cpu)
-                    continue
+                    rows, rejected, used = _ingest_in_child(
+                        source, Path(work) / f"case-{attempt}", options, args.batch_rows)
+                    spent = _cpu(children=True) - cpu
+                    child_peak = max(child_peak, used)
                 else:
+                    cpu = _cpu()
                     for batch in run(source, ctx):
                         data = batch.data if isinstance(batch, Batch) else batch[0]
                         rows += data.num_rows
                         rejected += len(batch.rejected if isinstance(batch, Batch)
                                         else batch[1])  # fmt: skip
+                    spent = _cpu() - cpu
                 best_wall = min(best_wall, time.perf_counter() - wall)
-                best_cpu = min(best_cpu, _cpu() - cpu)
-            peak = (max(CHILD_PEAK) if run is None
+                best_cpu = min(best_cpu, spent)
+            peak = (child_peak if run is None
                     else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024**2  # fmt: skip
             measures.append((label, rows, rejected, best_wall, best_cpu, peak))
     cores = os.cpu_count() or 1

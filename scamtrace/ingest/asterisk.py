@@ -40,9 +40,9 @@ Asterisk does not escape, splits its record in two lines set aside). A line with
 all (blank, or nothing but empty fields) is skipped. Bytes that are not UTF-8 (a caller name
 in Latin-1, say) are replaced by U+FFFD before anything else.
 
-Reading is vectorised. A plain file is mapped into memory and cut into pieces of a few MB
-that end at a line end, which pyarrow parses where they lie (no copy); a ``.gz`` is
-decompressed a piece at a time, and a truncated one keeps its rows and sets the break aside.
+Reading is vectorised. The file (decompressed on the way where it is a ``.gz``; a truncated
+one keeps its rows and sets the break aside) is read into one reused buffer and cut into
+pieces of a few MB that end at a line end, which pyarrow parses where they lie (no copy).
 Each piece is checked for UTF-8 once and its lines counted with numpy; pyarrow then parses it
 serially (that is what numbers the lines it sets aside) into text, converting only the nine
 columns the mapping reads. The other columns are parsed too where a piece has a line without
@@ -319,10 +319,25 @@ class AsteriskReader:
                 and bool(_TIMESTAMP.match(first[9].strip())))  # fmt: skip
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[Batch]:
-        """Batches of ``ctx.batch_rows`` rows or so, each typed in parts of at most
-        :data:`TYPING_ROWS` rows. A part is mapped and typed on a second thread while the
-        next one is parsed (pyarrow lets go of the GIL): the wall time of the two, not their
-        sum. Parts come back in order; two at most are in hand."""
+        """Batches of ``ctx.batch_rows`` rows or so, typed in parts of at most
+        :data:`TYPING_ROWS` rows (see :meth:`_typed_parts`)."""
+        typed: list[pa.Table] = []
+        rejected: list[Rejected] = []
+        for data, refused in self._typed_parts(path, ctx):
+            typed.append(data)
+            rejected += refused
+            if sum(t.num_rows for t in typed) >= ctx.batch_rows:
+                yield Batch(TABLE, pa.concat_tables(typed), rejected)
+                typed, rejected = [], []
+        if typed:
+            yield Batch(TABLE, pa.concat_tables(typed), rejected)
+
+    def _typed_parts(self, path: Path, ctx: ReadContext
+                     ) -> Iterator[tuple[pa.Table, list[Rejected]]]:  # fmt: skip
+        """Each part mapped and typed, with its rows set aside (in line order). A part is
+        typed on a second thread while the next one is parsed (pyarrow lets go of the GIL):
+        the wall time of the two, not their sum. Parts come back in order; two at most are in
+        hand."""
         zone = time_zone(ctx.options.get("timezone"))
 
         def typed_part(part: _Part) -> tuple[pa.Table, list[Rejected]]:
@@ -330,27 +345,14 @@ class AsteriskReader:
             batch = coerce(TABLE, raw, ctx.source, ctx.holder_country, sip_user_parts=True)
             return batch.data, sorted(refused + batch.rejected, key=lambda r: r.line)
 
-        typed: list[pa.Table] = []
-        rejected: list[Rejected] = []
-
-        def take(done: Future[tuple[pa.Table, list[Rejected]]], last: bool) -> Iterator[Batch]:
-            nonlocal typed, rejected
-            data, refused = done.result()
-            typed.append(data)
-            rejected += refused
-            if last or sum(t.num_rows for t in typed) >= ctx.batch_rows:
-                yield Batch(TABLE, pa.concat_tables(typed), rejected)
-                typed, rejected = [], []
-
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="asterisk-typing") as pool:
             pending: deque[Future[tuple[pa.Table, list[Rejected]]]] = deque()
             for part in self._parts(path, ctx):
                 pending.append(pool.submit(typed_part, part))
                 if len(pending) > 1:  # one part typed while the next is parsed
-                    yield from take(pending.popleft(), False)
+                    yield pending.popleft().result()
             while pending:
-                done = pending.popleft()
-                yield from take(done, not pending)
+                yield pending.popleft().result()
 
     def read_text(self, path: Path, ctx: ReadContext) -> Iterator[tuple[pa.Table, list[Rejected]]]:
         """The reader's own work, before typing: parts of at most ``ctx.batch_rows`` and
