@@ -434,6 +434,9 @@ def _pieces(path: Path) -> Iterator[tuple[Piece, bool, str | None]]:
                 if buffer[:3] == b"\xef\xbb\xbf" and filled >= 3:
                     buffer[:filled - 3] = buffer[3:filled]
                     filled -= 3
+                    # Every leading mark goes: pyarrow would drop the next one unseen, and
+                    # with it, a first line that holds nothing else, uncounted.
+                    continue
                 start = False
             cut = _last_line_end(buffer, 0, filled) if got else filled
             if got and cut == 0:

@@ -211,9 +211,10 @@ class ContractReader:
     def _flush(self, table: str, batches: list[pa.RecordBatch], line: int,
                ctx: ReadContext, held: list[Rejected]) -> Iterator[Batch]:  # fmt: skip
         if batches:
-            raw = pa.Table.from_batches(batches)
-            batch = coerce(table, _as_text(raw, line), ctx.source, ctx.holder_country)
-            held.extend(batch.rejected)
+            raw, not_utf8 = _not_utf8(_as_text(pa.Table.from_batches(batches), line), table,
+                                      ctx.source)  # fmt: skip
+            batch = coerce(table, raw, ctx.source, ctx.holder_country)
+            held.extend(sorted(not_utf8 + batch.rejected, key=lambda r: r.line))
             yield Batch(batch.table, batch.data, [])
 
 
@@ -262,9 +263,57 @@ def _header(path: Path, encoding: str) -> list[str]:
 
 
 def _all_text(header: list[str]) -> pacsv.ConvertOptions:
-    """Every column as text, empty cells as empty strings (the reader types them later)."""
+    """Every column as text, empty cells as empty strings (the reader types them later).
+    pyarrow does not check the text is UTF-8: :func:`_not_utf8` does, for less."""
     return pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
-                                strings_can_be_null=False, quoted_strings_can_be_null=False)
+                                strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                check_utf8=False)  # fmt: skip
+
+
+def _not_utf8(raw: pa.Table, table: str, source: str) -> tuple[pa.Table, list[Rejected]]:
+    """``raw`` without the rows whose text is not UTF-8, and those rows set aside (a file
+    that starts as UTF-8 and changes encoding later). Text that is all ASCII (one pass of
+    numpy over its bytes) is UTF-8, and other text is validated by Arrow; only a column that
+    fails is looked at value by value. pyarrow's own check of every value costs about a
+    third of its parse, and would stop the reading at the first bad value."""
+    bad: np.ndarray | None = None
+    found: list[tuple[int, str, str]] = []
+    for name in raw.column_names:
+        column = raw.column(name)
+        if not pa.types.is_string(column.type) or _ascii(column):
+            continue
+        try:
+            column.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        values = column.cast(pa.binary()).to_pylist()
+        wrong = np.fromiter((v is not None and not _decodes(v) for v in values), bool,
+                            len(values))  # fmt: skip
+        for row in np.flatnonzero(wrong):
+            found.append((int(row), name, values[row].decode("utf-8", "replace")[:80]))
+        bad = wrong if bad is None else bad | wrong
+    if bad is None:
+        return raw, []
+    lines = raw.column("_line").to_numpy()
+    rejected = [Rejected(source, int(lines[row]), table, name, value,
+                         "not UTF-8 text (the file starts as UTF-8)")
+                for row, name, value in sorted(found)]  # fmt: skip
+    return raw.filter(pa.array(~bad)), rejected
+
+
+def _ascii(column: pa.ChunkedArray) -> bool:
+    return all(chunk.buffers()[2] is None or chunk.buffers()[2].size == 0 or
+               int(np.frombuffer(chunk.buffers()[2], np.uint8).max()) < 0x80
+               for chunk in column.chunks)  # fmt: skip
+
+
+def _decodes(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _as_text(table: pa.Table, first_line: int) -> pa.Table:

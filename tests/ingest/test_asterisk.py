@@ -154,6 +154,23 @@ def test_small_pieces_and_batches_keep_line_numbers(monkeypatch: pytest.MonkeyPa
         [(r.line + 1, r.field) for r in whole_rejected]  # one blank line more above  # fmt: skip
 
 
+@pytest.mark.parametrize("marks", [1, 2, 3])
+def test_leading_byte_order_marks_are_dropped_and_lines_keep_their_numbers(
+    tmp_path: Path, marks: int,
+) -> None:
+    lines = MASTER.read_bytes().splitlines(keepends=True)
+    bom = b"\xef\xbb\xbf"
+    whole, whole_rejected = _read(MASTER)
+    # marks before the first line: its row is read as it is
+    rows, rejected = _read(_write(tmp_path, bom * marks + b"".join(lines)))
+    assert (rows, rejected) == (whole, whole_rejected)
+    # marks alone on the first line: a blank line, counted
+    rows, rejected = _read(_write(tmp_path, bom * marks + b"\n" + b"".join(lines)))
+    assert rows == whole
+    assert [(r.line, r.field) for r in rejected] == \
+        [(r.line + 1, r.field) for r in whole_rejected]  # fmt: skip
+
+
 def test_gzip_and_truncated_gzip(tmp_path: Path) -> None:
     whole, _ = _read(MASTER)
     packed = gzip.compress(MASTER.read_bytes())
@@ -222,8 +239,9 @@ def test_malformed_lines_are_rows_or_rejected(
 ) -> None:
     # Lines whose fields are all empty (or a bare pair of quotes cut short) are not data.
     lines = [line for line in lines if line.replace(b'"', b"").replace(b",", b"") != b""]
-    # A file that starts with the bytes of a byte-order mark starts with one, whatever follows.
-    assume(bom or not lines or not lines[0].startswith(b"\xef\xbb\xbf"))
+    # A file that starts with the bytes of a byte-order mark starts with one, whatever follows
+    # (test_leading_byte_order_marks_are_dropped_and_lines_keep_their_numbers).
+    assume(not lines or not lines[0].startswith(b"\xef\xbb\xbf"))
     data = (b"\xef\xbb\xbf" if bom else b"") + ending.join(lines) + (ending if last else b"")
     monkeypatch.setattr(asterisk, "CHUNK_BYTES", chunk)
     path = _write(tmp_path, data)

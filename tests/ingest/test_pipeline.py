@@ -168,6 +168,26 @@ def test_encodings_line_endings_and_quoted_newlines(tmp_path: Path, encoding: st
     assert not [r for b in batches for r in b.rejected]
 
 
+def test_text_not_utf8_after_a_utf8_start_is_set_aside_by_line_and_field(tmp_path: Path) -> None:
+    """A file read as UTF-8 (its start is) with a Latin-1 value further on: that row is set
+    aside with its line and field, and every other row, before and after it, is kept."""
+    rows = [f"T{i},2016-07-01T10:00:00Z,a{i},b{i},{i}.50,CNY,网银" for i in range(1, 60001)]
+    bad = 41_234
+    data = (TRANSFERS + "\n".join(rows) + "\n").encode("utf-8")
+    at = data.index(f"\nT{bad},".encode()) + 1
+    line_end = data.index(b"\n", at)
+    data = data[:at] + data[at:line_end].replace("网银".encode(), "caf\xe9".encode("latin-1")) \
+        + data[line_end:]  # fmt: skip
+    source = tmp_path / "transfers.csv"
+    source.write_bytes(data)
+    batches = list(READER.read(source, ReadContext("CN", str(source))))
+    kept = [r["tx_id"] for b in batches for r in b.data.select(["tx_id"]).to_pylist()]
+    assert len(kept) == 59_999 and f"T{bad}" not in kept and kept[-1] == "T60000"
+    (rejected,) = [r for b in batches for r in b.rejected]
+    assert (rejected.line, rejected.field) == (bad + 1, "channel")  # the header is line 1
+    assert rejected.value == "caf\ufffd" and "UTF-8" in rejected.reason
+
+
 def test_truncated_gzip_keeps_rows_and_reports_the_break(tmp_path: Path) -> None:
     body = TRANSFERS + "".join(f"t{i},2016-07-01T10:00:{i % 60:02d}Z,a,b,{i}.50,CNY,online\n"
                                for i in range(1, 20001))  # fmt: skip
