@@ -25,6 +25,32 @@ from scamtrace.errors import CaseFolderError
 TableFormat = Literal["parquet", "csv"]
 
 
+def ensure_apart(output: Path, *inputs: Path | None, option: str = "--out") -> None:
+    """Refuse an output that is, holds or lies inside one of ``inputs``.
+
+    Replacing such an output would delete or rewrite what the command is reading (``detect
+    CASE --out CASE --overwrite`` used to delete the case). Paths are compared resolved, so a
+    symbolic link or ``..`` does not hide that two names are one folder.
+    """
+    target = output.resolve()
+    for given in inputs:
+        if given is None or str(given) == "-":
+            continue
+        source = given.resolve()
+        if target == source:
+            why = "is"
+        elif target in source.parents:
+            why = "holds"
+        elif source in target.parents:
+            why = "lies inside"
+        else:
+            continue
+        raise CaseFolderError(
+            f"{output}: {option} {why} the input {given}; writing there would replace what is "
+            "being read. Choose an output outside the inputs."
+        )
+
+
 class TableSink:
     """One contract table, written batch by batch in its declared schema."""
 
