@@ -229,9 +229,10 @@ def verify_package(pkg: Path, pubkey: Path | None = None,
     try:
         manifest = json.loads(body)
         named = base64.b64decode(manifest["signature"]["public_key"], validate=True)
-        listed = {e["path"]: e for e in manifest["files"]}
-    except (ValueError, KeyError, TypeError) as exc:
-        result.problems.append(f"{MANIFEST}: unreadable ({exc})")
+        listed = {str(e["path"]): (e["sha256"], e["bytes"]) for e in manifest["files"]}
+        inputs = {str(e["path"]): e["sha256"] for e in manifest.get("inputs") or []}
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        result.problems.append(f"{MANIFEST}: unreadable ({str(exc)[:200]})")
         if pubkey is not None:  # a trusted key still says whether these are the signed bytes
             try:
                 load_public_key(pubkey).verify(
@@ -263,16 +264,21 @@ def verify_package(pkg: Path, pubkey: Path | None = None,
     for path in sorted(present.keys() - listed.keys()):
         result.problems.append(f"{path}: added (not in the manifest)")
     for path in sorted(listed.keys() & present.keys()):
-        if (listed[path]["sha256"], listed[path]["bytes"]) != (present[path]["sha256"],
-                                                               present[path]["bytes"]):
+        if listed[path] != (present[path]["sha256"], present[path]["bytes"]):
             result.problems.append(f"{path}: changed (SHA-256 differs from the manifest)")
     if case_dir is not None:
         now = {f"{case_dir.name}/{e['path']}": e for e in file_entries(case_dir)}
-        for entry in manifest.get("inputs", []):
-            seen = now.get(entry["path"])
-            if seen is None or seen["sha256"] != entry["sha256"]:
-                result.problems.append(f"input {entry['path']}: "
+        if not inputs:
+            result.problems.append(f"{MANIFEST}: lists no input files; the package was made "
+                                   "without --case, so --case cannot be checked")  # fmt: skip
+        for path, sha256 in inputs.items():
+            seen = now.get(path)
+            if seen is None or seen["sha256"] != sha256:
+                result.problems.append(f"input {path}: "
                                        f"{'missing' if seen is None else 'changed'}")  # fmt: skip
+        # A record slipped into the case after packaging is as much a change as an edited one.
+        for path in sorted(now.keys() - inputs.keys() if inputs else ()):
+            result.problems.append(f"input {path}: added (not in the manifest)")
     result.files = len(listed)
     result.ok = not result.problems
     return result

@@ -3,12 +3,15 @@ or wrong key is caught and the file named."""
 
 from __future__ import annotations
 
+import base64
 import csv
+import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner
 
 from scamtrace.cli import app
@@ -66,7 +69,7 @@ def test_one_flipped_byte_is_caught_and_named(package: Path, keys: tuple[Path, P
     path.write_bytes(bytes(data))
     try:
         result = verify_package(package, keys[1])
-        done = CliRunner().invoke(app, ["share", "verify", str(package)])
+        done = CliRunner().invoke(app, ["share", "verify", str(package), "--integrity-only"])
     finally:
         path.write_bytes(original)
     assert not result.ok
@@ -202,3 +205,51 @@ def test_package_refuses_a_victim_left_in_a_file(
     with pytest.raises(PackageError, match="victims' numbers"):
         build_package(findings, keys[0], tmp_path / "leaky")
     assert not (tmp_path / "leaky").exists()
+
+
+def test_verify_needs_a_trusted_key_to_say_verified(package: Path, keys: tuple[Path, Path],
+                                                   tmp_path: Path) -> None:  # fmt: skip
+    """A package changed and re-signed with another key passes every check but the key's; so
+    verify asks for the agency's key, or says loudly that it checked integrity only."""
+    other, _ = keygen(tmp_path / "other.pem")
+    forged = tmp_path / "forged"
+    shutil.copytree(package, forged)
+    (forged / "findings" / "centers.csv").write_text("center_id\nX\n", encoding="utf-8")
+    from scamtrace.share.package import MANIFEST, SIGNATURE, file_entries, load_private_key
+
+    manifest = json.loads((forged / MANIFEST).read_text(encoding="utf-8"))
+    manifest["files"] = file_entries(forged, skip=(MANIFEST, SIGNATURE))
+    key = load_private_key(other)
+    public = key.public_key().public_bytes(serialization.Encoding.Raw,
+                                           serialization.PublicFormat.Raw)  # fmt: skip
+    manifest["signature"]["public_key"] = base64.b64encode(public).decode()
+    body = (json.dumps(manifest, indent=2) + "\n").encode()
+    (forged / MANIFEST).write_bytes(body)
+    (forged / SIGNATURE).write_text(base64.b64encode(key.sign(body)).decode() + "\n")
+
+    plain = CliRunner().invoke(app, ["share", "verify", str(forged)])
+    assert plain.exit_code != 0 and "verified" not in plain.output
+    assert "--pubkey" in str(plain.exception)
+    loose = CliRunner().invoke(app, ["share", "verify", str(forged), "--integrity-only"])
+    assert loose.exit_code == 0  # the files do match what the (forged) manifest says ...
+    assert "does not prove who signed" in loose.output  # ... which proves nothing about who
+    trusted = CliRunner().invoke(app, ["share", "verify", str(forged), "--pubkey", str(keys[1])])
+    assert trusted.exit_code == 1 and "not the given key" in trusted.output
+
+
+def test_verify_case_names_files_added_after_packaging(package: Path, small_case: Path,
+                                                       keys: tuple[Path, Path],
+                                                       tmp_path: Path) -> None:  # fmt: skip
+    case = tmp_path / small_case.name
+    shutil.copytree(small_case, case)
+    assert verify_package(package, keys[1], case).ok
+    (case / "voip_cdr.csv").write_text("call_id\nslipped-in\n", encoding="utf-8")
+    (case / "truth" / "notes.txt").write_text("later\n", encoding="utf-8")
+    result = verify_package(package, keys[1], case)
+    assert not result.ok
+    assert f"input {small_case.name}/voip_cdr.csv: added (not in the manifest)" in result.problems
+    assert f"input {small_case.name}/truth/notes.txt: added (not in the manifest)" in \
+        result.problems  # fmt: skip
+    done = CliRunner().invoke(app, ["share", "verify", str(package), "--pubkey", str(keys[1]),
+                                    "--case", str(case)])  # fmt: skip
+    assert done.exit_code == 1 and "voip_cdr.csv: added" in done.output
