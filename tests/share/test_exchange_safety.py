@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -79,10 +80,10 @@ def test_the_time_tolerance_is_capped(exchanges: dict[str, Exchange], tmp_path: 
     with pytest.raises(ExchangeError, match="tolerance"):
         build_request(ex.findings_merged, ex.victims_half, load_key(ex.key),
                       tolerance_s=tolerance)  # fmt: skip
-    code, output, _ = _invoke("share", "request", str(ex.findings_merged), str(ex.victims_half),
-                              "--key", str(ex.key), "--out", str(tmp_path / "r.json"),
-                              "--tolerance", str(tolerance))  # fmt: skip
-    assert code != 0 and not (tmp_path / "r.json").exists()
+    code, _, exc = _invoke("share", "request", str(ex.findings_merged), str(ex.victims_half),
+                           "--key", str(ex.key), "--out", str(tmp_path / "r.json"),
+                           "--tolerance", str(tolerance))  # fmt: skip
+    assert code != 0 and "--tolerance" in str(exc) and not (tmp_path / "r.json").exists()
     # B checks what it is sent, whoever made it.
     raw = json.loads(ex.request.read_text(encoding="utf-8"))
     raw["tolerance_s"] = tolerance
@@ -107,12 +108,12 @@ def test_unreadable_json_is_a_one_line_error_naming_the_file(
     ex = exchanges["seed"]
     key = load_key(ex.key)
     for name, path in _unreadable(tmp_path).items():
-        with pytest.raises(ScamtraceError, match=path.name) as caught:
+        with pytest.raises(ScamtraceError, match=re.escape(path.name)) as caught:
             build_answer(path, ex.centers_half, key)
         assert "\n" not in str(caught.value), name
-        with pytest.raises(ScamtraceError, match=path.name):
+        with pytest.raises(ScamtraceError, match=re.escape(path.name)):
             merge_answer(path, ex.victims_half, key, tmp_path / f"merged-{name}")
-        with pytest.raises(ScamtraceError, match=path.name):
+        with pytest.raises(ScamtraceError, match=re.escape(path.name)):
             run_cli("share", "stix-import", str(path), "--out", str(tmp_path / f"f-{name}"))
 
 
@@ -122,9 +123,9 @@ def test_resolve_on_files_that_are_not_text(exchanges: dict[str, Exchange],
     unresolved = ex.merged / "exchange" / "unresolved.csv"
     binary = tmp_path / "numbers.csv"
     binary.write_bytes(b"number\n+86138\xff\xfe0000001\n")
-    with pytest.raises(ScamtraceError, match="numbers.csv"):
+    with pytest.raises(ScamtraceError, match=r"numbers\.csv"):
         resolve_leads(unresolved, binary, "CN", load_key(ex.key), tmp_path / "a.csv")
-    with pytest.raises(ScamtraceError, match="latin1.json"):
+    with pytest.raises(ScamtraceError, match=r"latin1\.json"):
         resolve_leads(_unreadable(tmp_path)["latin1"], binary, "CN", load_key(ex.key),
                       tmp_path / "b.csv")  # fmt: skip
 
