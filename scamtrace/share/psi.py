@@ -8,6 +8,12 @@ the size of the client's set; neither sees the other's elements, blinded or not.
 The two processes talk over TCP: each message is a 4-byte big-endian length and the serialised
 protobuf. Elements are normalised E.164 numbers, or their keyed hashes when a case key is
 given (then only holders of the key could even form comparable elements).
+
+The server faces whoever can reach its port, so it trusts no client: each one is answered in
+its own thread with a deadline for its whole exchange (a silent or slow client is dropped when
+it passes, and never holds up the others), a message may announce at most ``MAX_MESSAGE``
+bytes, and whatever one client sends (garbage, half a message, nothing) ends only that
+client's connection, named through ``on_drop``.
 """
 
 from __future__ import annotations
