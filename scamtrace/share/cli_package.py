@@ -180,6 +180,16 @@ def package(
                              agency=agency, overwrite=overwrite)  # fmt: skip
     err.print(f"{len(manifest['files'])} files and {len(manifest['inputs'])} inputs hashed, "
               f"signed by {manifest['signature']['key_fingerprint']} -> {out}")  # fmt: skip
+    redaction = manifest.get("redaction")
+    if redaction:
+        err.print(f"personal data replaced by {redaction['pseudonyms']:,} keyed pseudonyms "
+                  "(--reveal to package the findings as they are)", highlight=False)  # fmt: skip
+        for withheld in redaction["withheld"]:
+            err.print(f"[bold yellow]withheld[/] {withheld}: not a file the package can "
+                      "pseudonymise", highlight=False)  # fmt: skip
+    else:
+        err.print("[bold yellow]--reveal: the package holds victims' numbers and other personal "
+                  "data[/]")  # fmt: skip
 
 
 def verify(
