@@ -653,7 +653,14 @@ def merge_answer(
         shutil.copyfile(answer_path, w.path("exchange/answer.json"))
         _write_unresolved(w, calls, hashes - resolved)
     return MergeStats(calls.num_rows, len(hashes), len(resolved), len(hashes - resolved),
-                      sum(1 for line in raw.get("lines", []) if line.get("disclosed")))  # fmt: skip
+                      _disclosed(raw.get("lines")))  # fmt: skip
+
+
+def _disclosed(lines: object) -> int:
+    """How many lines an answer discloses (0 for a field that is not a list of lines)."""
+    if not isinstance(lines, list):
+        return 0
+    return sum(1 for line in lines if isinstance(line, dict) and line.get("disclosed"))
 
 
 def _write_unresolved(w: CaseFolderWriter, calls: pa.Table, unresolved: set[str]) -> None:
