@@ -9,11 +9,30 @@ import typer
 from rich.console import Console
 
 out = Console()
+err = Console(stderr=True)
 
 KeyOption = Annotated[
     Path | None,
-    typer.Option("--key", "-k", help="case key file (hex); else $SCAMTRACE_CASE_KEY"),
+    typer.Option("--key", "-k", help="case key file (hex, mode 0600); else $SCAMTRACE_CASE_KEY"),
 ]
+Overwrite = Annotated[bool, typer.Option(help="replace the output file if it exists")]
+
+
+def _warned(path: Path | None) -> Path | None:
+    """``path``, after a loud warning on stderr if others than its owner may read it."""
+    from scamtrace.share.exchange import key_exposure
+
+    warning = key_exposure(path)
+    if warning:
+        err.print(f"[bold red]WARNING: key file readable by others:[/] {warning}",
+                  highlight=False, soft_wrap=True)  # fmt: skip
+    return path
+
+
+def _key(path: Path | None) -> bytes:
+    from scamtrace.share.exchange import load_key
+
+    return load_key(_warned(path))
 
 
 def keygen(
@@ -37,7 +56,9 @@ def request(
     case: Annotated[Path, typer.Argument(help="your case folder (with carrier_cdr)")],
     out_file: Annotated[Path, typer.Option("--out", "-o", help="request JSON to write")],
     key: KeyOption = None,
-    tolerance: Annotated[int, typer.Option(help="seconds either side of each call")] = 10,
+    tolerance: Annotated[int, typer.Option(
+        help="seconds either side of each call, 0..3600")] = 10,
+    overwrite: Overwrite = False,
 ) -> None:
     """Agency A: the suspicious calls (hashed callee, time, hashed caller ID) and spoofed
     caller IDs for the other side to look up; every number is an HMAC with the case key.
@@ -46,9 +67,11 @@ def request(
 
         scamtrace share request findings/CN cases/x-split/CN --key case.key --out request.json
     """
-    from scamtrace.share.exchange import load_key, write_request
+    from scamtrace.share.exchange import check_tolerance, write_request
 
-    stats = write_request(findings, case, load_key(key), out_file, tolerance_s=tolerance)
+    check_tolerance(tolerance, "--tolerance")
+    stats = write_request(findings, case, _key(key), out_file, tolerance_s=tolerance,
+                          overwrite=overwrite)  # fmt: skip
     out.print(f"request -> {out_file}: {stats.calls:,} calls to {stats.callees:,} numbers, "
               f"{stats.caller_ids:,} flagged caller IDs, all as keyed hashes")  # fmt: skip
 
@@ -58,22 +81,35 @@ def answer(
     case: Annotated[Path, typer.Argument(help="your case folder (with voip_cdr)")],
     out_file: Annotated[Path, typer.Option("--out", "-o", help="answer JSON to write")],
     key: KeyOption = None,
+    line_key: Annotated[Path | None, typer.Option(
+        "--line-key", help="your own secret for the pseudonyms of your unflagged lines (made, "
+                           "mode 0600, if missing); else $SCAMTRACE_LINE_KEY, else "
+                           "~/.config/scamtrace/line.key. Never give it to the other side")] = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Agency B: match the request against your VoIP records; return the dialling lines you
     flag (SIP accounts, IPs with country and network, their calls with hashed numbers), and
-    other lines only as a pseudonym with the calls asked about.
+    other lines only as a pseudonym with the calls asked about. The pseudonyms are keyed with
+    your own line key, not the case key, so the other side cannot test guesses of your
+    customers' account names.
 
     Example:
 
         scamtrace share answer request.json cases/x-split/ES --key case.key --out answer.json
     """
-    from scamtrace.share.exchange import load_key, write_answer
+    from scamtrace.share.exchange import load_line_key, write_answer
 
-    s = write_answer(request_file, case, load_key(key), out_file)
+    case_key = _key(key)
+    secret, where = load_line_key(line_key)
+    if line_key is not None:
+        _warned(line_key)
+    s = write_answer(request_file, case, case_key, out_file, line_key=secret,
+                     overwrite=overwrite)  # fmt: skip
     out.print(f"answer -> {out_file}: {s.matched:,} of {s.requested:,} calls found; "
               f"{s.lines_disclosed} dialling lines disclosed, {s.lines_pseudonymous} other "
               f"lines as pseudonyms; {s.calls_returned:,} calls, {s.numbers_returned:,} "
               "hashed numbers")  # fmt: skip
+    err.print(f"unflagged lines pseudonymised with your line key {where}", highlight=False)
 
 
 def merge(
@@ -100,9 +136,12 @@ def merge(
         scamtrace share merge answer.json cases/x-split/CN --key case.key --out cases/x-merged \\
             --findings findings/x-merged
     """
-    from scamtrace.share.exchange import load_key, merge_answer, write_exchange_leads
+    from scamtrace.casefolder import ensure_apart
+    from scamtrace.share.exchange import merge_answer, write_exchange_leads
 
-    s = merge_answer(answer_file, case, load_key(key), out_dir, overwrite=overwrite,
+    if findings is not None:
+        ensure_apart(findings, out_dir, case, answer_file, numbers, option="--findings")
+    s = merge_answer(answer_file, case, _key(key), out_dir, overwrite=overwrite,
                      numbers=numbers)  # fmt: skip
     out.print(f"merged -> {out_dir}: {s.calls:,} calls from {s.lines_disclosed} disclosed "
               f"lines; {s.resolved:,} of {s.numbers:,} numbers re-identified, {s.unresolved:,} "
@@ -123,6 +162,7 @@ def resolve(
     out_file: Annotated[Path, typer.Option("--out", "-o", help="matching numbers to write")],
     country: Annotated[str, typer.Option(help="country of national numbers in the file")] = "CN",
     key: KeyOption = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """A domestic network of agency A: which of your subscribers are among A's leads (by keyed
     hash); A passes your answer to [bold]share merge --numbers[/].
@@ -131,40 +171,53 @@ def resolve(
 
         scamtrace share resolve unresolved.csv subscribers.csv --key case.key --out named.csv
     """
-    from scamtrace.share.exchange import load_key, resolve_leads
+    from scamtrace.share.exchange import resolve_leads
 
-    found = resolve_leads(unresolved, numbers, country, load_key(key), out_file)
+    found = resolve_leads(unresolved, numbers, country, _key(key), out_file, overwrite=overwrite)
     out.print(f"{found:,} of your numbers are among the leads -> {out_file}")
 
 
 def psi_serve(
     numbers: Annotated[Path, typer.Argument(help="your numbers, one a line (or first column)")],
-    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0: any free port)")] = 0,
+    port: Annotated[int, typer.Option(help="TCP port, 1..65535 (0: any free port)")] = 0,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     country: Annotated[str, typer.Option(help="country of national numbers in the file")] = "CN",
     key: KeyOption = None,
     once: Annotated[bool, typer.Option(help="answer one client, then exit")] = True,
+    client_timeout: Annotated[float, typer.Option(
+        help="seconds one client may take in all; a slower or silent one is dropped")] = 30.0,
+    max_message_mb: Annotated[int, typer.Option(
+        help="largest request accepted, in MiB (256: about 7 million numbers)")] = 256,
 ) -> None:
     """Offer your number set for private set intersection: a client learns only how many of
-    its numbers you also hold; you learn only how many it asked about.
+    its numbers you also hold; you learn only how many it asked about. Each client is answered
+    in its own thread within --client-timeout; one that sends garbage, nothing, or too much is
+    dropped (named on stderr) and the others are served.
 
     Example:
 
         scamtrace share psi-serve my-numbers.csv --port 5555 --country ES
     """
-    from scamtrace.share.psi import load_items, serve
+    from scamtrace.share.psi import PsiError, check_port, load_items, serve
 
-    items = load_items(numbers, country, key)
+    check_port(port, any_port=True)
+    if client_timeout <= 0 or max_message_mb <= 0:
+        raise PsiError("--client-timeout and --max-message-mb must be positive")
+    items = load_items(numbers, country, _warned(key))
 
     def ready(bound: int) -> None:
         out.print(f"PSI server on {host}:{bound} with {len(items):,} numbers", highlight=False)
 
-    serve(items, host=host, port=port, once=once, on_ready=ready)
+    def dropped(why: str) -> None:
+        err.print(f"[bold yellow]dropped[/] {why}", highlight=False, soft_wrap=True)
+
+    serve(items, host=host, port=port, once=once, on_ready=ready, on_drop=dropped,
+          client_timeout_s=client_timeout, max_message=max_message_mb << 20)  # fmt: skip
 
 
 def psi_count(
     numbers: Annotated[Path, typer.Argument(help="your numbers, one a line (or first column)")],
-    port: Annotated[int, typer.Option(help="the server's TCP port")],
+    port: Annotated[int, typer.Option(help="the server's TCP port (1..65535)")],
     host: Annotated[str, typer.Option(help="the server's address")] = "127.0.0.1",
     country: Annotated[str, typer.Option(help="country of national numbers in the file")] = "CN",
     key: KeyOption = None,
@@ -175,9 +228,10 @@ def psi_count(
 
         scamtrace share psi-count victims.csv --port 5555 --country CN
     """
-    from scamtrace.share.psi import count, load_items
+    from scamtrace.share.psi import check_port, count, load_items
 
-    items = load_items(numbers, country, key)
+    check_port(port)
+    items = load_items(numbers, country, _warned(key))
     overlap = count(items, host=host, port=port)
     out.print(f"overlap: {overlap:,} of your {len(items):,} numbers")
 

@@ -18,6 +18,17 @@ Reveal = Annotated[bool, typer.Option(
                      "holders (only where the law allows sharing them)")]  # fmt: skip
 Tlp = Annotated[str, typer.Option(help="TLP marking: clear/white, green, amber or red")]
 Agency = Annotated[str, typer.Option(help="name of the agency that shares (producer, signer)")]
+Overwrite = Annotated[bool, typer.Option(help="replace OUT if it exists")]
+
+
+def _refuse(out: Path, overwrite: bool, *inputs: Path | None) -> None:
+    """Refuse an output that would replace an input, or an existing one unless ``overwrite``."""
+    from scamtrace.casefolder import ensure_apart
+    from scamtrace.share.findings import FindingsError
+    from scamtrace.share.safeio import refuse_existing
+
+    ensure_apart(out, *inputs)
+    refuse_existing(out, overwrite, FindingsError)
 
 
 def stix(
@@ -26,6 +37,7 @@ def stix(
     tlp: Tlp = "amber",
     reveal: Reveal = False,
     agency: Agency = "scamtrace user",
+    overwrite: Overwrite = False,
 ) -> None:
     """Export findings as a STIX 2.1 bundle: networks as threat actors with their campaigns,
     call centers as infrastructure, indicators with sightings, TLP-marked.
@@ -36,6 +48,7 @@ def stix(
     """
     from scamtrace.share.stix import write_stix
 
+    _refuse(out, overwrite, findings_dir)
     done = write_stix(findings_dir, out, tlp=tlp, reveal=reveal, agency=agency)
     err.print(f"{done.objects:,} STIX objects ({done.indicators:,} indicators, "
               f"{done.victims:,} victims) -> {out}")  # fmt: skip
@@ -44,7 +57,7 @@ def stix(
 def stix_import(
     bundle: Annotated[Path, typer.Argument(help="STIX bundle written by scamtrace share stix")],
     out: Annotated[Path, typer.Option("--out", "-o", help="findings folder to write")],
-    overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Read a bundle written by ``share stix`` back into a findings folder (entities.csv,
     centers.csv, networks.csv).
@@ -53,12 +66,11 @@ def stix_import(
 
         scamtrace share stix-import small-1.stix.json --out findings/from-partner
     """
-    from scamtrace.share.findings import FindingsError, write_findings
-    from scamtrace.share.stix import import_stix, read_bundle
+    from scamtrace.share.findings import write_findings
+    from scamtrace.share.stix import import_stix_file
 
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FindingsError(f"{out} exists and is not empty; pass --overwrite to replace it")
-    findings = import_stix(read_bundle(bundle))
+    _refuse(out, overwrite, bundle)
+    findings = import_stix_file(bundle)
     write_findings(findings, out)
     err.print(f"{len(findings.entities):,} entities, {len(findings.centers)} centers, "
               f"{len(findings.networks)} networks -> {out}")  # fmt: skip
@@ -74,6 +86,7 @@ def misp(
     org: Annotated[str, typer.Option(help="organisation named as the events' creator")] = (
         "scamtrace user"
     ),
+    overwrite: Overwrite = False,
 ) -> None:
     """Export findings as a MISP feed folder (one event per network, manifest.json,
     hashes.csv), made offline with pymisp; victims' numbers only with --reveal.
@@ -84,6 +97,7 @@ def misp(
     """
     from scamtrace.share.misp import write_feed
 
+    _refuse(out, overwrite, findings_dir, case_dir)
     done = write_feed(findings_dir, out, reveal=reveal, tlp=tlp, org=org, case_dir=case_dir)
     err.print(f"{done.events} MISP events ({done.attributes:,} attributes, {done.objects:,} "
               f"objects, {done.victims:,} victims) -> {out}")  # fmt: skip
@@ -95,6 +109,7 @@ def ftm(
         help="case folder (optional): banks and, with --reveal, account holders")] = None,
     out: Annotated[str, typer.Option("--out", "-o", help="JSON-lines file, or - for stdout")] = "-",
     reveal: Reveal = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Export findings as FollowTheMoney entities (JSON lines) for Aleph and other tools:
     Organization, Membership, UserAccount, Call, BankAccount, Payment, Note.
@@ -103,8 +118,13 @@ def ftm(
 
         scamtrace share ftm findings/small-1 cases/small-1 --out small-1.ftm.jsonl
     """
+    from scamtrace.share.findings import FindingsError
     from scamtrace.share.ftm import write_ftm
 
+    if case_dir is not None and not case_dir.is_dir():  # before --out is created
+        raise FindingsError(f"{case_dir}: case folder not found")
+    if out != "-":
+        _refuse(Path(out), overwrite, findings_dir, case_dir)
     if out == "-":
         done = write_ftm(findings_dir, sys.stdout, case_dir, reveal=reveal)
     else:
@@ -142,10 +162,13 @@ def package(
     tlp: Tlp = "amber",
     reveal: Reveal = False,
     agency: Agency = "scamtrace user",
-    overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Write a signed case package: the findings and report, the STIX, MISP and FtM exports,
     and manifest.json with the SHA-256 of every input and output file, signed (Ed25519).
+    Without --reveal no file of it holds personal data: victims' numbers, callees, victims'
+    accounts are keyed pseudonyms (the key is derived from your signing key and never leaves
+    you), the report is rendered from those, and the package is refused if one is left.
 
     Example:
 
@@ -157,31 +180,56 @@ def package(
                              agency=agency, overwrite=overwrite)  # fmt: skip
     err.print(f"{len(manifest['files'])} files and {len(manifest['inputs'])} inputs hashed, "
               f"signed by {manifest['signature']['key_fingerprint']} -> {out}")  # fmt: skip
+    redaction = manifest.get("redaction")
+    if redaction:
+        err.print(f"personal data replaced by {redaction['pseudonyms']:,} keyed pseudonyms "
+                  "(--reveal to package the findings as they are)", highlight=False)  # fmt: skip
+        for withheld in redaction["withheld"]:
+            err.print(f"[bold yellow]withheld[/] {withheld}: not a file the package can "
+                      "pseudonymise", highlight=False)  # fmt: skip
+    else:
+        err.print("[bold yellow]--reveal: the package holds victims' numbers and other personal "
+                  "data[/]")  # fmt: skip
 
 
 def verify(
     pkg: Annotated[Path, typer.Argument(help="case package folder")],
     pubkey: Annotated[Path | None, typer.Option(
-        "--pubkey", help="agency's public key (PEM): proves who signed")] = None,
+        "--pubkey", help="the signing agency's public key (PEM), as you got it from that "
+                         "agency: proves who signed")] = None,
     case_dir: Annotated[Path | None, typer.Option(
-        "--case", help="also check the case folder's files against the manifest")] = None,
+        "--case", help="also check the case folder's files against the manifest (changed, "
+                       "missing or added)")] = None,
+    integrity_only: Annotated[bool, typer.Option(
+        "--integrity-only", help="without --pubkey: check only that the files match a "
+                                 "manifest signed by the key it names itself, which anyone "
+                                 "who changed the package could have re-signed")] = False,
 ) -> None:
     """Check a case package: every file against the manifest's SHA-256, no file added or
-    missing, and the signature. Exits 1 and names each file that fails.
+    missing, and the signature against the agency's public key (--pubkey, required: a
+    package re-signed with another key would otherwise pass). Exits 1 and names each file
+    that fails.
 
     Example:
 
         scamtrace share verify pkg/small-1 --pubkey keys/agency.pub
     """
-    from scamtrace.share.package import verify_package
+    from scamtrace.share.package import PackageError, verify_package
 
+    if pubkey is None and not integrity_only:
+        raise PackageError(f"{pkg}: no trusted key: pass --pubkey with the signing agency's "
+                           "public key (or --integrity-only, which does not prove who signed)")
     result = verify_package(pkg, pubkey, case_dir)
     for problem in result.problems:
         err.print(f"[bold red]FAILED[/] {problem}", soft_wrap=True)
+    if not result.trusted_key:
+        err.print("[bold red]INTEGRITY ONLY: this does not prove who signed the package.[/] "
+                  "Anyone who changed it could have re-signed it with a key of their own; "
+                  "only --pubkey with the agency's key proves it came from them.",
+                  soft_wrap=True)  # fmt: skip
     if not result.ok:
         raise typer.Exit(1)
-    whose = "the given key" if result.trusted_key else (
-        "the key named in the manifest (pass --pubkey to prove who signed)")  # fmt: skip
+    whose = "the given key" if result.trusted_key else "the key the manifest names itself"
     err.print(f"verified: {result.files} files unchanged, signature valid for {whose}, "
               f"{result.key_fingerprint}")  # fmt: skip
 

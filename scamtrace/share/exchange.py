@@ -13,7 +13,9 @@ hashes against numbers it already holds, by hashing its own.
    number and start time within a tolerance, scores its own lines with the same detector, and
    returns the lines it flags (SIP accounts, source IPs with country and network, every call they
    placed with hashed numbers); lines it does not flag (its own citizens: emigrants, ordinary
-   customers) only as a keyed pseudonym, their verdict and the matched calls, with no address.
+   customers) only as a pseudonym keyed with a secret only B holds (its *line key*, not the
+   case key, so A cannot test guesses of B's account names), their verdict and the matched
+   calls, with no address.
 3. :func:`merge_answer` (A): A resolves the hashes that are numbers of its own case, writes the
    answer as ``voip_cdr`` rows into a new case folder next to its own tables, and keeps the
    hashes it cannot resolve (victims of other domestic networks) as leads; ``detect`` then runs
@@ -41,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scamtrace import __version__, contract
-from scamtrace.casefolder import CaseFolderWriter
+from scamtrace.casefolder import CaseFolderWriter, ensure_apart
 from scamtrace.detect.lines import score_lines
 from scamtrace.detect.settings import DetectSettings
 from scamtrace.enrich.case import Case, connect, holder_countries, open_case, run
@@ -49,9 +51,15 @@ from scamtrace.enrich.ips import ip_facts
 from scamtrace.enrich.phones import calling_code, calling_code_sql, to_e164
 from scamtrace.errors import ScamtraceError
 from scamtrace.evaluate import KindScore
+from scamtrace.share.safeio import neutral_row, read_json, refuse_existing, write_csv
 
 #: The environment variable that may hold the case key (hex), instead of a key file.
 KEY_ENV = "SCAMTRACE_CASE_KEY"
+#: The environment variable that may hold B's line key (hex), instead of a key file.
+LINE_KEY_ENV = "SCAMTRACE_LINE_KEY"
+#: The largest time tolerance a request may ask for: a wider window would let B's records
+#: match (and B's answer return) calls to A's numbers that are not the calls A asked about.
+MAX_TOLERANCE_S = 3600
 KEY_BYTES = 32
 #: Hex digits kept of each HMAC: 128 bits, no collision among billions of numbers.
 HASH_HEX = 32
@@ -102,6 +110,71 @@ def load_key(path: Path | None) -> bytes:
     return key
 
 
+def key_exposure(path: Path | None) -> str | None:
+    """A warning when the key file ``path`` may be read by others than its owner, else None.
+
+    Such a key is used, not refused (a key on a file system without POSIX modes would
+    otherwise be unusable), but the command says it loudly: anyone who can read the case key
+    can test guesses of every hashed number of the exchange."""
+    if path is None:
+        return None
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (f"{path}: mode {mode:o}: other users of this machine can read this key and, with "
+            f"it, test guesses of every hashed number; run chmod 600 {path}")  # fmt: skip
+
+
+def default_line_key_path() -> Path:
+    """Where B keeps its line key unless told otherwise: ``$XDG_CONFIG_HOME/scamtrace/``
+    (``~/.config/scamtrace/``) ``line.key``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "scamtrace" / "line.key"
+
+
+def load_line_key(path: Path | None = None) -> tuple[bytes, str]:
+    """B's own secret for the pseudonyms of its unflagged lines, and where it came from.
+
+    From ``path``, else ``$SCAMTRACE_LINE_KEY``, else :func:`default_line_key_path`; a key
+    file that does not exist yet is made (32 random bytes, hex, mode 0600). It never leaves
+    B: the case key cannot serve, since A holds it and could hash B's whole account space."""
+    if path is None and os.environ.get(LINE_KEY_ENV, "").strip():
+        text = os.environ[LINE_KEY_ENV].strip()
+        try:
+            key = bytes.fromhex(text)
+        except ValueError as exc:
+            raise ExchangeError(f"${LINE_KEY_ENV}: the line key is not hex") from exc
+        if len(key) < KEY_BYTES:
+            raise ExchangeError(f"${LINE_KEY_ENV}: the line key has {len(key)} bytes; at least "
+                                f"{KEY_BYTES} are needed")  # fmt: skip
+        return key, f"${LINE_KEY_ENV}"
+    where = path if path is not None else default_line_key_path()
+    if not where.exists():
+        write_key(where)
+        return load_key(where), f"{where} (new)"
+    return load_key(where), str(where)
+
+
+def line_pseudonym_key(line_key: bytes, case_key: bytes) -> bytes:
+    """The key of one case's line pseudonyms: B's line key bound to the case (by the case
+    key's id), so one line's pseudonyms in two cases cannot be linked."""
+    return hmac.digest(line_key, b"scamtrace-line-pseudonyms:" + key_id(case_key).encode(),
+                       "sha256")  # fmt: skip
+
+
+def check_tolerance(value: object, where: str) -> int:
+    """``value`` as a tolerance in whole seconds, 0..:data:`MAX_TOLERANCE_S`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not (
+            0 <= value <= MAX_TOLERANCE_S):  # fmt: skip
+        shown = repr(value) if len(repr(value)) < 40 else repr(value)[:40] + "..."
+        raise ExchangeError(f"{where}: {shown} is not a tolerance in whole seconds from 0 to "
+                            f"{MAX_TOLERANCE_S}")  # fmt: skip
+    return value
+
+
 def key_id(key: bytes) -> str:
     """A fingerprint of the key, so both sides can check they use the same one."""
     return hmac.new(key, b"scamtrace-case-key-id", hashlib.sha256).hexdigest()[:16]
@@ -130,12 +203,7 @@ def _now() -> str:
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ExchangeError(f"{path}: cannot read the {what}: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise ExchangeError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from exc
+    raw = read_json(path, what, ExchangeError)
     if not isinstance(raw, dict) or raw.get("scamtrace_exchange") != what:
         raise ExchangeError(f"{path}: line 1: not a scamtrace exchange {what}")
     return raw
@@ -154,26 +222,34 @@ def _check_key(raw: dict[str, Any], key: bytes, path: Path) -> None:
                             f"({raw.get('key_id')!r}, ours is {key_id(key)!r})")  # fmt: skip
 
 
-def _columns(raw: dict[str, Any], field: str, names: tuple[str, ...], path: Path) -> pa.Table:
+def _columns(raw: dict[str, Any], field: str, schema: pa.Schema, path: Path) -> pa.Table:
+    names = schema.names
     block = raw.get(field)
-    if not isinstance(block, dict) or any(n not in block for n in names):
+    if not isinstance(block, dict) or any(not isinstance(block.get(n), list) for n in names):
         raise ExchangeError(f"{path}: field {field}: expected columns {', '.join(names)}")
     lengths = {len(block[n]) for n in names}
     if len(lengths) > 1:
         raise ExchangeError(f"{path}: field {field}: columns of different lengths")
     try:
-        return pa.table({n: block[n] for n in names})
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise ExchangeError(f"{path}: field {field}: {exc}") from exc
+        return pa.table({n: pa.array(block[n], schema.field(n).type) for n in names})
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+        raise ExchangeError(f"{path}: field {field}: {str(exc)[:200]}") from exc
 
 
 def _flagged(findings: Path, kind: str) -> set[str]:
     path = findings / "entities.csv"
     if not path.is_file():
         raise ExchangeError(f"{path}: not found; run `scamtrace detect` on your half first")
-    with path.open(encoding="utf-8", newline="") as fh:
-        return {r["value"] for r in csv.DictReader(fh)
-                if r.get("kind") == kind and float(r.get("score") or 0) >= contract.FLAG_THRESHOLD}
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            return {r["value"] for r in csv.DictReader(fh)
+                    if r.get("kind") == kind and _score(r) >= contract.FLAG_THRESHOLD}
+    except (UnicodeDecodeError, csv.Error, ValueError) as exc:
+        raise ExchangeError(f"{path}: not a readable findings table: {str(exc)[:200]}") from exc
+
+
+def _score(row: dict[str, str]) -> float:
+    return float(row.get("score") or 0)
 
 
 # ----------------------------------------------------------------------------- request
@@ -188,6 +264,7 @@ def build_request(
     findings: Path, case_dir: Path, key: bytes, *, tolerance_s: int = 10
 ) -> tuple[dict[str, Any], RequestStats]:
     """Agency A's request: its suspicious calls and flagged caller IDs, every number hashed."""
+    check_tolerance(tolerance_s, "--tolerance")
     case = open_case(case_dir, tables=("carrier_cdr",))
     try:
         if not case.has("carrier_cdr"):
@@ -246,8 +323,11 @@ def _mapped(column: pa.ChunkedArray | pa.Array, mapping: dict[Any, str]) -> pa.A
 
 
 def write_request(
-    findings: Path, case_dir: Path, key: bytes, out: Path, *, tolerance_s: int = 10
+    findings: Path, case_dir: Path, key: bytes, out: Path, *, tolerance_s: int = 10,
+    overwrite: bool = False,
 ) -> RequestStats:
+    ensure_apart(out, findings, case_dir)
+    refuse_existing(out, overwrite, ExchangeError)
     request, stats = build_request(findings, case_dir, key, tolerance_s=tolerance_s)
     _write_json(out, request)
     return stats
@@ -266,30 +346,44 @@ class AnswerStats:
 
 ANSWER_CALL_COLUMNS = ("call_id", "t", "line", "source_ip", "user_agent", "to", "from",
                        "duration_s", "sip_status", "item")  # fmt: skip
+REQUEST_CALLS = pa.schema({"callee": pa.string(), "t": pa.int64(), "caller": pa.string()})
+ANSWER_CALLS = pa.schema({
+    "call_id": pa.string(), "t": pa.int64(), "line": pa.string(), "source_ip": pa.string(),
+    "user_agent": pa.string(), "to": pa.string(), "from": pa.string(),
+    "duration_s": pa.int64(), "sip_status": pa.int64(), "item": pa.int64(),
+})  # fmt: skip
 
 
 def build_answer(
-    request_path: Path, case_dir: Path, key: bytes, *, settings: DetectSettings | None = None
+    request_path: Path, case_dir: Path, key: bytes, *, settings: DetectSettings | None = None,
+    line_key: bytes | None = None,
 ) -> tuple[dict[str, Any], AnswerStats]:
-    """Agency B's answer to a request, from its own ``voip_cdr``."""
+    """Agency B's answer to a request, from its own ``voip_cdr``. Its unflagged lines are
+    pseudonymised with ``line_key`` (:func:`load_line_key`; a fresh random one when None, so
+    the pseudonyms then differ from one answer to the next)."""
     raw = _read_json(request_path, "request")
     _check_key(raw, key, request_path)
-    req = _columns(raw, "calls", ("callee", "t", "caller"), request_path)
-    tolerance = int(raw.get("tolerance_s", 10))
-    caller_ids = [str(c) for c in raw.get("caller_ids") or []]
+    req = _columns(raw, "calls", REQUEST_CALLS, request_path)
+    tolerance = check_tolerance(raw.get("tolerance_s", 10), f"{request_path}: field tolerance_s")
+    asked = raw.get("caller_ids") or []
+    if not isinstance(asked, list) or not all(isinstance(c, str) for c in asked):
+        raise ExchangeError(f"{request_path}: field caller_ids: expected a list of hashes")
+    caller_ids = list(asked)
+    lines_key = line_pseudonym_key(line_key or secrets.token_bytes(KEY_BYTES), key)
     case = open_case(case_dir, tables=("voip_cdr",))
     try:
         if not case.has("voip_cdr"):
             raise ExchangeError(f"{case_dir}: no voip_cdr; the answer comes from the VoIP "
                                 "provider's records")  # fmt: skip
-        return _answer(case, raw, req, caller_ids, tolerance, key, settings or DetectSettings())
+        return _answer(case, raw, req, caller_ids, tolerance, key, settings or DetectSettings(),
+                       lines_key)
     finally:
         case.db.close()
 
 
 def _answer(
     case: Case, raw: dict[str, Any], req: pa.Table, caller_ids: list[str], tolerance: int,
-    key: bytes, settings: DetectSettings,
+    key: bytes, settings: DetectSettings, lines_key: bytes,
 ) -> tuple[dict[str, Any], AnswerStats]:
     db = case.db
     numbers = run(db, "SELECT to_number FROM voip_cdr WHERE to_number IS NOT NULL UNION "
@@ -337,7 +431,9 @@ def _answer(
                coalesce(s.score, 0) >= {contract.FLAG_THRESHOLD} AS disclosed
         FROM asked_lines a LEFT JOIN sip_scores s USING (sip_account) ORDER BY 1
     """)  # fmt: skip
-    pseudonym = keyed(key, "line", (r[0] for r in lines if not r[6]))
+    # Keyed with B's own secret, not the case key: A holds the case key and could otherwise
+    # hash every account name B's provider could issue and unmask its customers.
+    pseudonym = keyed(lines_key, "line", (r[0] for r in lines if not r[6]))
     label = {r[0]: (r[0] if r[6] else f"line-{pseudonym[r[0]][:16]}") for r in lines}
     db.register("_label", pa.table({"sip_account": list(label), "line": list(label.values()),
                                     "disclosed": [bool(r[6]) for r in lines]}))  # fmt: skip
@@ -379,6 +475,8 @@ def _answer(
         "requesting_country": raw.get("requesting_country", ""),
         "answering_country": case.table_country.get("voip_cdr", case.country),
         "tolerance_s": tolerance,
+        "line_pseudonym": "line- + HMAC-SHA256(a key only the answering agency holds, "
+                          "'line:' + account), first 16 hex digits",
         "requested_calls": req.num_rows,
         "matched_calls": matched,
         "lines": [
@@ -412,9 +510,13 @@ def _iso(t: int | None) -> str | None:
 
 def write_answer(
     request_path: Path, case_dir: Path, key: bytes, out: Path,
-    *, settings: DetectSettings | None = None,
+    *, settings: DetectSettings | None = None, line_key: bytes | None = None,
+    overwrite: bool = False,
 ) -> AnswerStats:
-    answer, stats = build_answer(request_path, case_dir, key, settings=settings)
+    ensure_apart(out, request_path, case_dir)
+    refuse_existing(out, overwrite, ExchangeError)
+    answer, stats = build_answer(request_path, case_dir, key, settings=settings,
+                                 line_key=line_key)  # fmt: skip
     _write_json(out, answer)
     return stats
 
@@ -468,13 +570,20 @@ def extra_numbers(path: Path, country: str) -> set[int]:
                 numbers.add(int(e164[1:]))
     except OSError as exc:
         raise ExchangeError(f"{path}: cannot read: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ExchangeError(f"{path}: not UTF-8 text (byte {exc.start + 1} of a line)") from exc
+    except csv.Error as exc:
+        raise ExchangeError(f"{path}: not a readable CSV file: {exc}") from exc
     return numbers
 
 
-def resolve_leads(unresolved: Path, numbers: Path, country: str, key: bytes, out: Path) -> int:
+def resolve_leads(unresolved: Path, numbers: Path, country: str, key: bytes, out: Path,
+                  *, overwrite: bool = False) -> int:
     """A domestic network's side of a lookup: of its own ``numbers``, those whose keyed hash
     is among A's ``unresolved`` leads, written one a line to ``out``; returns how many. What
     it learns is only which of its subscribers A's case concerns."""
+    ensure_apart(out, unresolved, numbers)
+    refuse_existing(out, overwrite, ExchangeError)
     try:
         with unresolved.open(encoding="utf-8", newline="") as fh:
             reader = csv.DictReader(fh)
@@ -483,9 +592,13 @@ def resolve_leads(unresolved: Path, numbers: Path, country: str, key: bytes, out
             wanted = {r["hash"] for r in reader}
     except OSError as exc:
         raise ExchangeError(f"{unresolved}: cannot read: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ExchangeError(f"{unresolved}: not UTF-8 text, not an unresolved.csv") from exc
+    except csv.Error as exc:
+        raise ExchangeError(f"{unresolved}: not a readable CSV file: {exc}") from exc
     hashed = phone_hashes(key, extra_numbers(numbers, country))
     found = sorted(f"+{n}" for n, h in hashed.items() if h in wanted)
-    out.write_text("number\n" + "".join(f"{n}\n" for n in found), encoding="utf-8")
+    write_csv(out, ("number",), ((n,) for n in found))
     return len(found)
 
 
@@ -494,9 +607,10 @@ def merge_answer(
     numbers: Path | None = None,
 ) -> MergeStats:
     """A's case plus B's answer as ``voip_cdr`` rows, in a new case folder ``out``."""
+    ensure_apart(out, answer_path, case_dir, numbers)
     raw = _read_json(answer_path, "answer")
     _check_key(raw, key, answer_path)
-    calls = _columns(raw, "calls", ANSWER_CALL_COLUMNS, answer_path)
+    calls = _columns(raw, "calls", ANSWER_CALLS, answer_path)
     if (case_dir / "voip_cdr.parquet").exists() or (case_dir / "voip_cdr.csv").exists():
         raise ExchangeError(f"{case_dir}: already holds voip_cdr; merge into the half that "
                             "lacks the provider's records")  # fmt: skip
@@ -539,7 +653,14 @@ def merge_answer(
         shutil.copyfile(answer_path, w.path("exchange/answer.json"))
         _write_unresolved(w, calls, hashes - resolved)
     return MergeStats(calls.num_rows, len(hashes), len(resolved), len(hashes - resolved),
-                      sum(1 for line in raw.get("lines", []) if line.get("disclosed")))  # fmt: skip
+                      _disclosed(raw.get("lines")))  # fmt: skip
+
+
+def _disclosed(lines: object) -> int:
+    """How many lines an answer discloses (0 for a field that is not a list of lines)."""
+    if not isinstance(lines, list):
+        return 0
+    return sum(1 for line in lines if isinstance(line, dict) and line.get("disclosed"))
 
 
 def _write_unresolved(w: CaseFolderWriter, calls: pa.Table, unresolved: set[str]) -> None:
@@ -563,8 +684,9 @@ def _write_unresolved(w: CaseFolderWriter, calls: pa.Table, unresolved: set[str]
         """).fetchall()
     finally:
         db.close()
+    # Line names come from the other agency: made inert for spreadsheets like every CSV cell.
     w.write_csv_rows("exchange/unresolved.csv", UNRESOLVED_COLUMNS,
-                     [(*r[:5], _iso(r[5]), _iso(r[6])) for r in rows])  # fmt: skip
+                     [neutral_row((*r[:5], _iso(r[5]), _iso(r[6]))) for r in rows])  # fmt: skip
 
 
 UNRESOLVED_COLUMNS = ("hash", "role", "lines", "calls", "answered", "first_seen", "last_seen")
@@ -593,10 +715,7 @@ def write_exchange_leads(merged: Path, findings: Path) -> int:
                 out.append(("caller_number", f"hmac:{r['hash']}", ";".join(by), int(r["calls"]),
                             f"presented on {r['calls']} call(s) by flagged line(s) "
                             f"{', '.join(by[:3])}; number not held here"))  # fmt: skip
-    with (findings / "exchange_leads.csv").open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(LEAD_COLUMNS)
-        writer.writerows(out)
+    write_csv(findings / "exchange_leads.csv", LEAD_COLUMNS, out)
     return len(out)
 
 

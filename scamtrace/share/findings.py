@@ -25,6 +25,7 @@ from typing import Any
 
 from scamtrace import contract
 from scamtrace.errors import ScamtraceError
+from scamtrace.formulas import neutral
 
 Row = dict[str, str]
 
@@ -126,7 +127,8 @@ def write_findings(findings: Findings, folder: Path) -> None:
         with (folder / f"{name}.csv").open("w", encoding="utf-8", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore")
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: neutral(v) if isinstance(v, str) else v for k, v in r.items()}
+                             for r in rows)  # values from a partner's bundle: made inert
     if findings.summary:
         (folder / "summary.json").write_text(json.dumps(findings.summary, indent=2) + "\n",
                                              encoding="utf-8")  # fmt: skip

@@ -26,6 +26,7 @@ from typing import IO, Any
 from scamtrace.share.findings import (
     VICTIM_KINDS,
     Findings,
+    FindingsError,
     Row,
     case_accounts,
     is_iban,
@@ -135,6 +136,8 @@ def ftm_entities(findings: Findings, case_dir: Path | None = None, *,
 def write_ftm(findings_dir: Path, out: IO[str], case_dir: Path | None = None, *,
               reveal: bool = False) -> FtmExport:  # fmt: skip
     """Write the FtM entities of a findings folder as JSON lines to ``out``."""
+    if case_dir is not None and not case_dir.is_dir():
+        raise FindingsError(f"{case_dir}: case folder not found")
     by_schema: dict[str, int] = {}
     for entity in ftm_entities(load_findings(findings_dir), case_dir, reveal=reveal):
         out.write(json.dumps(entity, ensure_ascii=False, sort_keys=True) + "\n")

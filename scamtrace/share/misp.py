@@ -93,6 +93,8 @@ def write_feed(
     org: str = "scamtrace user", case_dir: Path | None = None,
 ) -> MispExport:
     """Write the MISP feed folder ``out`` for the findings folder ``findings_dir``."""
+    if case_dir is not None and not case_dir.is_dir():
+        raise FindingsError(f"{case_dir}: case folder not found")
     findings = load_findings(findings_dir)
     events = build_events(findings, reveal=reveal, tlp=tlp, org=org, case_dir=case_dir)
     victims = {r["value"] for r in findings.victims()}

@@ -3,7 +3,11 @@ SHA-256 of every input and output file, signed with the agency's Ed25519 key.
 
 Layout of a package folder::
 
-    findings/            the findings folder as detect wrote it (report.html included)
+    findings/            the findings folder: with ``reveal`` as detect wrote it; without, every
+                         victim's number, callee, victim's account and other personal data
+                         replaced by a keyed pseudonym and report.html rendered again from
+                         that (``share/redact.py``); the package refuses to be written if a
+                         victim's number is left in any file
     exports/stix-bundle.json, exports/misp-feed/, exports/ftm.jsonl
     manifest.json        what, when, who; the SHA-256 and size of every file above and of
                          every input file of the case folder (listed, not copied)
@@ -27,7 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scamtrace.share.findings import FindingsError, load_findings
+from scamtrace.casefolder import ensure_apart
+from scamtrace.share.findings import Findings, FindingsError, load_findings
+from scamtrace.share.redact import pseudonym_key, redact_findings, victim_leaks_in
 
 FORMAT = "scamtrace-case-package/1"
 MANIFEST = "manifest.json"
@@ -141,6 +147,7 @@ def build_package(
     from scamtrace.share.misp import write_feed
     from scamtrace.share.stix import write_stix
 
+    ensure_apart(out, findings_dir, case_dir, key_path)
     key = load_private_key(key_path)
     findings = load_findings(findings_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -150,7 +157,12 @@ def build_package(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        shutil.copytree(findings_dir, work / "findings", symlinks=False)
+        redaction = None
+        if reveal:
+            shutil.copytree(findings_dir, work / "findings", symlinks=False)
+        else:  # the package travels: no personal data in any file (share/redact.py)
+            redaction = redact_findings(findings_dir, work / "findings", findings,
+                                        pseudonym_key(key))  # fmt: skip
         exports = work / "exports"
         write_stix(findings_dir, exports / "stix-bundle.json", tlp=tlp, reveal=reveal,
                    agency=agency)  # fmt: skip
@@ -162,6 +174,8 @@ def build_package(
         if case_dir is not None:
             inputs = [dict(e, path=f"{case_dir.name}/{e['path']}")
                       for e in file_entries(case_dir)]  # fmt: skip
+        if not reveal:
+            _refuse_victims(work, findings)
         public = raw_public(key.public_key())
         manifest = {
             "format": FORMAT,
@@ -169,6 +183,7 @@ def build_package(
             "agency": agency,
             "scamtrace": _version(),
             "reveal": reveal,
+            "redaction": redaction.manifest() if redaction else None,
             "tlp": tlp,
             "findings_created_at": findings.summary.get("created_at"),
             "case": str(case_dir) if case_dir else None,
@@ -190,6 +205,14 @@ def build_package(
     return manifest
 
 
+def _refuse_victims(work: Path, findings: Findings) -> None:
+    """Fail closed: a victim's number in any file of a package made without reveal is a bug."""
+    leaking = victim_leaks_in(work, {r["value"] for r in findings.victims()})
+    if leaking:
+        raise PackageError(f"refusing to write the package: {', '.join(leaking[:5])} would name "
+                           "victims' numbers; use --reveal only where that is lawful")  # fmt: skip
+
+
 def verify_package(pkg: Path, pubkey: Path | None = None,
                    case_dir: Path | None = None) -> Verification:  # fmt: skip
     """Check every byte of a case package; each problem names its file."""
@@ -206,9 +229,10 @@ def verify_package(pkg: Path, pubkey: Path | None = None,
     try:
         manifest = json.loads(body)
         named = base64.b64decode(manifest["signature"]["public_key"], validate=True)
-        listed = {e["path"]: e for e in manifest["files"]}
-    except (ValueError, KeyError, TypeError) as exc:
-        result.problems.append(f"{MANIFEST}: unreadable ({exc})")
+        listed = {str(e["path"]): (e["sha256"], e["bytes"]) for e in manifest["files"]}
+        inputs = {str(e["path"]): e["sha256"] for e in manifest.get("inputs") or []}
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        result.problems.append(f"{MANIFEST}: unreadable ({str(exc)[:200]})")
         if pubkey is not None:  # a trusted key still says whether these are the signed bytes
             try:
                 load_public_key(pubkey).verify(
@@ -240,16 +264,21 @@ def verify_package(pkg: Path, pubkey: Path | None = None,
     for path in sorted(present.keys() - listed.keys()):
         result.problems.append(f"{path}: added (not in the manifest)")
     for path in sorted(listed.keys() & present.keys()):
-        if (listed[path]["sha256"], listed[path]["bytes"]) != (present[path]["sha256"],
-                                                               present[path]["bytes"]):
+        if listed[path] != (present[path]["sha256"], present[path]["bytes"]):
             result.problems.append(f"{path}: changed (SHA-256 differs from the manifest)")
     if case_dir is not None:
         now = {f"{case_dir.name}/{e['path']}": e for e in file_entries(case_dir)}
-        for entry in manifest.get("inputs", []):
-            seen = now.get(entry["path"])
-            if seen is None or seen["sha256"] != entry["sha256"]:
-                result.problems.append(f"input {entry['path']}: "
+        if not inputs:
+            result.problems.append(f"{MANIFEST}: lists no input files; the package was made "
+                                   "without --case, so --case cannot be checked")  # fmt: skip
+        for path, sha256 in inputs.items():
+            seen = now.get(path)
+            if seen is None or seen["sha256"] != sha256:
+                result.problems.append(f"input {path}: "
                                        f"{'missing' if seen is None else 'changed'}")  # fmt: skip
+        # A record slipped into the case after packaging is as much a change as an edited one.
+        for path in sorted(now.keys() - inputs.keys() if inputs else ()):
+            result.problems.append(f"input {path}: added (not in the manifest)")
     result.files = len(listed)
     result.ok = not result.problems
     return result

@@ -369,13 +369,25 @@ def import_stix(bundle: StixObject) -> Findings:
 
 
 def read_bundle(path: Path) -> StixObject:
-    try:
-        bundle = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise FindingsError(f"{path}: not a readable JSON file: {exc}") from exc
+    from scamtrace.share.safeio import read_json
+
+    bundle = read_json(path, "STIX bundle", FindingsError)
     if not isinstance(bundle, dict):
         raise FindingsError(f"{path}: not a STIX bundle")
     return bundle
+
+
+def import_stix_file(path: Path) -> Findings:
+    """The findings rows of the bundle file ``path``; any problem is an error naming it."""
+    bundle = read_bundle(path)
+    try:
+        return import_stix(bundle)
+    except FindingsError as exc:
+        raise FindingsError(f"{path}: {exc}") from exc
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        # A bundle some other tool wrote, with a field of a type this one never writes.
+        raise FindingsError(f"{path}: not a bundle written by scamtrace share stix "
+                            f"({type(exc).__name__}: {str(exc)[:120]})") from exc
 
 
 def _entity_value(obj: StixObject, ext: dict[str, Any], by_id: dict[Any, StixObject]) -> str:

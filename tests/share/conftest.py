@@ -90,6 +90,7 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Exchange]:
     root = tmp_path_factory.mktemp("exchange")
     key = root / "case.key"
     key.write_text(KEY_HEX + "\n", encoding="ascii")
+    key.chmod(0o600)
     done: dict[str, Exchange] = {}
     for preset, overrides in WORLDS.items():
         fused = make_case(root, preset, preset, "parquet", **overrides)
@@ -101,7 +102,8 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Exchange]:
         merged, found = root / f"{preset}-merged", root / f"{preset}-findings-merged"
         run_cli("share", "request", str(root / f"{preset}-findings-A"), str(a), "--key",
                 str(key), "--out", str(request))  # fmt: skip
-        run_cli("share", "answer", str(request), str(b), "--key", str(key), "--out", str(answer))
+        run_cli("share", "answer", str(request), str(b), "--key", str(key), "--out", str(answer),
+                "--line-key", str(root / "line.key"))  # fmt: skip
         run_cli("share", "merge", str(answer), str(a), "--key", str(key), "--out", str(merged),
                 "--findings", str(found))  # fmt: skip
         done[preset] = Exchange(

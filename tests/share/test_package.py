@@ -3,10 +3,15 @@ or wrong key is caught and the file named."""
 
 from __future__ import annotations
 
+import base64
+import csv
+import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner
 
 from scamtrace.cli import app
@@ -64,7 +69,7 @@ def test_one_flipped_byte_is_caught_and_named(package: Path, keys: tuple[Path, P
     path.write_bytes(bytes(data))
     try:
         result = verify_package(package, keys[1])
-        done = CliRunner().invoke(app, ["share", "verify", str(package)])
+        done = CliRunner().invoke(app, ["share", "verify", str(package), "--integrity-only"])
     finally:
         path.write_bytes(original)
     assert not result.ok
@@ -113,3 +118,138 @@ def test_changed_input_is_caught_and_keys_are_checked(package: Path, small_case:
         keygen(keys[0])
     with pytest.raises(PackageError, match=r"Ed25519|PEM"):
         build_package(package / "findings", keys[1], tmp_path / "x")
+
+
+def _victim_forms(case: Path) -> set[str]:
+    """Every truth victim's number as E.164 digits (with or without +, the digits match both)
+    and in national form."""
+    import phonenumbers
+
+    with (case / "truth" / "entities.csv").open(encoding="utf-8", newline="") as fh:
+        values = {r["value"] for r in csv.DictReader(fh) if r["kind"] in ("victim_phone",
+                                                                            "victim_paid")}
+    forms = set()
+    for value in values:
+        forms |= {value.lstrip("+"), phonenumbers.national_significant_number(
+            phonenumbers.parse(value))}  # fmt: skip
+    return forms
+
+
+def _named(folder: Path, forms: set[str]) -> dict[str, int]:
+    """Files under ``folder`` whose bytes hold one of ``forms`` anywhere (inside longer digit
+    runs too), and how many."""
+    lengths = sorted({len(f) for f in forms})
+    run = re.compile(rb"\d{%d,}" % lengths[0])
+    named: dict[str, int] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        found = set()
+        for match in run.finditer(path.read_bytes()):
+            digits = match.group(0).decode()
+            for n in lengths:
+                found |= {digits[i:i + n] for i in range(len(digits) - n + 1)} & forms
+        if found:
+            named[path.relative_to(folder).as_posix()] = len(found)
+    return named
+
+
+def test_package_without_reveal_names_no_victim(standards_findings: Path, small_case: Path,
+                                                 trimmed_findings: Path, keys: tuple[Path, Path],
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    forms = _victim_forms(small_case)
+    assert len(forms) > 10_000
+    assert _named(standards_findings, forms)  # detect's own folder names them, as it should
+    out = tmp_path / "pkg"
+    manifest = build_package(standards_findings, keys[0], out, case_dir=small_case)
+    assert not _named(out, forms)
+    assert manifest["redaction"]["pseudonyms"] > 6_000 and not manifest["redaction"]["withheld"]
+    assert verify_package(out, keys[1], small_case).ok
+    # Victims stay joinable by pseudonym: an entity's evidence and report row carry the same one.
+    entities = (out / "findings" / "entities.csv").read_text(encoding="utf-8")
+    victim = re.search(r"^victim_phone,(phone-[0-9a-f]{20}),", entities, re.M)
+    assert victim
+    assert victim.group(1) in (out / "findings" / "evidence.csv").read_text(encoding="utf-8")
+    assert "phone-" in (out / "findings" / "report.html").read_text(encoding="utf-8")
+    # The indicators are still there in the clear, for others to block.
+    assert re.search(r"^sip_account,sip\d+,", entities, re.M)
+    assert re.search(r"^caller_number,\+\d+,", entities, re.M)
+    # With --reveal the package is the agency's findings as they are.
+    shown = tmp_path / "shown"
+    done = CliRunner().invoke(app, ["share", "package", str(trimmed_findings), "--key",
+                                    str(keys[0]), "--out", str(shown), "--reveal"])
+    assert done.exit_code == 0, done.output
+    named = _named(shown, forms)
+    assert {"findings/entities.csv", "findings/evidence.csv", "findings/report.html"} <= set(named)
+
+
+def test_package_refuses_a_victim_left_in_a_file(
+    trimmed_findings: Path, keys: tuple[Path, Path], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    findings = tmp_path / "findings"
+    shutil.copytree(trimmed_findings, findings)
+    victim = re.search(r"^victim_phone,\+(\d+),", (findings / "entities.csv").read_text(), re.M)
+    assert victim
+    # A file the pseudonymiser does not know how to read is withheld, never copied ...
+    (findings / "notes.txt").write_text(f"call back {victim.group(1)}\n")
+    manifest = build_package(findings, keys[0], tmp_path / "pkg")
+    assert manifest["redaction"]["withheld"] == ["findings/notes.txt"]
+    assert not (tmp_path / "pkg" / "findings" / "notes.txt").exists()
+    # ... and a number that slips through some other way stops the package (fail closed).
+    from scamtrace.share import redact
+
+    def leaky(source: Path, target: Path, *_: object) -> redact.Redaction:
+        shutil.copytree(source, target)
+        return redact.Redaction()
+
+    monkeypatch.setattr("scamtrace.share.package.redact_findings", leaky)
+    with pytest.raises(PackageError, match="victims' numbers"):
+        build_package(findings, keys[0], tmp_path / "leaky")
+    assert not (tmp_path / "leaky").exists()
+
+
+def test_verify_needs_a_trusted_key_to_say_verified(package: Path, keys: tuple[Path, Path],
+                                                   tmp_path: Path) -> None:  # fmt: skip
+    """A package changed and re-signed with another key passes every check but the key's; so
+    verify asks for the agency's key, or says loudly that it checked integrity only."""
+    other, _ = keygen(tmp_path / "other.pem")
+    forged = tmp_path / "forged"
+    shutil.copytree(package, forged)
+    (forged / "findings" / "centers.csv").write_text("center_id\nX\n", encoding="utf-8")
+    from scamtrace.share.package import MANIFEST, SIGNATURE, file_entries, load_private_key
+
+    manifest = json.loads((forged / MANIFEST).read_text(encoding="utf-8"))
+    manifest["files"] = file_entries(forged, skip=(MANIFEST, SIGNATURE))
+    key = load_private_key(other)
+    public = key.public_key().public_bytes(serialization.Encoding.Raw,
+                                           serialization.PublicFormat.Raw)  # fmt: skip
+    manifest["signature"]["public_key"] = base64.b64encode(public).decode()
+    body = (json.dumps(manifest, indent=2) + "\n").encode()
+    (forged / MANIFEST).write_bytes(body)
+    (forged / SIGNATURE).write_text(base64.b64encode(key.sign(body)).decode() + "\n")
+
+    plain = CliRunner().invoke(app, ["share", "verify", str(forged)])
+    assert plain.exit_code != 0 and "verified" not in plain.output
+    assert "--pubkey" in str(plain.exception)
+    loose = CliRunner().invoke(app, ["share", "verify", str(forged), "--integrity-only"])
+    assert loose.exit_code == 0  # the files do match what the (forged) manifest says ...
+    assert "does not prove who signed" in loose.output  # ... which proves nothing about who
+    trusted = CliRunner().invoke(app, ["share", "verify", str(forged), "--pubkey", str(keys[1])])
+    assert trusted.exit_code == 1 and "not the given key" in trusted.output
+
+
+def test_verify_case_names_files_added_after_packaging(package: Path, small_case: Path,
+                                                       keys: tuple[Path, Path],
+                                                       tmp_path: Path) -> None:  # fmt: skip
+    case = tmp_path / small_case.name
+    shutil.copytree(small_case, case)
+    assert verify_package(package, keys[1], case).ok
+    (case / "voip_cdr.csv").write_text("call_id\nslipped-in\n", encoding="utf-8")
+    (case / "truth" / "notes.txt").write_text("later\n", encoding="utf-8")
+    result = verify_package(package, keys[1], case)
+    assert not result.ok
+    assert f"input {small_case.name}/voip_cdr.csv: added (not in the manifest)" in result.problems
+    assert f"input {small_case.name}/truth/notes.txt: added (not in the manifest)" in \
+        result.problems  # fmt: skip
+    done = CliRunner().invoke(app, ["share", "verify", str(package), "--pubkey", str(keys[1]),
+                                    "--case", str(case)])  # fmt: skip
+    assert done.exit_code == 1 and "voip_cdr.csv: added" in done.output

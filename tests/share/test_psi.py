@@ -78,3 +78,68 @@ def test_no_server_is_a_clear_error() -> None:
         port = s.getsockname()[1]
     with pytest.raises(PsiError, match="cannot talk to the PSI server"):
         count(["+8613800000001"], port=port, timeout_s=2)
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    """Stop a server started by the test and return what it wrote on stderr."""
+    proc.kill()
+    _, errors = proc.communicate(timeout=30)
+    return errors
+
+
+def test_a_malformed_client_does_not_stop_the_server(tmp_path: Path) -> None:
+    import socket
+    import struct
+
+    server_file = _write(tmp_path / "b.csv", SERVER_NUMBERS)
+    client_items = load_items(_write(tmp_path / "a.csv", CLIENT_NUMBERS), "CN")
+    proc, port = _start_server(server_file, "--no-once", "--client-timeout", "5")
+    try:
+        for garbage in (struct.pack(">I", 20) + b"\xff" * 20,  # 24 bytes, not a protobuf
+                        struct.pack(">I", 0xFFFFFFFF),  # announces 4 GiB
+                        b"\x00\x00"):  # half a length, then gone
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as bad:
+                bad.sendall(garbage)
+                bad.shutdown(socket.SHUT_WR)
+                bad.settimeout(10)
+                assert bad.recv(1) == b""  # dropped, no answer
+            assert count(client_items, port=port, timeout_s=20) == 3
+        assert proc.poll() is None
+    finally:
+        errors = _stop(proc)
+    assert errors.count("dropped") == 3 and "Traceback" not in errors
+
+
+def test_a_silent_client_blocks_no_one(tmp_path: Path) -> None:
+    import socket
+
+    server_file = _write(tmp_path / "b.csv", SERVER_NUMBERS)
+    client_items = load_items(_write(tmp_path / "a.csv", CLIENT_NUMBERS), "CN")
+    proc, port = _start_server(server_file, "--no-once", "--client-timeout", "3")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as silent:
+            # While it says nothing, others are served ...
+            assert count(client_items, port=port, timeout_s=10) == 3
+            # ... and after the client timeout it is dropped.
+            silent.settimeout(20)
+            assert silent.recv(1) == b""
+        assert count(client_items, port=port, timeout_s=10) == 3
+    finally:
+        errors = _stop(proc)
+    assert "took too long" in errors
+
+
+@pytest.mark.parametrize("command", ["psi-serve", "psi-count"])
+@pytest.mark.parametrize("port", ["70000", "-1"])
+def test_a_port_out_of_range_is_a_clear_error(tmp_path: Path, command: str, port: str) -> None:
+    numbers = _write(tmp_path / "a.csv", CLIENT_NUMBERS)
+    if command == "psi-count" and port == "-1":
+        port = "0"  # a client must name the server's port
+    done = subprocess.run(
+        [sys.executable, "-c", "from scamtrace.cli import main; main()", "share", command,
+         str(numbers), "--port", port, "--country", "CN"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"--port {port}" in done.stderr and "65535" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,72 @@
+"""Reading and writing the files the share commands trade with other agencies.
+
+Those files come from outside (a partner's request or answer, a bundle from another tool), so
+reading one must end in a one-line error naming the file, whatever its bytes: not UTF-8, not
+JSON, nested a hundred thousand levels deep. What the commands write must not replace an
+existing file unasked, nor run as a formula when an analyst opens it in a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from scamtrace.errors import ScamtraceError
+from scamtrace.formulas import neutral
+
+
+def read_json(path: Path, what: str, error: type[ScamtraceError]) -> Any:
+    """The JSON document of ``path``; ``error`` names the file for anything unreadable."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what}: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise error(f"{path}: line {line}: the {what} is not UTF-8 text") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        # The C parser counts its depth against the interpreter's recursion limit and stops
+        # there (about 1,000 levels; the share formats are at most 5 deep): no scan of our own
+        # is needed, and none would be as cheap on a 300 MB answer.
+        raise error(f"{path}: the {what} is nested deeper than JSON scamtrace reads "
+                    f"(about {sys.getrecursionlimit():,} levels)") from exc
+
+
+def refuse_existing(out: Path, overwrite: bool, error: type[ScamtraceError]) -> None:
+    """Refuse to replace ``out`` unless ``overwrite``."""
+    if not overwrite and (out.is_file() or (out.exists() and not out.is_dir())):
+        raise error(f"{out}: already exists; pass --overwrite to replace it")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise error(f"{out}: exists and is not empty; pass --overwrite to replace it")
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Write a CSV file with every cell made inert for spreadsheets (``formulas.neutral``),
+    through a temporary sibling so a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow([neutral(str(h)) for h in header])
+            writer.writerows(neutral_row(r) for r in rows)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def neutral_row(row: Sequence[object]) -> list[object]:
+    """A CSV row with every text cell made inert (numbers and empty cells as they are)."""
+    return [neutral(v) if isinstance(v, str) else v for v in row]
