@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from scamtrace.errors import ScamtraceError
 
@@ -221,6 +222,8 @@ def detect(
     aside = sum(s["rows_set_aside"].values())
     if aside:
         out.print(f"[yellow]{aside:,} rows set aside[/] (see rejected.csv)")
+    for note in s.get("skipped", []):
+        out.print(Text.assemble(("skipped:", "yellow"), f" {note}"), soft_wrap=True)
     flagged = Table(title=f"flagged (score >= 0.5) -> {out_dir}")
     flagged.add_column("kind")
     flagged.add_column("entities", justify="right")

@@ -771,6 +771,8 @@ class _Renderer:
         self._rows_table()
         for note in self.d.notes:
             w(f'<p class="note">{esc(note)}</p>\n')
+        for step in _str_list(s.get("skipped")):  # too little in this case to learn from
+            w(f'<p class="note">Skipped: {esc(step)}.</p>\n')
         absent = [f"{n}.csv" for n, ok in self.d.present.items() if not ok and n != "summary"]
         if absent:
             w(
