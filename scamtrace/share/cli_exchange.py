@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-out = Console()
+# no markup: paths and values printed here may hold "[/x]" (rich would fail on it)
+out = Console(markup=False)
 
 KeyOption = Annotated[
     Path | None,

@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-err = Console(stderr=True)
+# no markup: paths and values printed here may hold "[/x]" (rich would fail on it)
+err = Console(stderr=True, markup=False)
 
 FindingsArg = Annotated[Path, typer.Argument(help="findings folder written by scamtrace detect")]
 Reveal = Annotated[bool, typer.Option(
@@ -177,7 +179,7 @@ def verify(
 
     result = verify_package(pkg, pubkey, case_dir)
     for problem in result.problems:
-        err.print(f"[bold red]FAILED[/] {problem}", soft_wrap=True)
+        err.print(Text.assemble(("FAILED", "bold red"), f" {problem}"), soft_wrap=True)
     if not result.ok:
         raise typer.Exit(1)
     whose = "the given key" if result.trusted_key else (
