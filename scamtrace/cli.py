@@ -55,8 +55,10 @@ def simulate(
     ] = "seed",
     scale: Annotated[
         float | None,
-        typer.Option(help="multiply population and call volume, above 0 and at most 10 (1: about "
-                          "21 million carrier records; preset default)"),
+        typer.Option(
+            help="multiply population and call volume, above 0 and at most 10 (1: about "
+            "21 million carrier records; preset default)"
+        ),
     ] = None,
     seed: Annotated[
         int, typer.Option(help="random seed, 0 or more: same seed, same folder, byte for byte")

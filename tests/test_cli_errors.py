@@ -99,7 +99,9 @@ def test_an_unreadable_table_is_one_line(tmp_path: Path) -> None:
                        "No space left on device\n\nLINE 1: COPY ..."),
 ], ids=["disk-full", "permission-denied", "duckdb-disk-full"])  # fmt: skip
 def test_a_file_that_cannot_be_written_is_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
     error: Exception,
 ) -> None:
     # Was: the OSError's traceback

@@ -50,13 +50,18 @@ def test_classify_writes_inert_cells_and_keeps_the_other_values(tmp_path: Path) 
         # read back, the values are those given: numbers and ids as written (no number
         # guessed from "00123"), a cell that was already safe unchanged
         assert [[restore(cell) for cell in row[:3]] for row in rows[1:]] == [
-            ROWS[1], ROWS[2], ["c3", "=already safe", ROWS[3][2]], ROWS[4]]
+            ROWS[1],
+            ROWS[2],
+            ["c3", "=already safe", ROWS[3][2]],
+            ROWS[4],
+        ]
         assert [row[1] for row in rows[1:]] == ["+34612345678", "00123", "'=already safe",
                                                 "-12.50"]  # fmt: skip
 
 
-def test_printed_findings_show_values_as_found(tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_printed_findings_show_values_as_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Was: rich.errors.MarkupError on "[/x]", and the ' of the formula rule shown
     table = tmp_path / "networks.csv"
     table.write_text("network_id,name\nN1,'=SUM(1)\nN2,[/x] [bold]\n", encoding="utf-8")

@@ -165,11 +165,17 @@ def score_with_labels(
     if len(rows) * (folds - 1) // folds < 2 * s.min_samples_leaf:
         # no tree can split fewer rows than two leaves need: every line would get the prior,
         # which the positive-unlabelled rescaling below turns into a score of 1 for all
-        return Scores(unsupervised_score(x, seed), "unsupervised",
-                      f"{len(rows)} lines, at least {_min_rows(s, folds)} needed to learn from")
+        return Scores(
+            unsupervised_score(x, seed),
+            "unsupervised",
+            f"{len(rows)} lines, at least {_min_rows(s, folds)} needed to learn from",
+        )
     if not _varies(x[rows]).any():
-        return Scores(unsupervised_score(x, seed), "unsupervised",
-                      "no feature of the lines varies, nothing to learn from")
+        return Scores(
+            unsupervised_score(x, seed),
+            "unsupervised",
+            "no feature of the lines varies, nothing to learn from",
+        )
     if s.max_rows is not None and len(rows) > s.max_rows:
         # a stratified sample learns as well and keeps detection fast on many lines
         keep, _ = train_test_split(rows, train_size=s.max_rows, stratify=y[rows],

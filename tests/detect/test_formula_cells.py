@@ -100,10 +100,15 @@ def test_no_findings_cell_starts_a_formula(case_and_findings: tuple[Path, Path])
               for name, cells in every.items()}  # fmt: skip
     assert not any(unsafe.values()), unsafe
     # the renamed values did reach the findings, made inert
-    for name, value in (("entities.csv", RENAMED[hm.CENTER_ACCOUNTS[0]]),
-                        ("entities.csv", RENAMED[hm.MULE]), ("transfers.csv", "@T00001"),
-                        ("evidence.csv", "=V00001"), ("evidence.csv", "=R001"),
-                        ("evidence.csv", "-C00104"), ("rejected.csv", BAD_AMOUNT)):
+    for name, value in (
+        ("entities.csv", RENAMED[hm.CENTER_ACCOUNTS[0]]),
+        ("entities.csv", RENAMED[hm.MULE]),
+        ("transfers.csv", "@T00001"),
+        ("evidence.csv", "=V00001"),
+        ("evidence.csv", "=R001"),
+        ("evidence.csv", "-C00104"),
+        ("rejected.csv", BAD_AMOUNT),
+    ):
         assert "'" + value in every[name], (name, value)
     # plain numbers (E.164 values, amounts) are left as they are
     assert any(c.startswith("+86") for c in every["entities.csv"])
