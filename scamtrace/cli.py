@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import errno
+import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from scamtrace.errors import ScamtraceError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 app = typer.Typer(
     name="scamtrace",
@@ -21,8 +27,11 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-out = Console()
+# No markup in what is printed: paths and values come from the user and from case files, and a
+# "[/x]" in one would be read as a closing tag (rich.errors.MarkupError). Styles are given as
+# Text, never as markup in an f-string.
+err = Console(stderr=True, markup=False, highlight=False)
+out = Console(markup=False)
 
 
 @app.callback()
@@ -45,10 +54,14 @@ def simulate(
         ),
     ] = "seed",
     scale: Annotated[
-        float | None, typer.Option(help="multiply population and call volume (preset default)")
+        float | None,
+        typer.Option(
+            help="multiply population and call volume, above 0 and at most 10 (1: about "
+            "21 million carrier records; preset default)"
+        ),
     ] = None,
     seed: Annotated[
-        int, typer.Option(help="random seed: same seed, same folder, byte for byte")
+        int, typer.Option(help="random seed, 0 or more: same seed, same folder, byte for byte")
     ] = 0,
     victim_country: Annotated[
         str | None, typer.Option(help="ISO code of the victims' country (preset default)")
@@ -72,11 +85,16 @@ def simulate(
 
         scamtrace simulate --scenario small --seed 1 --out cases/small-1 --split
     """
-    from scamtrace.simulate.config import load_scenario
+    from scamtrace.simulate.config import MAX_SCALE, load_scenario
     from scamtrace.simulate.world import build_world, write_world
 
     if fmt not in ("parquet", "csv"):
         raise ScamtraceError(f"--format: expected parquet or csv, got {fmt!r}")
+    if seed < 0:
+        raise ScamtraceError(f"--seed: expected a whole number 0 or more, got {seed}")
+    if scale is not None and not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
+        raise ScamtraceError(f"--scale: expected a number above 0 and at most {MAX_SCALE:g}, "
+                             f"got {scale:g}")  # fmt: skip
     sc = load_scenario(scenario, seed=seed, scale=scale, victim_country=victim_country,
                        center_country=center_country)  # fmt: skip
     with _progress() as bar:
@@ -215,12 +233,14 @@ def detect(
     s = result.summary
     out.print(f"inputs used: {', '.join(s['inputs_used']) or 'none'}")
     if s["inputs_missing"]:
-        out.print(f"[yellow]missing:[/] {', '.join(s['inputs_missing'])}")
+        out.print(Text.assemble(("missing:", "yellow"), f" {', '.join(s['inputs_missing'])}"))
         for table, cost in s["not_possible"].items():
             out.print(f"  without {table}: no {cost}")
     aside = sum(s["rows_set_aside"].values())
     if aside:
-        out.print(f"[yellow]{aside:,} rows set aside[/] (see rejected.csv)")
+        out.print(Text.assemble((f"{aside:,} rows set aside", "yellow"), " (see rejected.csv)"))
+    for note in s.get("skipped", []):
+        out.print(Text.assemble(("skipped:", "yellow"), f" {note}"), soft_wrap=True)
     flagged = Table(title=f"flagged (score >= 0.5) -> {out_dir}")
     flagged.add_column("kind")
     flagged.add_column("entities", justify="right")
@@ -253,21 +273,20 @@ def classify(
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    from scamtrace.formulas import neutral_table, restore_table
     from scamtrace.language.classifier import classify_rows
 
+    if out_file is not None and out_file.is_dir():
+        raise ScamtraceError(f"--out {out_file}: is a folder; give the CSV file to write")
     if source == "-":
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
         table = pa.table({"text": pa.array(texts, pa.string())})
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise ScamtraceError(f"{path}: file not found")
-        try:
-            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-                strings_can_be_null=False))  # fmt: skip
-        except pa.ArrowInvalid as exc:
-            raise ScamtraceError(f"{path}: not a readable CSV file: {exc}") from exc
-    scored = classify_rows(table)
+        table = _read_text_csv(Path(source))
+    # The CSV written is opened in spreadsheets: values that start like a formula get a
+    # leading ' (scamtrace.formulas); a CSV scamtrace wrote is read back without it first, so
+    # cells that were already safe come out as they went in.
+    scored = neutral_table(classify_rows(restore_table(table)))
     if out_file is None:
         buffer = io.BytesIO()
         pacsv.write_csv(scored, buffer)
@@ -275,6 +294,36 @@ def classify(
     else:
         pacsv.write_csv(scored, out_file)
         err.print(f"{scored.num_rows:,} rows scored -> {out_file}")
+
+
+def _read_text_csv(path: Path) -> pa.Table:
+    """A CSV with every column as text, as written (no number or date guessed: an id like
+    ``00123`` or a number like ``+34612345678`` must come out of classify unchanged)."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if not path.is_file():
+        raise ScamtraceError(f"{path}: file not found")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh), [])
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ScamtraceError(f"{path}: not a readable CSV file: {exc}") from exc
+    if "text" not in header:
+        raise ScamtraceError(f"{path}: no 'text' column to classify (columns: "
+                             f"{', '.join(header) or 'none'})")  # fmt: skip
+    try:
+        return pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )  # fmt: skip
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise ScamtraceError(f"{path}: not a readable CSV file: {_first_line(exc)}") from exc
 
 
 @app.command()
@@ -321,6 +370,8 @@ def evaluate(
 def _print_csv_table(path: Path, title: str, limit: int = 10) -> None:
     import csv
 
+    from scamtrace.formulas import restore
+
     with path.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
     if len(rows) <= 1:
@@ -329,14 +380,16 @@ def _print_csv_table(path: Path, title: str, limit: int = 10) -> None:
     for col in rows[0]:
         table.add_column(col)
     for row in rows[1 : limit + 1]:
-        table.add_row(*row)
+        # the values as detect found them, without the ' that keeps spreadsheets safe
+        table.add_row(*(Text(restore(cell)) for cell in row))
     out.print(table)
 
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(),
-        TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
+        TextColumn("{task.description}", style="progress.description", markup=False),
+        BarColumn(), TimeElapsedColumn(), console=err, transient=True,
+        disable=not err.is_terminal,
     )  # fmt: skip
 
 
@@ -352,11 +405,61 @@ _add_groups()
 
 
 def main() -> None:
+    """The ``scamtrace`` command. Bad input, a file that cannot be read or written (disk full,
+    no permission) and Ctrl-C end in one ``error:`` line and a non-zero exit; anything else is
+    a bug and keeps its traceback, so that it can be reported."""
     try:
         app()
+    except SystemExit as exc:
+        if exc.code == 130:  # typer turns Ctrl-C into a silent exit 130
+            _fail("interrupted", 130)
+        raise
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
     except ScamtraceError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        sys.exit(2)
+        _fail(_first_line(exc, whole=True), 2)
+    except OSError as exc:
+        _fail(_os_problem(exc), 2)
+    except Exception as exc:
+        duckdb = sys.modules.get("duckdb")
+        if duckdb is not None and isinstance(exc, duckdb.InterruptException):
+            _fail("interrupted", 130)
+        if duckdb is not None and isinstance(exc, duckdb.IOException | duckdb.OutOfMemoryException):
+            # the database's own reading, writing and spilling: a full disk, a file gone, not
+            # enough memory (SCAMTRACE_MEMORY sets how much it may use)
+            _fail(_first_line(exc), 2)
+        raise
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
+    sys.exit(code)
+
+
+#: The longest error line printed: a library's message quoted in ours (DuckDB's comes with a
+#: page of hints) is cut there.
+MAX_ERROR = 400
+
+
+def _first_line(exc: BaseException, *, whole: bool = False) -> str:
+    """The message of ``exc`` on one line: all its lines joined (``whole``) up to
+    :data:`MAX_ERROR` characters, or the first line only."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if not whole:
+        return lines[0]
+    joined = "; ".join(lines)
+    return joined if len(joined) <= MAX_ERROR else joined[: MAX_ERROR - 1].rstrip() + "…"
+
+
+def _os_problem(exc: OSError) -> str:
+    """``path: reason`` of an error from the operating system (disk full, no permission...)."""
+    reason = exc.strerror or _first_line(exc)
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    if exc.errno == errno.ENOSPC:
+        reason = f"{reason} (the disk is full; free space or write elsewhere)"
+    return f"{' -> '.join(paths)}: {reason}" if paths else reason
 
 
 if __name__ == "__main__":

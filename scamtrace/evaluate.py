@@ -18,6 +18,7 @@ import numpy as np
 
 from scamtrace import contract
 from scamtrace.errors import CaseFolderError
+from scamtrace.formulas import restore_sql
 
 
 @dataclass(frozen=True)
@@ -125,11 +126,17 @@ def _read(db: duckdb.DuckDBPyConnection, path: Path, columns: tuple[str, ...], n
         raise CaseFolderError(f"{path}: not found")
     source = f"read_csv('{str(path).replace(chr(39), chr(39) * 2)}', all_varchar = true, " \
              "header = true, delim = ',', quote = '\"', escape = '\"')"  # fmt: skip
-    have = {r[0] for r in db.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    try:
+        have = {r[0] for r in db.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    except duckdb.Error as exc:
+        first = next((line for line in str(exc).splitlines() if line.strip()), "")
+        raise CaseFolderError(f"{path}: not a readable CSV file: {first}") from exc
     for col in columns:
         if col not in have:
             raise CaseFolderError(f"{path}: line 1: missing column {col!r}")
-    cols = ", ".join(f"coalesce(\"{c}\", '') AS \"{c}\"" for c in columns)  # fmt: skip
+    # values as they were found, without the ' that keeps spreadsheets safe (formulas.py)
+    quoted = [f'"{c}"' for c in columns]
+    cols = ", ".join(f"coalesce({restore_sql(q)}, '') AS {q}" for q in quoted)
     db.execute(f"CREATE TABLE {name} AS SELECT {cols} FROM {source}").fetchall()
 
 

@@ -90,3 +90,10 @@ def neutral_sql(expression: str) -> str:
     return (f"CASE WHEN regexp_matches({expression}, '{needs}') "
             f"AND NOT regexp_matches({expression}, '{number}') "
             f"THEN '''' || {expression} ELSE {expression} END")  # fmt: skip
+
+
+def restore_sql(expression: str) -> str:
+    """A DuckDB expression for ``expression`` (text) as it was before :func:`neutral_sql`."""
+    escaped = _ESCAPED.replace("'", "''")
+    return (f"CASE WHEN regexp_matches({expression}, '{escaped}') "
+            f"THEN substr({expression}, 2) ELSE {expression} END")  # fmt: skip

@@ -15,6 +15,7 @@ from scamtrace.formulas import (
     neutral_table,
     restore,
     restore_array,
+    restore_sql,
     restore_table,
 )
 
@@ -57,6 +58,8 @@ def test_arrow_and_duckdb_follow_the_python_rule(values: list[str | None]) -> No
     db.register("cells", pa.table({"v": array, "i": pa.array(range(len(values)))}))
     rows = db.execute(f"SELECT {neutral_sql('v')} FROM cells ORDER BY i").fetchall()
     assert [r[0] for r in rows] == expected
+    back = db.execute(f"SELECT {restore_sql(neutral_sql('v'))} FROM cells ORDER BY i").fetchall()
+    assert [r[0] for r in back] == values
 
 
 def test_tables_keep_their_other_columns() -> None:

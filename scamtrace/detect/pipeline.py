@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from scamtrace import __version__, contract
 from scamtrace.casefolder import CaseFolderWriter
@@ -26,6 +26,7 @@ from scamtrace.detect.texts import read_texts
 from scamtrace.enrich.case import Case, open_case, run
 
 Progress = Callable[[str, float], None]
+T = TypeVar("T")
 
 #: What each kind of finding needs, to say plainly what a missing table cost.
 NEEDS = {
@@ -60,7 +61,7 @@ def detect(
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
-    def step(name: str, fraction: float, fn: Callable[[], object]) -> object:
+    def step(name: str, fraction: float, fn: Callable[[], T]) -> T:
         say(name, fraction)
         t0 = time.perf_counter()
         result = fn()
@@ -78,7 +79,7 @@ def detect(
     step("money", 0.6, lambda: follow_money(case, s))
     heard = step("transcripts and narratives", 0.65, lambda: read_texts(case, s))
     step("reports", 0.7, lambda: read_reports(case, s))
-    step("number reputation", 0.72, lambda: score_reputation(case, s))
+    skipped = step("number reputation", 0.72, lambda: score_reputation(case, s))
     centers = step("centers", 0.75, lambda: find_centers(case))
     step("networks", 0.8, lambda: assign_networks(case))
     step("findings", 0.85, lambda: assemble(case, s))
@@ -90,6 +91,8 @@ def detect(
         summary = _summary(case, counts, flagged, int(str(linked)), int(str(centers)), s)
         summary["transcripts_read_as_scam"] = int(str(heard))
         summary["script_groups"] = counts.get("scripts", 0)
+        # steps that had too little to work from on this case: the findings stand without them
+        summary["skipped"] = skipped
         timings["write"] = round(time.perf_counter() - t0, 3)
         timings["total"] = round(time.perf_counter() - started, 3)
         summary["timings_s"] = timings

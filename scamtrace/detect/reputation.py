@@ -38,14 +38,21 @@ TARGETS = (
 )
 
 
-def score_reputation(case: Case, s: DetectSettings) -> None:
+#: How the notes name each kind of line.
+LINES = {"sip_account": "SIP accounts", "caller_number": "caller numbers seen from abroad"}
+
+
+def score_reputation(case: Case, s: DetectSettings) -> list[str]:
     """Create ``line_reputation(kind, key, reputation, mode)`` and add its evidence to
-    ``sip_scores`` and ``number_scores``."""
+    ``sip_scores`` and ``number_scores``. Returns what was skipped, and why (a small or partial
+    case may hold too few lines or known fraud lines to learn from; the rest of detection does
+    not need this step)."""
     db = case.db
+    skipped: list[str] = []
     run(db, "CREATE OR REPLACE TABLE line_reputation (kind VARCHAR, key VARCHAR, "
             "reputation DOUBLE, mode VARCHAR)")  # fmt: skip
     if not s.reputation:
-        return
+        return skipped
     sources = {}
     if case.has("voip_cdr"):
         sources["sip_account"] = voip_source()
@@ -54,11 +61,15 @@ def score_reputation(case: Case, s: DetectSettings) -> None:
     for kind, source in sources.items():
         lines = line_behaviour(db, source, short_call_s=s.short_call_s)
         if len(lines.keys) < 3:
+            skipped.append(f"learned line reputation of {LINES[kind]}: {len(lines.keys)} "
+                           "lines, too few to learn from")  # fmt: skip
             continue
         known = _known_fraud(case, kind, lines.keys)
         with threadpool_limits(1):  # small fits: threads only wait on each other
             scores = score_with_labels(_features(lines, known), known.index,
                                        settings=DETECT_SCORER)  # fmt: skip
+        if scores.mode == "unsupervised":
+            skipped.append(f"learned line reputation of {LINES[kind]}: {scores.note}")
         scored = pa.table({"kind": pa.array([kind] * len(lines.keys)),
                            "key": pa.array(lines.keys, pa.string()),
                            "reputation": pa.array(scores.score, pa.float64()),
@@ -68,6 +79,7 @@ def score_reputation(case: Case, s: DetectSettings) -> None:
         db.unregister("reputation_batch")
     for kind, table, key in TARGETS:
         _add_evidence(case, s, kind, table, key)
+    return skipped
 
 
 def _features(lines: Lines, known: KnownLabels) -> np.ndarray:

@@ -202,10 +202,21 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
         else f"read_csv('{_q(path)}', all_varchar = true, header = true, delim = ',', "
         "quote = '\"', escape = '\"')"
     )
+    forgiving = False
     try:
         cols = [r[0] for r in run(db, f"DESCRIBE SELECT * FROM {source}")]
     except duckdb.Error as exc:
-        raise CaseFolderError(f"{path}: cannot be read as {table.name}: {exc}") from exc
+        # A CSV with a row DuckDB's sniffer cannot make out (a file cut in the middle of a
+        # quoted value, a byte that is not UTF-8) is read again with the header's columns
+        # given, and the rows it cannot read are set aside instead of failing the table.
+        retry = None if parquet else _forgiving_csv(path, table.name)
+        got = _columns(db, retry) if retry else None
+        if retry is None or got is None:
+            # DuckDB's first line says what is wrong; the rest is a page of reader options
+            problem = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+            raise CaseFolderError(f"{path}: cannot be read as {table.name}: "
+                                  f"{problem or type(exc).__name__}") from exc  # fmt: skip
+        source, cols, forgiving = retry, got, True
     lacking = [c.name for c in table.columns if c.name not in cols and not c.optional]
     if lacking:
         raise CaseFolderError(f"{path}: line 1: missing column {lacking[0]!r} of {table.name}")
@@ -217,6 +228,14 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
         run(db, f"CREATE OR REPLACE TEMP TABLE raw_{table.name} AS SELECT *, "
                 f"CAST(row_number() OVER () AS BIGINT) + 1 AS _csv_line FROM {source}")  # fmt: skip
         source, line = f"raw_{table.name}", "_csv_line"
+    unreadable = 0
+    if forgiving:
+        # DuckDB counts the header as line 1 too; rows after a set-aside one are numbered here
+        # by their place among the rows read, as everywhere when a CSV has no bad row
+        run(db, f"""INSERT INTO rejected SELECT '{table.name}', '{_q(str(path))}', line,
+                    coalesce(column_name, ''), left(coalesce(csv_line, ''), 80),
+                    'unreadable CSV row: ' || error_message FROM rejects_{table.name}""")
+        unreadable = case.count(f"SELECT count(*) FROM rejects_{table.name}")
     selects, checks = [], []
     for col in table.columns:
         if col.name not in cols:
@@ -243,11 +262,36 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
         keep = "WHERE NOT (" + " OR ".join(f"({bad})" for _, bad in checks) + ")"
     run(db, f"CREATE OR REPLACE TABLE {table.name} AS SELECT {', '.join(selects)}, _line "
             f"FROM {staged} {keep}")  # fmt: skip
-    total = case.count(f"SELECT count(*) FROM {source}")
+    total = case.count(f"SELECT count(*) FROM {source}") + unreadable
     if not parquet:
         run(db, f"DROP TABLE {source}")
     case.rows_read[table.name] = total
     case.rows_set_aside[table.name] = total - case.count(f"SELECT count(*) FROM {table.name}")
+
+
+def _forgiving_csv(path: Path, name: str) -> str | None:
+    """SQL reading ``path`` with the columns its header names, every value as text, rows that
+    cannot be read stored in ``rejects_<name>``; None when even the header cannot be read."""
+    import csv
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    if not header or len(set(header)) < len(header):
+        return None
+    columns = ", ".join(f"'{_q(c)}': 'VARCHAR'" for c in header)
+    return (f"read_csv('{_q(path)}', auto_detect = false, header = true, delim = ',', "
+            f"quote = '\"', escape = '\"', columns = {{{columns}}}, store_rejects = true, "
+            f"rejects_table = 'rejects_{name}', rejects_scan = 'rejects_scan_{name}')")  # fmt: skip
+
+
+def _columns(db: duckdb.DuckDBPyConnection, source: str) -> list[str] | None:
+    try:
+        return [str(r[0]) for r in run(db, f"DESCRIBE SELECT * FROM {source}")]
+    except duckdb.Error:
+        return None
 
 
 def _q(text: str | Path) -> str:

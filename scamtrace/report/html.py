@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from scamtrace import contract
+from scamtrace.formulas import restore_table
 
 DEFAULT_MAX_ENTITIES = 200
 """Entities shown per kind per network (highest score first)."""
@@ -200,7 +201,8 @@ def read_findings_csv(path: Path, columns: Sequence[str]) -> tuple[pa.Table, int
     """Read one findings CSV with every column as text (``""`` for empty cells).
 
     Returns ``None`` when the file does not exist, else the table — holding at least
-    ``columns``, absent ones filled with ``""`` — and the number of malformed rows skipped.
+    ``columns``, absent ones filled with ``""``, values without the leading ``'`` of
+    :mod:`scamtrace.formulas` — and the number of malformed rows skipped.
     """
     if not path.is_file():
         return None
@@ -232,7 +234,8 @@ def read_findings_csv(path: Path, columns: Sequence[str]) -> tuple[pa.Table, int
     for c in columns:
         if c not in table.column_names:
             table = table.append_column(c, pa.array([""] * table.num_rows, pa.string()))
-    return table, bad
+    # values as detect found them: the ' that keeps a spreadsheet from running one is not shown
+    return restore_table(table), bad
 
 
 def _fetch(con: Any, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
@@ -768,6 +771,8 @@ class _Renderer:
         self._rows_table()
         for note in self.d.notes:
             w(f'<p class="note">{esc(note)}</p>\n')
+        for step in _str_list(s.get("skipped")):  # too little in this case to learn from
+            w(f'<p class="note">Skipped: {esc(step)}.</p>\n')
         absent = [f"{n}.csv" for n, ok in self.d.present.items() if not ok and n != "summary"]
         if absent:
             w(

@@ -51,10 +51,18 @@ class LineScorer:
     settings: ScorerSettings = field(default_factory=ScorerSettings)
     seed: int = 0
     model: HistGradientBoostingClassifier | None = None
+    columns: NDArray[np.bool_] | None = None
 
     def fit(self, x: Matrix, y: NDArray[np.integer], x_val: Matrix | None = None,
             y_val: NDArray[np.integer] | None = None) -> LineScorer:  # fmt: skip
         s = self.settings
+        # scikit-learn cannot bin a feature with no value at all among the rows it fits on
+        # (every line of a small case may lack, say, answered calls); such a feature says
+        # nothing, so it is left out here and in predict.
+        self.columns = np.asarray(~np.isnan(x).all(axis=0), dtype=bool)
+        x = self._columns(x)
+        if x_val is not None:
+            x_val = self._columns(x_val)
         early = x_val is not None and y_val is not None and len(np.unique(y_val)) == 2
         self.model = HistGradientBoostingClassifier(
             learning_rate=s.learning_rate, max_leaf_nodes=s.max_leaf_nodes,
@@ -72,7 +80,14 @@ class LineScorer:
     def predict(self, x: Matrix) -> Vector:
         if self.model is None:
             raise RuntimeError("LineScorer.predict before fit")
-        return np.asarray(self.model.predict_proba(x)[:, 1], dtype=np.float64)
+        return np.asarray(self.model.predict_proba(self._columns(x))[:, 1], dtype=np.float64)
+
+    def _columns(self, x: Matrix) -> Matrix:
+        if self.columns is None or self.columns.all():
+            return x
+        if not self.columns.any():  # no feature at all: a constant one, the model learns the prior
+            return np.zeros((x.shape[0], 1))
+        return x[:, self.columns]
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,9 @@ class Scores:
 
     score: Vector
     mode: str
+    #: why the score is ``unsupervised``: too few labels, too few lines or no feature that
+    #: varies (empty when the labels were learned from)
+    note: str = ""
 
 
 def unsupervised_score(x: Matrix, seed: int = 0) -> Vector:
@@ -118,7 +136,8 @@ def score_with_labels(
 ) -> Scores:
     """Score every row of ``x`` from the rows known to be fraud (and, if given, known normal).
 
-    With too few labels of a class to learn from, falls back to :func:`unsupervised_score`.
+    With too few labels of a class, too few rows for a tree to split, or no feature that varies,
+    there is nothing to learn from: falls back to :func:`unsupervised_score` and says why.
     Each labelled row is scored out of fold, by a model that never saw its label.
     """
     s = settings or ScorerSettings()
@@ -137,7 +156,26 @@ def score_with_labels(
         mode = "supervised"
     counts = np.bincount(y[rows], minlength=2)
     if counts.min() < s.min_per_class:
-        return Scores(unsupervised_score(x, seed), "unsupervised")
+        have = (f"{counts[1]} known fraud lines, at least {s.min_per_class}" if normal is None
+                else f"{counts[1]} fraud and {counts[0]} normal lines, at least "
+                     f"{s.min_per_class} of each")  # fmt: skip
+        note = f"{have} needed to learn from"
+        return Scores(unsupervised_score(x, seed), "unsupervised", note)
+    folds = max(2, min(s.folds, int(counts.min())))
+    if len(rows) * (folds - 1) // folds < 2 * s.min_samples_leaf:
+        # no tree can split fewer rows than two leaves need: every line would get the prior,
+        # which the positive-unlabelled rescaling below turns into a score of 1 for all
+        return Scores(
+            unsupervised_score(x, seed),
+            "unsupervised",
+            f"{len(rows)} lines, at least {_min_rows(s, folds)} needed to learn from",
+        )
+    if not _varies(x[rows]).any():
+        return Scores(
+            unsupervised_score(x, seed),
+            "unsupervised",
+            "no feature of the lines varies, nothing to learn from",
+        )
     if s.max_rows is not None and len(rows) > s.max_rows:
         # a stratified sample learns as well and keeps detection fast on many lines
         keep, _ = train_test_split(rows, train_size=s.max_rows, stratify=y[rows],
@@ -146,8 +184,8 @@ def score_with_labels(
     score = np.zeros(n)
     if len(rows) < n:
         score = LineScorer(s, seed).fit(x[rows], y[rows]).predict(x)
-    folds = StratifiedKFold(min(s.folds, int(counts.min())), shuffle=True, random_state=seed)
-    for fit_part, held_part in folds.split(rows, y[rows]):
+    splits = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for fit_part, held_part in splits.split(rows, y[rows]):
         model = LineScorer(s, seed).fit(x[rows[fit_part]], y[rows[fit_part]])
         score[rows[held_part]] = model.predict(x[rows[held_part]])
     if normal is None:
@@ -156,3 +194,17 @@ def score_with_labels(
         c = float(score[fraud].mean())
         score = np.minimum(1.0, score / max(c, 1e-6))
     return Scores(score, mode)
+
+
+def _min_rows(s: ScorerSettings, folds: int) -> int:
+    """The fewest labelled rows whose folds leave a tree enough rows to split once."""
+    need = 2 * s.min_samples_leaf
+    return -(-need * folds // (folds - 1))
+
+
+def _varies(x: Matrix) -> NDArray[np.bool_]:
+    """Columns holding at least two distinct values (NaN aside)."""
+    missing = np.isnan(x)
+    low = np.where(missing, np.inf, x).min(axis=0, initial=np.inf)
+    high = np.where(missing, -np.inf, x).max(axis=0, initial=-np.inf)
+    return np.asarray(high > low)

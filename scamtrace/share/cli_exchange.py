@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-out = Console()
-err = Console(stderr=True)
+# no markup: paths and values printed here may hold "[/x]" (rich would fail on it)
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 
 KeyOption = Annotated[
     Path | None,
@@ -24,8 +26,8 @@ def _warned(path: Path | None) -> Path | None:
 
     warning = key_exposure(path)
     if warning:
-        err.print(f"[bold red]WARNING: key file readable by others:[/] {warning}",
-                  highlight=False, soft_wrap=True)  # fmt: skip
+        err.print(Text.assemble(("WARNING: key file readable by others:", "bold red"),
+                                f" {warning}"), highlight=False, soft_wrap=True)  # fmt: skip
     return path
 
 
@@ -209,7 +211,8 @@ def psi_serve(
         out.print(f"PSI server on {host}:{bound} with {len(items):,} numbers", highlight=False)
 
     def dropped(why: str) -> None:
-        err.print(f"[bold yellow]dropped[/] {why}", highlight=False, soft_wrap=True)
+        err.print(Text.assemble(("dropped", "bold yellow"), f" {why}"), highlight=False,
+                  soft_wrap=True)  # fmt: skip
 
     serve(items, host=host, port=port, once=once, on_ready=ready, on_drop=dropped,
           client_timeout_s=client_timeout, max_message=max_message_mb << 20)  # fmt: skip

@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-err = Console(stderr=True)
+# no markup: paths and values printed here may hold "[/x]" (rich would fail on it)
+err = Console(stderr=True, markup=False)
 
 FindingsArg = Annotated[Path, typer.Argument(help="findings folder written by scamtrace detect")]
 Reveal = Annotated[bool, typer.Option(
@@ -185,11 +187,11 @@ def package(
         err.print(f"personal data replaced by {redaction['pseudonyms']:,} keyed pseudonyms "
                   "(--reveal to package the findings as they are)", highlight=False)  # fmt: skip
         for withheld in redaction["withheld"]:
-            err.print(f"[bold yellow]withheld[/] {withheld}: not a file the package can "
-                      "pseudonymise", highlight=False)  # fmt: skip
+            err.print(Text.assemble(("withheld", "bold yellow"), f" {withheld}: not a file the "
+                                    "package can pseudonymise"), highlight=False)  # fmt: skip
     else:
-        err.print("[bold yellow]--reveal: the package holds victims' numbers and other personal "
-                  "data[/]")  # fmt: skip
+        err.print(Text("--reveal: the package holds victims' numbers and other personal data",
+                       style="bold yellow"))
 
 
 def verify(
@@ -221,12 +223,12 @@ def verify(
                            "public key (or --integrity-only, which does not prove who signed)")
     result = verify_package(pkg, pubkey, case_dir)
     for problem in result.problems:
-        err.print(f"[bold red]FAILED[/] {problem}", soft_wrap=True)
+        err.print(Text.assemble(("FAILED", "bold red"), f" {problem}"), soft_wrap=True)
     if not result.trusted_key:
-        err.print("[bold red]INTEGRITY ONLY: this does not prove who signed the package.[/] "
-                  "Anyone who changed it could have re-signed it with a key of their own; "
-                  "only --pubkey with the agency's key proves it came from them.",
-                  soft_wrap=True)  # fmt: skip
+        err.print(Text.assemble(
+            ("INTEGRITY ONLY: this does not prove who signed the package.", "bold red"),
+            " Anyone who changed it could have re-signed it with a key of their own; "
+            "only --pubkey with the agency's key proves it came from them."), soft_wrap=True)
     if not result.ok:
         raise typer.Exit(1)
     whose = "the given key" if result.trusted_key else "the key the manifest names itself"

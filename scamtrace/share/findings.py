@@ -25,7 +25,7 @@ from typing import Any
 
 from scamtrace import contract
 from scamtrace.errors import ScamtraceError
-from scamtrace.formulas import neutral
+from scamtrace.formulas import neutral, restore
 
 Row = dict[str, str]
 
@@ -83,7 +83,9 @@ class Findings:
 
 
 def read_table(path: Path) -> tuple[list[str], list[Row]]:
-    """Header and rows of a CSV file; a missing file is an empty table."""
+    """Header and rows of a CSV file; a missing file is an empty table. Values are given as
+    detect found them: the ``'`` that keeps a spreadsheet from running a value as a formula
+    (:mod:`scamtrace.formulas`) is taken off."""
     if not path.is_file():
         return [], []
     with path.open(encoding="utf-8", newline="") as fh:
@@ -93,7 +95,7 @@ def read_table(path: Path) -> tuple[list[str], list[Row]]:
     for line, row in enumerate(rows, start=2):
         if None in row or any(v is None for v in row.values()):
             raise FindingsError(f"{path}, line {line}: wrong number of fields")
-    return header, rows
+    return header, [{k: restore(v) for k, v in row.items()} for row in rows]
 
 
 def load_findings(folder: Path) -> Findings:
@@ -162,7 +164,9 @@ def evidence_spans(folder: Path | None) -> dict[tuple[str, str], EvidenceSpan]:
         pl.len().alias("records"), pl.col("time").min().alias("first"),
         pl.col("time").max().alias("last"),
     )  # fmt: skip
-    return {(k, v): EvidenceSpan(int(n), f or "", t or "")
+    # keys as read_table gives them, without the ' of scamtrace.formulas (one written value
+    # per value found, so grouping before taking it off groups the same rows)
+    return {(restore(k), restore(v)): EvidenceSpan(int(n), f or "", t or "")
             for k, v, n, f, t in grouped.iter_rows()}  # fmt: skip
 
 

@@ -113,6 +113,11 @@ class TranscriptConfig(_Strict):
     voip_share: float = Field(0.2, ge=0, le=1, description="transcripts keyed to voip_cdr")
 
 
+#: The largest ``scale``: scale 1 is about 21 million carrier records and 6 GB of memory, so
+#: scale 10 is already beyond one machine; larger values are typing mistakes.
+MAX_SCALE = 10.0
+
+
 class Scenario(_Strict):
     """A complete world description. Everything random is drawn from ``seed``."""
 
@@ -122,8 +127,8 @@ class Scenario(_Strict):
     center_country: str = "ES"
     start: dt.date = dt.date(2016, 7, 1)
     end: dt.date = dt.date(2016, 12, 13)
-    seed: int = 0
-    scale: float = Field(1.0, gt=0)
+    seed: int = Field(0, ge=0)
+    scale: float = Field(1.0, gt=0, le=MAX_SCALE, allow_inf_nan=False)
     naive_rule_f1_max: float | None = Field(
         0.5, description="preset promise: every naive rule stays under this F1 (None: no promise)"
     )

@@ -62,3 +62,32 @@ def test_same_seed_same_result() -> None:
     first = run_seed(data, 1, VARIANTS["all"], GraphCache(data))
     again = run_seed(data, 1, VARIANTS["all"], GraphCache(data))
     assert first.test == again.test and first.threshold == again.threshold
+
+
+def test_a_feature_with_no_value_among_the_lines_is_left_out() -> None:
+    # Was: scikit-learn's ValueError (window shape cannot be larger than input array shape)
+    # when a fold's lines all lacked a feature, as on the first 2,000 rows of a small world.
+    data = synthetic(n=300, seed=6)
+    x = data.behaviour.values.copy()
+    x[:, 0] = np.nan
+    x[: len(x) // 2, 1] = np.nan
+    fraud = np.flatnonzero(data.labels == 1)[:20]
+    scores = score_with_labels(x, fraud, seed=0)
+    assert scores.mode == "positive-unlabelled" and scores.note == ""
+    assert np.isfinite(scores.score).all()
+
+
+def test_too_few_lines_to_learn_from_fall_back_and_say_why() -> None:
+    # 30 lines: no tree can split a fold of 20 (two leaves of 20), so every line would get
+    # the prior, and the positive-unlabelled rescaling a score of 1
+    data = synthetic(n=30, seed=7)
+    fraud = np.arange(6)
+    scores = score_with_labels(data.behaviour.values, fraud, seed=0)
+    assert scores.mode == "unsupervised"
+    assert "30 lines" in scores.note and "needed to learn from" in scores.note
+    few = score_with_labels(data.behaviour.values, fraud[:2], seed=0)
+    assert few.mode == "unsupervised" and "2 known fraud lines" in few.note
+    flat = np.zeros((300, 4))
+    flat[:, 1] = np.nan
+    same = score_with_labels(flat, np.arange(20), seed=0)
+    assert same.mode == "unsupervised" and "varies" in same.note
