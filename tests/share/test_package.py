@@ -135,20 +135,26 @@ def _victim_forms(case: Path) -> set[str]:
     return forms
 
 
-def _named(folder: Path, forms: set[str]) -> dict[str, int]:
+def _named(folder: Path, forms: set[str]) -> dict[str, str]:
     """Files under ``folder`` whose bytes hold one of ``forms`` anywhere (inside longer digit
-    runs too), and how many."""
+    runs too): how many, and the text around the first (to tell a leak from a coincidence)."""
     lengths = sorted({len(f) for f in forms})
     run = re.compile(rb"\d{%d,}" % lengths[0])
-    named: dict[str, int] = {}
+    named: dict[str, str] = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        found = set()
-        for match in run.finditer(path.read_bytes()):
+        data = path.read_bytes()
+        found: set[str] = set()
+        where = 0
+        for match in run.finditer(data):
             digits = match.group(0).decode()
             for n in lengths:
-                found |= {digits[i:i + n] for i in range(len(digits) - n + 1)} & forms
+                hits = {digits[i:i + n] for i in range(len(digits) - n + 1)} & forms
+                if hits and not found:
+                    where = match.start()
+                found |= hits
         if found:
-            named[path.relative_to(folder).as_posix()] = len(found)
+            around = data[max(0, where - 120):where + 40].decode(errors="replace")
+            named[path.relative_to(folder).as_posix()] = f"{len(found)}: ...{around}..."
     return named
 
 
