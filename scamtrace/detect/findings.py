@@ -38,21 +38,25 @@ def assemble(case: Case, s: DetectSettings) -> None:
         WITH heard AS (
             SELECT * FROM transcript_calls WHERE scam_score >= {scam}
         ), heard_numbers AS (
-            SELECT caller AS number, count(*) AS calls, mode(scam_type) AS type FROM heard
+            SELECT caller AS number, count(*) AS calls,
+                   mode(scam_type ORDER BY scam_type) AS type FROM heard
             WHERE caller IS NOT NULL GROUP BY 1
         ), heard_accounts AS (
-            SELECT sip_account, count(*) AS calls, mode(scam_type) AS type FROM heard
+            SELECT sip_account, count(*) AS calls,
+                   mode(scam_type ORDER BY scam_type) AS type FROM heard
             WHERE coalesce(sip_account, '') <> '' GROUP BY 1
         ), heard_victims AS (
-            SELECT callee AS phone, max(scam_score) AS score, arg_max(call_id, scam_score) AS call,
-                   arg_max(scam_type, scam_score) AS type
+            SELECT callee AS phone, max(scam_score) AS score,
+                   arg_max(call_id, (scam_score, call_id)) AS call,
+                   arg_max(scam_type, (scam_score, call_id)) AS type
             FROM heard WHERE callee IS NOT NULL GROUP BY 1
         ), voip_numbers AS (
-            SELECT caller, max(score) AS score, count(*) AS calls, mode(sip_account) AS account
+            SELECT caller, max(score) AS score, count(*) AS calls,
+                   mode(sip_account ORDER BY sip_account) AS account
             FROM scam_calls WHERE source = 'voip_cdr' AND NOT unallocated AND caller IS NOT NULL
             GROUP BY caller
         ), numbers AS (
-            SELECT caller, max(score) AS score, arg_max(reason, score) AS reason FROM (
+            SELECT caller, max(score) AS score, arg_max(reason, (score, reason)) AS reason FROM (
                 SELECT caller, score, printf('presented on %d calls placed by dialling account %s',
                                              calls, account) AS reason FROM voip_numbers
                 UNION ALL SELECT caller, score, reason FROM number_scores
@@ -138,7 +142,8 @@ def assemble(case: Case, s: DetectSettings) -> None:
                                  AND CAST(vg.value AS VARCHAR) = s.key
         LEFT JOIN mule_group mg ON s.kind = 'mule_account' AND mg.value = s.key
         LEFT JOIN (
-            SELECT CAST(p.phone AS VARCHAR) AS key, arg_max(g.network, p.amount) AS network
+            SELECT CAST(p.phone AS VARCHAR) AS key,
+                   arg_max(g.network, (p.amount, g.network)) AS network
             FROM victim_payments p JOIN mule_group g ON g.value = p.payee GROUP BY 1
         ) pg ON s.kind = 'victim_paid' AND pg.key = s.key
     """)
@@ -160,7 +165,8 @@ def _label(case: Case) -> None:
         CREATE OR REPLACE TABLE network_rank AS
         WITH flagged AS (SELECT * FROM grouped WHERE score >= 0.5 AND network IS NOT NULL),
         loss AS (
-            SELECT g.network, sum(p.amount) AS loss, mode(p.currency) AS currency
+            SELECT g.network, sum(p.amount) AS loss,
+                   mode(p.currency ORDER BY p.currency) AS currency
             FROM fraud_transfers f JOIN victim_payments p ON p.line = f.line
             JOIN mule_group g ON g.value = f.mule WHERE f.kind = 'victim_payment'
             GROUP BY g.network
@@ -361,8 +367,9 @@ def _evidence_sql(per_entity: int, per_call_entity: int, scam_score: float) -> s
                  AND r.victim_phone = TRY_CAST(f.key AS BIGINT)
         )
         SELECT kind, value, source, record_id, {iso('t')} AS time, detail FROM rows
-        QUALIFY row_number() OVER (PARTITION BY kind, value, source ORDER BY t, record_id)
+        QUALIFY row_number() OVER (PARTITION BY kind, value, source
+                                   ORDER BY t, record_id, detail)
                 <= CASE WHEN kind IN ('caller_number', 'victim_phone') THEN {per_call_entity}
                         ELSE {per_entity} END
-        ORDER BY kind, value, t, record_id
+        ORDER BY kind, value, t, record_id, source, detail
     """  # fmt: skip

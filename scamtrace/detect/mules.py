@@ -124,7 +124,7 @@ def follow_money(case: Case, s: DetectSettings) -> None:
         SELECT p.phone, max(least(m.score, greatest(p.victim_score, 0.5))),
                arg_max(printf('paid %s %s into mule account %s %.1f days after the first scam call',
                               format('{:,.2f}', p.amount), p.currency, p.payee, p.days_after),
-                       p.amount)
+                       (p.amount, p.payee, p.days_after, p.currency))
         FROM victim_payments p JOIN mules m ON m.account = p.payee AND m.layer = 1
         WHERE p.phone IS NOT NULL GROUP BY p.phone
     """)

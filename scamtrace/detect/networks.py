@@ -52,14 +52,15 @@ def assign_networks(case: Case) -> None:
     # Numbers and victims: the center (and network) behind most of their calls.
     run(db, """
         CREATE OR REPLACE TABLE number_group AS
-        SELECT caller AS value, mode(center) AS center, mode(network) AS network
+        SELECT caller AS value, mode(center ORDER BY center) AS center,
+               mode(network ORDER BY network) AS network
         FROM call_center WHERE caller IS NOT NULL AND NOT unallocated GROUP BY caller
     """)
     run(db, """
         CREATE OR REPLACE TABLE victim_group AS
         SELECT callee AS value,
                CASE WHEN count(DISTINCT center) = 1 THEN min(center) END AS center,
-               mode(network) AS network
+               mode(network ORDER BY network) AS network
         FROM call_center WHERE answered GROUP BY callee
     """)
     if not has_centers:
@@ -74,7 +75,7 @@ def assign_networks(case: Case) -> None:
     # Numbers seen only where no line is known borrow the network of the victims they reached.
     run(db, """
         UPDATE number_group SET network = x.network FROM (
-            SELECT c.caller, mode(v.network) AS network FROM scam_calls c
+            SELECT c.caller, mode(v.network ORDER BY v.network) AS network FROM scam_calls c
             JOIN victim_group v ON v.value = c.callee WHERE v.network IS NOT NULL
             GROUP BY c.caller) x
         WHERE number_group.network IS NULL AND x.caller = number_group.value
@@ -84,7 +85,7 @@ def assign_networks(case: Case) -> None:
     # that of the mules that fed them.
     run(db, """
         CREATE OR REPLACE TABLE mule_group AS
-        SELECT f.mule AS value, mode(v.network) AS network
+        SELECT f.mule AS value, mode(v.network ORDER BY v.network) AS network
         FROM fraud_transfers f JOIN victim_payments p ON p.line = f.line
         JOIN victim_group v ON v.value = p.phone
         WHERE f.kind = 'victim_payment' GROUP BY f.mule
@@ -93,7 +94,7 @@ def assign_networks(case: Case) -> None:
     for (layer,) in layers:
         run(db, f"""
             INSERT INTO mule_group
-            SELECT m.account, mode(g.network) FROM mules m
+            SELECT m.account, mode(g.network ORDER BY g.network) FROM mules m
             JOIN transfers t ON t.payee_account = m.account
             JOIN mule_group g ON g.value = t.payer_account
             WHERE m.layer = {layer} AND m.account NOT IN (SELECT value FROM mule_group)
@@ -107,14 +108,16 @@ def _script_networks(case: Case) -> None:
     db = case.db
     run(db, """
         CREATE OR REPLACE TABLE script_network AS
-        SELECT t.script_group, mode(cc.network) AS network FROM transcript_calls t
+        SELECT t.script_group, mode(cc.network ORDER BY cc.network) AS network
+        FROM transcript_calls t
         JOIN call_center cc ON cc.source = t.source AND cc.call_id = t.call_id
         WHERE t.script_group >= 0 AND cc.network IS NOT NULL GROUP BY 1
     """)
     for table, column in (("number_group", "caller"), ("victim_group", "callee")):
         run(db, f"""
             CREATE OR REPLACE TEMP TABLE heard_network AS
-            SELECT t.{column} AS value, mode(n.network) AS network FROM transcript_calls t
+            SELECT t.{column} AS value, mode(n.network ORDER BY n.network) AS network
+            FROM transcript_calls t
             JOIN script_network n USING (script_group) WHERE t.{column} IS NOT NULL GROUP BY 1
         """)  # fmt: skip
         run(db, f"""
@@ -142,7 +145,7 @@ def _call_networks(case: Case) -> None:
                 SELECT t // 3600 AS h, network, count(*) AS n FROM call_center
                 WHERE network IS NOT NULL GROUP BY ALL
             )
-            SELECT h, arg_max(network, n) AS network FROM hourly GROUP BY h
+            SELECT h, arg_max(network, (n, network)) AS network FROM hourly GROUP BY h
             HAVING max(n) >= {TIMING_SHARE} * sum(n)
         ) x WHERE call_center.network IS NULL AND call_center.t // 3600 = x.h
     """)  # fmt: skip
@@ -155,7 +158,8 @@ def _infer_unlinked_centers(case: Case) -> None:
     db = case.db
     run(db, f"""
         UPDATE call_center SET center = x.center FROM (
-            SELECT u.line, arg_min(a.center, abs(a.callee - u.callee) * 3600 + abs(a.t - u.t))
+            SELECT u.line,
+                   arg_min(a.center, (abs(a.callee - u.callee) * 3600 + abs(a.t - u.t), a.center))
                    AS center
             FROM call_center u
             JOIN (VALUES (-1), (0), (1)) o(d) ON true

@@ -100,7 +100,7 @@ def detect(
         say("case report", 0.95)
         from scamtrace.report.html import write_report
 
-        write_report(w.path(""))
+        write_report(w.path(""), name=out.name)
     case.db.close()
     return DetectResult(out, summary, flagged)
 

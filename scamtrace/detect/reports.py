@@ -76,8 +76,9 @@ def _repair(case: Case) -> None:
         CREATE OR REPLACE TABLE report_numbers AS
         WITH fix AS (
             SELECT n.report_id, n.number,
-                   arg_min(c.number, damerau_levenshtein(CAST(c.number AS VARCHAR),
-                                                         CAST(n.number AS VARCHAR))) AS near,
+                   arg_min(c.number, (damerau_levenshtein(CAST(c.number AS VARCHAR),
+                                                          CAST(n.number AS VARCHAR)), c.number))
+                       AS near,
                    min(damerau_levenshtein(CAST(c.number AS VARCHAR), CAST(n.number AS VARCHAR)))
                        AS dist
             FROM report_numbers n JOIN report_callers c USING (report_id)
@@ -98,8 +99,8 @@ def _repair(case: Case) -> None:
         ), fix AS (
             -- the nearest account the victim paid; among equals, the one paid the most
             SELECT n.report_id, n.account,
-                   arg_min(p.account, damerau_levenshtein(p.account, n.account) * 1e15
-                                      - p.amount) AS near,
+                   arg_min(p.account, (damerau_levenshtein(p.account, n.account) * 1e15
+                                       - p.amount, p.account)) AS near,
                    min(damerau_levenshtein(p.account, n.account)) AS dist
             FROM report_accounts n JOIN paid p USING (report_id) GROUP BY ALL
         )

@@ -141,12 +141,12 @@ def script_table_sql() -> str:
             LEFT JOIN call_center cc ON cc.source = t.source AND cc.call_id = t.call_id
             WHERE t.script_group >= 0
         )
-        SELECT script_group, count(*) AS calls, mode(scam_type) AS scam_type,
+        SELECT script_group, count(*) AS calls, mode(scam_type ORDER BY scam_type) AS scam_type,
                string_agg(DISTINCT language, ';') AS languages,
                count(DISTINCT caller) AS numbers, count(DISTINCT sip_account) AS sip_accounts,
-               count(DISTINCT center) AS centers, mode(network) AS network,
+               count(DISTINCT center) AS centers, mode(network ORDER BY network) AS network,
                min(t) AS first_t, max(t) AS last_t,
-               arg_max(example, length(example)) AS example,
+               arg_max(example, (length(example), example)) AS example,
                array_to_string(list(call_id ORDER BY t, call_id)[:{EXAMPLE_CALLS}], ';')
                    AS call_ids
         FROM g GROUP BY script_group HAVING count(*) >= 2

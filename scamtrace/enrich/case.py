@@ -71,10 +71,15 @@ def insert_rows(db: duckdb.DuckDBPyConnection, table: str, rows: list[list[Any]]
 def connect(
     memory_limit: str | None = None, threads: int | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """An in-process DuckDB set up for case work: UTC, bounded memory, spills to disk."""
+    """An in-process DuckDB set up for case work: UTC, bounded memory, spills to disk;
+    ``SCAMTRACE_THREADS`` and ``SCAMTRACE_MEMORY`` set the defaults."""
     db = duckdb.connect()
     run(db, "SET TimeZone = 'UTC'")
-    run(db, f"SET threads = {threads or max(1, os.cpu_count() or 1)}")
+    try:
+        threads = threads or int(os.environ.get("SCAMTRACE_THREADS") or 0)
+    except ValueError as exc:
+        raise CaseFolderError("SCAMTRACE_THREADS: expected a whole number of threads") from exc
+    run(db, f"SET threads = {max(1, threads or os.cpu_count() or 1)}")
     run(db, f"SET memory_limit = '{memory_limit or os.environ.get('SCAMTRACE_MEMORY', '5GB')}'")
     return db
 

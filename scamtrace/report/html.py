@@ -110,15 +110,19 @@ def render_report(
     max_entities: int = DEFAULT_MAX_ENTITIES,
     max_evidence: int = DEFAULT_MAX_EVIDENCE,
     max_rows: int = DEFAULT_MAX_ROWS,
+    name: str | None = None,
 ) -> str:
     """Return the case report of ``findings_dir`` as one self-contained HTML document.
 
     Any findings file may be absent or hold only its header; the report says so instead of
     failing. ``max_entities`` caps the entities listed per kind per network, ``max_evidence``
-    the records listed per entity and ``max_rows`` the rows of each money table.
+    the records listed per entity and ``max_rows`` the rows of each money table. ``name`` is
+    the findings folder's name as the reader will know it (``detect`` renders the report in
+    the folder it is still writing aside).
     """
     folder = Path(findings_dir)
     data = _Data.load(folder, max_entities=max(0, max_entities), max_evidence=max(0, max_evidence))
+    data.name = name or folder.name
     try:
         return _Renderer(data, max_rows=max(0, max_rows)).render()
     finally:
@@ -131,6 +135,7 @@ def write_report(
     max_entities: int = DEFAULT_MAX_ENTITIES,
     max_evidence: int = DEFAULT_MAX_EVIDENCE,
     max_rows: int = DEFAULT_MAX_ROWS,
+    name: str | None = None,
 ) -> Path:
     """Render the report of ``findings_dir`` and write it to ``findings_dir/report.html``.
 
@@ -139,7 +144,8 @@ def write_report(
     """
     folder = Path(findings_dir)
     text = render_report(
-        folder, max_entities=max_entities, max_evidence=max_evidence, max_rows=max_rows
+        folder, max_entities=max_entities, max_evidence=max_evidence, max_rows=max_rows,
+        name=name,
     )
     target = folder / REPORT_NAME
     fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html.tmp", dir=folder)
@@ -413,6 +419,7 @@ class _Data:
     con: Any
     max_entities: int
     max_evidence: int
+    name: str = ""
 
     def close(self) -> None:
         self.con.close()
@@ -732,7 +739,7 @@ class _Renderer:
 
     def render(self) -> str:
         s = self.d.summary
-        case = str(s.get("case") or self.d.folder.name)
+        case = str(s.get("case") or self.d.name or self.d.folder.name)
         w = self.out.append
         w('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n')
         w('<meta name="viewport" content="width=device-width, initial-scale=1">\n')
@@ -758,7 +765,8 @@ class _Renderer:
         w('<table class="kv"><tbody>\n')
         w(f"<tr><th>Findings made</th><td>{fmt_time(created) or 'not recorded'}</td></tr>\n")
         w(f"<tr><th>Report rendered</th><td>{fmt_time(rendered)}</td></tr>\n")
-        w(f"<tr><th>Findings folder</th><td><code>{esc(self.d.folder.name)}</code></td></tr>\n")
+        shown = esc(self.d.name or self.d.folder.name)
+        w(f"<tr><th>Findings folder</th><td><code>{shown}</code></td></tr>\n")
         used = _str_list(s.get("inputs_used"))
         missing = _str_list(s.get("inputs_missing"))
         if "inputs_used" in s:
