@@ -72,11 +72,13 @@ def simulate(
 
         scamtrace simulate --scenario small --seed 1 --out cases/small-1 --split
     """
+    from scamtrace.casefolder import ensure_apart
     from scamtrace.simulate.config import load_scenario
     from scamtrace.simulate.world import build_world, write_world
 
     if fmt not in ("parquet", "csv"):
         raise ScamtraceError(f"--format: expected parquet or csv, got {fmt!r}")
+    ensure_apart(out_dir, Path(scenario) if Path(scenario).is_file() else None)
     sc = load_scenario(scenario, seed=seed, scale=scale, victim_country=victim_country,
                        center_country=center_country)  # fmt: skip
     with _progress() as bar:
@@ -201,9 +203,11 @@ def detect(
 
         scamtrace detect cases/small-1 --out findings/small-1
     """
+    from scamtrace.casefolder import ensure_apart
     from scamtrace.detect.pipeline import detect as run_detect
     from scamtrace.detect.settings import load_settings
 
+    ensure_apart(out_dir, case_dir, settings)
     with _progress() as bar:
         task = bar.add_task("detecting", total=1.0)
 
@@ -253,8 +257,11 @@ def classify(
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    from scamtrace.casefolder import ensure_apart, write_file_atomically
     from scamtrace.language.classifier import classify_rows
 
+    if out_file is not None:
+        ensure_apart(out_file, None if source == "-" else Path(source))
     if source == "-":
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
         table = pa.table({"text": pa.array(texts, pa.string())})
@@ -273,7 +280,7 @@ def classify(
         pacsv.write_csv(scored, buffer)
         sys.stdout.write(buffer.getvalue().decode("utf-8"))
     else:
-        pacsv.write_csv(scored, out_file)
+        write_file_atomically(out_file, lambda path: pacsv.write_csv(scored, path))
         err.print(f"{scored.num_rows:,} rows scored -> {out_file}")
 
 

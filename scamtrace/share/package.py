@@ -21,12 +21,12 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scamtrace.casefolder import Staging, os_error
 from scamtrace.share.findings import FindingsError, load_findings
 
 FORMAT = "scamtrace-case-package/1"
@@ -147,8 +147,9 @@ def build_package(
         raise PackageError(f"{out} exists and is not empty; pass --overwrite to replace it")
     if case_dir is not None and not case_dir.is_dir():
         raise PackageError(f"{case_dir}: case folder not found")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    # Built aside under the package folder's lock, swapped in whole (scamtrace.casefolder).
+    staging = Staging(out, purpose="scamtrace share package")
+    work = staging.open()
     try:
         shutil.copytree(findings_dir, work / "findings", symlinks=False)
         exports = work / "exports"
@@ -181,12 +182,12 @@ def build_package(
         body = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
         (work / MANIFEST).write_bytes(body)
         (work / SIGNATURE).write_text(base64.b64encode(key.sign(body)).decode() + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        work.rename(out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+    except BaseException as exc:
+        staging.abandon()
+        if isinstance(exc, OSError):
+            raise os_error(exc, work, f"writing {out}") from exc
         raise
+    staging.commit()
     return manifest
 
 
