@@ -244,3 +244,27 @@ def test_a_failed_second_rename_puts_the_old_folder_back(
         w.write_json("summary.json", {"old": False})
     assert json.loads((target / "summary.json").read_text()) == {"old": True}
     assert _leftovers(tmp_path) == []
+
+
+def test_a_full_disk_while_packaging_keeps_the_old_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scamtrace.detect.pipeline import detect
+    from scamtrace.share import package as package_module
+
+    findings = tmp_path / "findings"
+    detect(build(tmp_path / "case", tables=("carrier_cdr", "voip_cdr")), findings)
+    key, _public = package_module.keygen(tmp_path / "keys" / "agency.pem")
+    out = tmp_path / "out" / "package"
+    package_module.build_package(findings, key, out)
+    before = _snapshot(out)
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(out) + "/exports/ftm.jsonl")
+
+    monkeypatch.setattr(package_module.shutil, "copytree", full)
+    with pytest.raises(ScamtraceError) as caught:
+        package_module.build_package(findings, key, out, overwrite=True)
+    assert "No space left on device" in str(caught.value) and "\n" not in str(caught.value)
+    assert _snapshot(out) == before
+    assert _leftovers(out.parent) == []
