@@ -85,6 +85,7 @@ def simulate(
 
         scamtrace simulate --scenario small --seed 1 --out cases/small-1 --split
     """
+    from scamtrace.casefolder import ensure_apart
     from scamtrace.simulate.config import MAX_SCALE, load_scenario
     from scamtrace.simulate.world import build_world, write_world
 
@@ -95,6 +96,7 @@ def simulate(
     if scale is not None and not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
         raise ScamtraceError(f"--scale: expected a number above 0 and at most {MAX_SCALE:g}, "
                              f"got {scale:g}")  # fmt: skip
+    ensure_apart(out_dir, Path(scenario) if Path(scenario).is_file() else None)
     sc = load_scenario(scenario, seed=seed, scale=scale, victim_country=victim_country,
                        center_country=center_country)  # fmt: skip
     with _progress() as bar:
@@ -162,8 +164,10 @@ def ingest(
 
         scamtrace ingest Master.csv exports/ --into cases/madrid --holder-country ES
     """
+    from scamtrace.casefolder import ensure_apart
     from scamtrace.ingest.pipeline import ingest as run_ingest
 
+    ensure_apart(into, *(Path(s) for s in sources if s != "-"), mapping, option="--into")
     options = {k: v for k, v in (("table", table), ("mapping", mapping), ("timezone", timezone))
                if v is not None}  # fmt: skip
     with _progress() as bar:
@@ -178,13 +182,18 @@ def ingest(
         result = run_ingest(sources, into, fmt=fmt, holder_country=holder_country,
                             options=options, dry_run=dry_run, progress=report)  # fmt: skip
     table_out = Table(title=f"{'would ingest' if dry_run else 'ingested'} into {into}")
-    for col in ("source", "format", "rows", "rejected", "note"):
-        table_out.add_column(col, justify="right" if col in ("rows", "rejected") else "left")
+    for col in ("source", "format", "read", "added", "duplicate", "rejected", "note"):
+        table_out.add_column(col, justify="left" if col in ("source", "format", "note")
+                             else "right")  # fmt: skip
     reasons: dict[str, int] = {}
     for s in result.sources:
-        note = "already ingested" if s.skipped else s.error
-        rows = ", ".join(f"{t} {n:,}" for t, n in s.rows.items()) or "0"
-        table_out.add_row(s.source, s.format, rows, f"{sum(s.rejected.values()):,}", note)
+        note = "already ingested" if s.skipped else "not read (below)" if s.error else (
+            "stopped early: not recorded as ingested" if s.stopped else "")  # fmt: skip
+        added = "-" if dry_run or s.skipped or s.error else \
+            ", ".join(f"{t} {n:,}" for t, n in s.added.items() if n) or "0"  # fmt: skip
+        duplicates = "-" if dry_run else f"{sum(s.duplicates.values()):,}"
+        table_out.add_row(s.source, s.format, f"{s.read:,}", added, duplicates,
+                          f"{sum(s.rejected.values()):,}", note)  # fmt: skip
         for reason, n in s.rejected.items():
             reasons[reason] = reasons.get(reason, 0) + n
     out.print(table_out)
@@ -192,9 +201,21 @@ def ingest(
         out.print(f"  rejected {n:,}: {reason}")
     if reasons and not dry_run:
         out.print(f"rejected rows are in {into / 'rejected' / 'rejected.csv'}", soft_wrap=True)
+    for s in result.sources:
+        if s.error:
+            out.print(f"[bold red]{s.source}[/]: not read: {s.error}", soft_wrap=True)
+    for s in result.stopped:
+        out.print(f"[bold yellow]{s.source}[/]: the reader stopped at {s.stopped}; the rows "
+                  "after it were not read, and the file is not recorded as ingested: mend it "
+                  "and ingest it again (the rows already in count as duplicates)",
+                  soft_wrap=True)  # fmt: skip
+    if not dry_run:
+        out.print(f"{result.added:,} rows added, {result.duplicates:,} duplicates, "
+                  f"{result.rejected:,} rejected, of {sum(s.read for s in result.sources):,} "
+                  "read")  # fmt: skip
     failed = [s for s in result.sources if s.error]
-    if (strict and (result.rejected or failed)) or (result.rows == 0 and not all(
-            s.skipped for s in result.sources)):  # fmt: skip
+    read_nothing = result.rows == 0 and not all(s.skipped for s in result.sources)
+    if (strict and (result.rejected or failed)) or result.stopped or read_nothing:
         raise typer.Exit(1)
 
 
@@ -219,9 +240,11 @@ def detect(
 
         scamtrace detect cases/small-1 --out findings/small-1
     """
+    from scamtrace.casefolder import ensure_apart
     from scamtrace.detect.pipeline import detect as run_detect
     from scamtrace.detect.settings import load_settings
 
+    ensure_apart(out_dir, case_dir, settings)
     with _progress() as bar:
         task = bar.add_task("detecting", total=1.0)
 
@@ -273,11 +296,14 @@ def classify(
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    from scamtrace.casefolder import ensure_apart, write_file_atomically
     from scamtrace.formulas import neutral_table, restore_table
     from scamtrace.language.classifier import classify_rows
 
     if out_file is not None and out_file.is_dir():
         raise ScamtraceError(f"--out {out_file}: is a folder; give the CSV file to write")
+    if out_file is not None:
+        ensure_apart(out_file, None if source == "-" else Path(source))
     if source == "-":
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
         table = pa.table({"text": pa.array(texts, pa.string())})
@@ -292,7 +318,7 @@ def classify(
         pacsv.write_csv(scored, buffer)
         sys.stdout.write(buffer.getvalue().decode("utf-8"))
     else:
-        pacsv.write_csv(scored, out_file)
+        write_file_atomically(out_file, lambda path: pacsv.write_csv(scored, path))
         err.print(f"{scored.num_rows:,} rows scored -> {out_file}")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from scamtrace import __version__, contract
-from scamtrace.casefolder import CaseFolderWriter
+from scamtrace.casefolder import CaseFolderWriter, ensure_apart
 from scamtrace.detect.centers import find_centers
 from scamtrace.detect.findings import assemble, write_tables
 from scamtrace.detect.journeys import find_victims
@@ -56,6 +56,7 @@ def detect(
     progress: Progress | None = None,
 ) -> DetectResult:
     """Read ``case_dir``, run the detectors, write the findings folder ``out`` atomically."""
+    ensure_apart(out, case_dir)  # --overwrite would delete the case being read
     s = settings or DetectSettings()
     say = progress or (lambda _m, _f: None)
     timings: dict[str, float] = {}
@@ -84,7 +85,8 @@ def detect(
     step("networks", 0.8, lambda: assign_networks(case))
     step("findings", 0.85, lambda: assemble(case, s))
     say("writing findings", 0.9)
-    with CaseFolderWriter(out, overwrite=overwrite, subfolders=()) as w:
+    with CaseFolderWriter(out, overwrite=overwrite, subfolders=(), replaces=("summary.json",),
+                          purpose="scamtrace detect") as w:  # fmt: skip
         t0 = time.perf_counter()
         counts = write_tables(case, w.path(""), s)
         flagged = _flagged(case)

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 
 from scamtrace import contract
+from scamtrace.casefolder import case_lock, recover_missing
 from scamtrace.contract import Column
 from scamtrace.enrich.phones import (
     dial_plan,
@@ -115,9 +116,20 @@ def open_case(
     db: duckdb.DuckDBPyConnection | None = None,
     tables: tuple[str, ...] | None = None,
 ) -> Case:
-    """Load every contract table present in ``folder`` (or just ``tables``)."""
+    """Load every contract table present in ``folder`` (or just ``tables``).
+
+    The tables are copied into DuckDB under the case's shared lock: a writer (``ingest``)
+    swaps a case in only between two readings, so every table read comes from one commit."""
+    if not folder.is_dir():
+        recover_missing(folder)  # a writer killed between its two renames moved it aside
     if not folder.is_dir():
         raise CaseFolderError(f"{folder}: case folder not found")
+    with case_lock(folder, shared=True, purpose="reading"):
+        return _open(folder, country, db, tables)
+
+
+def _open(folder: Path, country: str | None, db: duckdb.DuckDBPyConnection | None,
+          tables: tuple[str, ...] | None) -> Case:  # fmt: skip
     default, per_table = holder_countries(folder, country)
     case = Case(folder, db or connect(), default, per_table)
     run(case.db,

@@ -321,32 +321,30 @@ class AsteriskReader:
     def read(self, path: Path, ctx: ReadContext) -> Iterator[Batch]:
         """Batches of ``ctx.batch_rows`` rows or so, typed in parts of at most
         :data:`TYPING_ROWS` rows (see :meth:`_typed_parts`)."""
-        typed: list[pa.Table] = []
-        rejected: list[Rejected] = []
-        for data, refused in self._typed_parts(path, ctx):
-            typed.append(data)
-            rejected += refused
-            if sum(t.num_rows for t in typed) >= ctx.batch_rows:
-                yield Batch(TABLE, pa.concat_tables(typed), rejected)
-                typed, rejected = [], []
+        typed: list[Batch] = []
+        for part in self._typed_parts(path, ctx):
+            typed.append(part)
+            if sum(t.data.num_rows for t in typed) >= ctx.batch_rows:
+                yield _joined(typed)
+                typed = []
         if typed:
-            yield Batch(TABLE, pa.concat_tables(typed), rejected)
+            yield _joined(typed)
 
-    def _typed_parts(self, path: Path, ctx: ReadContext
-                     ) -> Iterator[tuple[pa.Table, list[Rejected]]]:  # fmt: skip
+    def _typed_parts(self, path: Path, ctx: ReadContext) -> Iterator[Batch]:
         """Each part mapped and typed, with its rows set aside (in line order). A part is
         typed on a second thread while the next one is parsed (pyarrow lets go of the GIL):
         the wall time of the two, not their sum. Parts come back in order; two at most are in
         hand."""
         zone = time_zone(ctx.options.get("timezone"))
 
-        def typed_part(part: _Part) -> tuple[pa.Table, list[Rejected]]:
+        def typed_part(part: _Part) -> Batch:
             raw, refused = self._map(*part, zone, ctx)
             batch = coerce(TABLE, raw, ctx.source, ctx.holder_country, sip_user_parts=True)
-            return batch.data, sorted(refused + batch.rejected, key=lambda r: r.line)
+            batch.rejected = sorted(refused + batch.rejected, key=lambda r: r.line)
+            return batch
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="asterisk-typing") as pool:
-            pending: deque[Future[tuple[pa.Table, list[Rejected]]]] = deque()
+            pending: deque[Future[Batch]] = deque()
             for part in self._parts(path, ctx):
                 pending.append(pool.submit(typed_part, part))
                 if len(pending) > 1:  # one part typed while the next is parsed
@@ -373,7 +371,8 @@ class AsteriskReader:
         for table, numbers, problems in _parsed(path, names):
             tables.append(table)
             lines.append(numbers)
-            rejected += [Rejected(ctx.source, line, TABLE, "", value, reason)
+            rejected += [Rejected(ctx.source, line, TABLE, "", value, reason,
+                                  stops=reason.startswith(ENDS_EARLY))
                          for line, value, reason in problems]  # fmt: skip
             rows += table.num_rows
             if rows >= min(ctx.batch_rows, TYPING_ROWS):
@@ -394,6 +393,19 @@ class AsteriskReader:
         raw, refused = map_columns(table, numbers, zone, ctx.options)
         return raw, rejected + [Rejected(ctx.source, r.line, r.table, r.field, r.value, r.reason)
                                 for r in refused]  # fmt: skip
+
+
+#: How a truncated file's last record is set aside; it ends the reading (``stops``).
+ENDS_EARLY = "file ends early (truncated)"
+
+
+def _joined(parts: list[Batch]) -> Batch:
+    """Typed parts as one batch; line numbers kept where every part has them."""
+    lines = [p.lines for p in parts]
+    return Batch(TABLE, pa.concat_tables([p.data for p in parts]),
+                 [r for p in parts for r in p.rejected],
+                 None if any(x is None for x in lines) else
+                 pa.concat_arrays([x for x in lines if x is not None]))  # fmt: skip
 
 
 Problem = tuple[int, str, str]  # (line, value, reason)
@@ -464,7 +476,7 @@ def _parsed(path: Path, names: tuple[str, ...]
         if broken is not None:
             yield (pa.table({n: pa.array([], pa.string()) for n in names}),
                    np.array([], np.int64),
-                   [(first_line, "", f"file ends early (truncated): {broken}")])  # fmt: skip
+                   [(first_line, "", f"{ENDS_EARLY}: {broken}")])  # fmt: skip
 
 
 def _last_line_end(data: bytes | bytearray, start: int, end: int) -> int:

@@ -55,6 +55,9 @@ class Rejected:
     field: str
     value: str
     reason: str
+    #: The reader read nothing past this record (a truncation, a record it cannot parse
+    #: past): the source was read only in part, so it is never recorded as ingested.
+    stops: bool = False
 
 
 @dataclass
@@ -64,6 +67,10 @@ class Batch:
     table: str
     data: pa.Table
     rejected: list[Rejected] = field(default_factory=list)
+    #: The source line (or record) of each row of ``data`` where the reader knows it exactly,
+    #: else None. :func:`coerce` sets the ``_line`` it was given: a reader that numbers rows
+    #: otherwise for it must map these back or drop them.
+    lines: pa.Array | None = None
 
 
 @dataclass(frozen=True)
@@ -276,8 +283,9 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
             columns[col.name] = out.column(col.name).combine_chunks()
         suspect = pc.or_(suspect, pc.fill_null(out.column("_maybe").combine_chunks(), True))
     data = pa.table([columns[c.name] for c in table.columns], names=table.column_names)
+    row_lines = raw.column("_line").combine_chunks().cast(pa.int64())
     if not pc.any(suspect).as_py():
-        return Batch(table_name, data.cast(table.schema), [])
+        return Batch(table_name, data.cast(table.schema), [], row_lines)
     # The full checks, on the few rows the cheap tests could not clear.
     problem, value, whens = _judge(table_name, raw.filter(suspect), country)
     bad = pc.is_valid(problem)
@@ -288,7 +296,8 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
     rejected = [Rejected(source, int(line), table_name, whens[k][0], str(v), whens[k][1])
                 for line, k, v in zip(found["_line"], found["_problem"], found["_value"],
                                       strict=True)]  # fmt: skip
-    return Batch(table_name, data.filter(kept).cast(table.schema), rejected)
+    return Batch(table_name, data.filter(kept).cast(table.schema), rejected,
+                 row_lines.filter(kept))
 
 
 #: Column kinds that DuckDB types; the others are text, finished by Arrow kernels.

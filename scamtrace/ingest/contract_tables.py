@@ -180,19 +180,20 @@ class ContractReader:
                 break
             except pa.ArrowInvalid as exc:
                 # A malformed record stops pyarrow's reader: keep what came before it.
-                yield from self._flush(table, pending, line, ctx, held)
+                yield from self._flush(table, pending, line, ctx, held, not misshapen)
                 yield Batch(table, contract.INPUT_TABLES[table].schema.empty_table(), held)
                 line += rows
                 yield Batch(table, pa.Table.from_pylist([], contract.INPUT_TABLES[table].schema),
-                            [Rejected(ctx.source, line, table, "", "", f"unreadable CSV: {exc}")])
+                            [Rejected(ctx.source, line, table, "", "", f"unreadable CSV: {exc}",
+                                      stops=True)])  # fmt: skip
                 return
             pending.append(batch)
             rows += batch.num_rows
             if rows >= min(ctx.batch_rows, TYPING_ROWS):
-                yield from self._flush(table, pending, line, ctx, held)
+                yield from self._flush(table, pending, line, ctx, held, not misshapen)
                 line += rows
                 pending, rows = [], 0
-        yield from self._flush(table, pending, line, ctx, held)
+        yield from self._flush(table, pending, line, ctx, held, not misshapen)
         line += rows
         lines = _find_lines(path, encoding, [r.value for r in misshapen]) if misshapen else []
         skipped = sorted(lines)
@@ -206,16 +207,28 @@ class ContractReader:
         if stream.broken:
             yield Batch(table, pa.Table.from_pylist([], contract.INPUT_TABLES[table].schema),
                         [Rejected(ctx.source, line, table, "", "",
-                                  f"file ends early (truncated): {stream.broken}")])  # fmt: skip
+                                  f"file ends early (truncated): {stream.broken}",
+                                  stops=True)])  # fmt: skip
 
-    def _flush(self, table: str, batches: list[pa.RecordBatch], line: int,
-               ctx: ReadContext, held: list[Rejected]) -> Iterator[Batch]:  # fmt: skip
-        if batches:
-            raw, not_utf8 = _not_utf8(_as_text(pa.Table.from_batches(batches), line), table,
-                                      ctx.source)  # fmt: skip
+    def _flush(self, table: str, batches: list[pa.RecordBatch], line: int, ctx: ReadContext,
+               held: list[Rejected], exact: bool) -> Iterator[Batch]:  # fmt: skip
+        """``exact``: no record was skipped so far, so the line numbers are final: the rows
+        set aside go out with the batch (memory holds a batch of them, not the file's), and
+        only after a skipped record are they held back to be renumbered. One pyarrow block
+        (16 MB) of short rows is millions of them: it is typed :data:`TYPING_ROWS` at a
+        time."""
+        whole = pa.Table.from_batches(batches) if batches else None
+        for start in range(0, whole.num_rows if whole is not None else 0, TYPING_ROWS):
+            assert whole is not None
+            part = whole.slice(start, TYPING_ROWS)
+            raw, not_utf8 = _not_utf8(_as_text(part, line + start), table, ctx.source)
             batch = coerce(table, raw, ctx.source, ctx.holder_country)
-            held.extend(sorted(not_utf8 + batch.rejected, key=lambda r: r.line))
-            yield Batch(batch.table, batch.data, [])
+            aside = sorted(not_utf8 + batch.rejected, key=lambda r: r.line)
+            if exact and not held:
+                yield Batch(batch.table, batch.data, aside, batch.lines)
+                continue
+            held.extend(aside)
+            yield Batch(batch.table, batch.data, [], None)
 
 
 def _after_skips(provisional: int, skipped: list[int]) -> int:

@@ -305,6 +305,7 @@ class FreeswitchReader:
             source, number = pending.origin[r.line]
             rejected.append(Rejected(source, number, r.table, r.field, r.value, r.reason))
         batch.rejected = sorted(rejected, key=lambda r: (r.source, r.line))
+        batch.lines = None  # rows were numbered for coerce, across files: not their lines
         return batch
 
 

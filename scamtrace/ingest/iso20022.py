@@ -72,6 +72,9 @@ from typing import IO
 from xml.etree.ElementTree import Element, TreeBuilder
 from xml.parsers import expat
 
+import numpy as np
+import pyarrow as pa
+
 from scamtrace import contract
 from scamtrace.ingest.base import Batch, IngestError, ReadContext, Rejected, coerce, text_table
 
@@ -248,9 +251,10 @@ class _Sink:
         self.account_ids: set[int] = set()
 
     # ---- adding
-    def reject(self, record: int, field: str, value: str, reason: str) -> None:
+    def reject(self, record: int, field: str, value: str, reason: str, *,
+               stops: bool = False) -> None:  # fmt: skip
         self.rejected.append(Rejected(self.ctx.source, record, "transfers", field, value[:80],
-                                      reason))  # fmt: skip
+                                      reason, stops))  # fmt: skip
 
     def transfer(self, record: int, ids: list[str], values: dict[str, str]) -> None:
         """A transfer row; its ``tx_id`` is the first of ``ids`` not yet used in the file
@@ -310,10 +314,13 @@ class _Sink:
                 set_aside += [dataclasses.replace(r, line=entries[r.line - 1])
                               for r in batch.rejected]  # fmt: skip
                 data = batch.data
+                # rows were numbered 1..n for coerce: each back to its record
+                lines = None if batch.lines is None else pa.array(
+                    np.asarray(entries, np.int64)[np.asarray(batch.lines) - 1])  # fmt: skip
             else:
-                data = contract.TRANSFERS.schema.empty_table()
+                data, lines = contract.TRANSFERS.schema.empty_table(), None
             set_aside.sort(key=lambda r: r.line)
-            yield Batch("transfers", data, set_aside)
+            yield Batch("transfers", data, set_aside, lines)
 
     def _accounts(self, final: bool) -> Iterator[Batch]:
         while self.accounts["account_id"]:
@@ -324,8 +331,10 @@ class _Sink:
             for values in self.accounts.values():
                 del values[:n]
             lines = list(range(1, n + 1))
-            yield coerce("accounts", text_table(rows, lines), self.ctx.source,
-                         self.ctx.holder_country)  # fmt: skip
+            batch = coerce("accounts", text_table(rows, lines), self.ctx.source,
+                           self.ctx.holder_country)  # fmt: skip
+            batch.lines = None  # stand-in numbers, not records
+            yield batch
 
 
 # ------------------------------------------------------------------------------- messages
@@ -607,7 +616,8 @@ class Iso20022Reader:
                     what = "not well-formed XML" if isinstance(broken, expat.ExpatError) \
                         else "file ends early (truncated)"  # fmt: skip
                     at = parser.records if parser.inside else parser.records + 1
-                    sink.reject(at, "", "", f"{what}: {broken}; the rest of the file was not read")
+                    sink.reject(at, "", "", f"{what}: {broken}; the rest of the file was not read",
+                                stops=True)  # fmt: skip
                     break
                 if not chunk:
                     break

@@ -353,7 +353,8 @@ class PcapReader:
             if run.broken:
                 rejected.append(Rejected(ctx.source, run.last_frame, TABLE, "", "",
                                          f"tshark's output unreadable after frame "
-                                         f"{run.last_frame}: {run.broken}"))  # fmt: skip
+                                         f"{run.last_frame}: {run.broken}",
+                                         stops=True))  # fmt: skip
             elif _CUT.search(run.message):
                 cut = run.message
             elif run.code != 0:
@@ -363,7 +364,8 @@ class PcapReader:
             where = f"after frame {last_frame}" if last_frame else "before its first SIP frame"
             rejected.append(Rejected(
                 ctx.source, last_frame, TABLE, "", "",
-                f"capture cut short {where}; the calls before the cut are kept: {cut}"))
+                f"capture cut short {where}; the calls before the cut are kept: {cut}",
+                stops=True))  # fmt: skip
         return rejected
 
     def _run(self, run: _Run, out: queue.Queue[tuple[_Run, pa.Table | None]],

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import json
 import shutil
 import sys
-import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,11 +26,45 @@ class IngestResult:
 
     @property
     def rows(self) -> int:
+        """Rows the readers typed (before duplicates are told apart)."""
         return sum(sum(s.rows.values()) for s in self.sources)
+
+    @property
+    def added(self) -> int:
+        return sum(sum(s.added.values()) for s in self.sources)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(sum(s.duplicates.values()) for s in self.sources)
 
     @property
     def rejected(self) -> int:
         return sum(sum(s.rejected.values()) for s in self.sources)
+
+    @property
+    def stopped(self) -> list[SourceResult]:
+        """Sources read only in part: not recorded as ingested."""
+        return [s for s in self.sources if s.stopped]
+
+
+def check_sources(sources: list[str]) -> None:
+    """Fail before anything is locked or written: a source that is not there, or a folder
+    with nothing to read in it."""
+    for source in sources:
+        if source == "-":
+            continue
+        path = Path(source)
+        if path.is_dir():
+            if not any(_files(path)):
+                raise IngestError(f"{path}: no files to read in this folder (hidden files "
+                                  "and folders are skipped)")  # fmt: skip
+        elif not path.is_file():
+            raise IngestError(f"{path}: no such file or folder")
+
+
+def _files(folder: Path) -> Iterator[Path]:
+    return (p for p in folder.rglob("*") if p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(folder).parts))  # fmt: skip
 
 
 def expand(sources: list[str], spool: Path) -> Iterator[Path]:
@@ -46,8 +78,7 @@ def expand(sources: list[str], spool: Path) -> Iterator[Path]:
             continue
         path = Path(source)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file()
-                              and not any(part.startswith(".") for part in p.parts))  # fmt: skip
+            yield from sorted(_files(path))
         elif path.is_file():
             yield path
         else:
@@ -87,15 +118,20 @@ def ingest(
     batch_rows: int = 500_000,
     progress: Progress | None = None,
 ) -> IngestResult:
-    """Read every source into ``into``; all or nothing (see :mod:`scamtrace.ingest.writer`)."""
+    """Read every source into ``into``; all or nothing (see :mod:`scamtrace.ingest.writer`).
+
+    A source the reader could not read to its end (``Rejected.stops``) keeps the rows read
+    before the break but is not recorded as ingested (``SourceResult.stopped``)."""
     say = progress or (lambda _m, _n: None)
-    country = (holder_country or _case_country(into) or "").upper()
+    check_sources(sources)
     results: list[SourceResult] = []
-    with tempfile.TemporaryDirectory(prefix="scamtrace-ingest-") as spool, \
-            CaseAppender(into, country or None, dry_run=dry_run) as case:  # fmt: skip
+    with CaseAppender(into, holder_country.upper() if holder_country else None,
+                      dry_run=dry_run) as case:  # fmt: skip
         case.sources = results
-        for path in expand(sources, Path(spool)):
-            label = "-" if path.parent == Path(spool) else str(path)
+        country = case.holder_country or ""
+        spool = case.spool_dir
+        for path in expand(sources, spool):
+            label = "-" if path.parent == spool else str(path)
             sha = file_hash(path)
             result = SourceResult(label, sha, "", skipped=case.seen(sha))
             results.append(result)
@@ -115,13 +151,3 @@ def ingest(
                 case.add(batch, result)
                 say(label, batch.data.num_rows)
     return IngestResult(into, results, dry_run)
-
-
-def _case_country(case: Path) -> str | None:
-    path = case / "holder.json"
-    if not path.is_file():
-        return None
-    try:
-        return str(json.loads(path.read_text(encoding="utf-8")).get("country") or "") or None
-    except json.JSONDecodeError as exc:
-        raise IngestError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from exc

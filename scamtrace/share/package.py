@@ -25,13 +25,12 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scamtrace.casefolder import ensure_apart
+from scamtrace.casefolder import Staging, ensure_apart, os_error
 from scamtrace.share.findings import Findings, FindingsError, load_findings
 from scamtrace.share.redact import pseudonym_key, redact_findings, victim_leaks_in
 
@@ -154,8 +153,9 @@ def build_package(
         raise PackageError(f"{out} exists and is not empty; pass --overwrite to replace it")
     if case_dir is not None and not case_dir.is_dir():
         raise PackageError(f"{case_dir}: case folder not found")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    # Built aside under the package folder's lock, swapped in whole (scamtrace.casefolder).
+    staging = Staging(out, purpose="scamtrace share package")
+    work = staging.open()
     try:
         redaction = None
         if reveal:
@@ -196,12 +196,12 @@ def build_package(
         body = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
         (work / MANIFEST).write_bytes(body)
         (work / SIGNATURE).write_text(base64.b64encode(key.sign(body)).decode() + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        work.rename(out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+    except BaseException as exc:
+        staging.abandon()
+        if isinstance(exc, OSError):
+            raise os_error(exc, work, f"writing {out}") from exc
         raise
+    staging.commit()
     return manifest
 
 

@@ -144,7 +144,8 @@ def write_world(
     started = time.perf_counter()
     ctx = world.ctx
     say = progress or (lambda _msg, _frac: None)
-    with CaseFolderWriter(out, overwrite=overwrite) as case:
+    with CaseFolderWriter(out, overwrite=overwrite, replaces=("truth", "holder.json"),
+                          purpose="scamtrace simulate") as case:  # fmt: skip
         carrier_sink = case.sink(contract.CARRIER_CDR, fmt, ctx.victim.utc_offset_hours)
         voip_sink = case.sink(contract.VOIP_CDR, fmt, ctx.centers.utc_offset_hours)
         naive = NaiveRules(ctx)

@@ -53,6 +53,7 @@ def test_a_crash_mid_write_keeps_the_previous_case(
     out = tmp_path / "case"
     out.mkdir()
     (out / "evidence.txt").write_text("previous case")
+    (out / "holder.json").write_text('{"country": "CN"}')  # a case: --overwrite may replace it
 
     def boom(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("disk full")
