@@ -262,7 +262,9 @@ def test_a_full_disk_while_packaging_keeps_the_old_package(
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(out) + "/exports/ftm.jsonl")
 
-    monkeypatch.setattr(package_module.shutil, "copytree", full)
+    import scamtrace.share.stix as stix_module
+
+    monkeypatch.setattr(stix_module, "write_stix", full)
     with pytest.raises(ScamtraceError) as caught:
         package_module.build_package(findings, key, out, overwrite=True)
     assert "No space left on device" in str(caught.value) and "\n" not in str(caught.value)
