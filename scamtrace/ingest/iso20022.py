@@ -19,7 +19,8 @@ several ``NtryDtls/TxDtls`` that each carry their own amount (a batch booking) b
 transfer per ``TxDtls``, all with the entry's number; otherwise the entry is one transfer (with
 its one ``TxDtls`` for references and counterparty, if it has exactly one). A record whose amount,
 currency or credit/debit indicator is unusable is set aside here; a time that cannot be read,
-by :func:`coerce`. Every record is a row or a rejected row, never neither.
+or an amount with more than 2 decimal places that are not zeros (``0.001``: never rounded), by
+:func:`coerce`. Every record is a row or a rejected row, never neither.
 
 ``tx_id`` (unique within a file), the first of:
 
@@ -305,8 +306,10 @@ class _Sink:
             if n:
                 # _line must be unique in a batch (a batch booking gives several rows one
                 # record number): rows are numbered 1..n here and given their record after.
+                # Amounts are xs:decimal: a "." is a decimal point, never a group.
                 batch = coerce("transfers", text_table(rows, list(range(1, n + 1))),
-                               self.ctx.source, self.ctx.holder_country)  # fmt: skip
+                               self.ctx.source, self.ctx.holder_country,
+                               plain_amounts=("amount",))  # fmt: skip
                 set_aside += [dataclasses.replace(r, line=entries[r.line - 1])
                               for r in batch.rejected]  # fmt: skip
                 data = batch.data

@@ -71,7 +71,7 @@ import io
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -327,10 +327,12 @@ def stream(
     table: str,
     ctx: ReadContext,
     country: str,
+    plain_amounts: Collection[str] = (),
 ) -> Iterator[Batch]:
     """Run ``sql`` (over ``src``; it selects ``_rowid`` and the text columns named after the
     contract's, and may select ``_bad_field``, ``_bad_value``, ``_bad_reason`` for rows the
-    reader itself sets aside) and type its rows batch by batch; then the unshaped records."""
+    reader itself sets aside) and type its rows batch by batch; then the unshaped records.
+    ``plain_amounts``: see :func:`~scamtrace.ingest.base.coerce`."""
     names = [c.name for c in contract.INPUT_TABLES[table].columns]
     reader = db.sql(sql).to_arrow_reader(max(1, ctx.batch_rows))
     for record_batch in reader:
@@ -350,7 +352,7 @@ def stream(
             got, lines = got.filter(keep), lines.filter(keep)
         raw = text_table({n: got[n].combine_chunks() for n in names if n in got.column_names},
                          lines)  # fmt: skip
-        batch = coerce(table, raw, ctx.source, country)
+        batch = coerce(table, raw, ctx.source, country, plain_amounts=plain_amounts)
         if own:
             batch.rejected = sorted([*own, *batch.rejected], key=lambda r: r.line)
         yield batch
