@@ -109,7 +109,7 @@ def _slow(text: pa.Array, plain: bool) -> tuple[pa.Array, pa.Array]:
     large = pc.greater(pc.utf8_length(whole), 16)
     reason = pc.coalesce(reason, pc.if_else(pc.fill_null(large, False), TOO_LARGE, none))
     # No digit at all (".", "") is no amount either.
-    digitless = pc.equal(pc.add(pc.utf8_length(whole), pc.utf8_length(frac)), 0)
+    digitless = pc.invert(pc.match_substring_regex(pc.fill_null(canonical, ""), "[0-9]"))
     digitless = pc.and_(digitless, pc.is_null(reason))
     reason = pc.if_else(pc.fill_null(digitless, False), NOT_AN_AMOUNT, reason)
     good = pc.is_null(reason)

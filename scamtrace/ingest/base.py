@@ -44,8 +44,20 @@ REJECTED_COLUMNS = ("source", "line", "table", "field", "value", "reason")
 TYPING_ROWS = 100_000
 
 
+#: The longest record (a CSV record, a line of ``Master.csv``, a JSON document) any reader
+#: takes, in bytes: a longer one is set aside by its line, and the reader goes on after it,
+#: holding no more than this much of it in memory. DuckDB's ``max_line_size`` (mapped CSV,
+#: AMLSim) is the same.
+MAX_RECORD_BYTES = 16 << 20
+
+
 class IngestError(ScamtraceError):
     """A source that cannot be ingested at all (unknown format, unreadable file)."""
+
+
+class StoppedEarly(IngestError):
+    """A reader that could not read its source to the end, raised after the batches it could
+    read: they are not the whole source, which must not be recorded as ingested."""
 
 
 @dataclass(frozen=True)
