@@ -76,6 +76,27 @@ def pick_reader(path: Path, fmt: str | None) -> Reader:
                       f"({', '.join(sorted(known))})")  # fmt: skip
 
 
+def check_options(fmt: str | None, options: dict[str, Any]) -> None:
+    """The options a reader will take, checked before any source is read or skipped (a source
+    already ingested is never read: a bad option must not pass unseen because of it)."""
+    from scamtrace import contract
+    from scamtrace.ingest.asterisk import time_zone
+    from scamtrace.ingest.contract_tables import encoding_option
+    from scamtrace.ingest.mapped import load_mapping
+
+    known = readers()
+    if fmt and fmt not in known:
+        raise IngestError(f"unknown format {fmt!r}; known: {', '.join(sorted(known))}")
+    time_zone(options.get("timezone"))
+    encoding_option(options.get("encoding"))
+    table = options.get("table")
+    if table and table not in contract.INPUT_TABLES:
+        raise IngestError(f"--table {table}: not a contract table "
+                          f"({', '.join(contract.INPUT_TABLES)})")  # fmt: skip
+    if options.get("mapping"):
+        load_mapping(Path(options["mapping"]))
+
+
 def ingest(
     sources: list[str],
     into: Path,
@@ -89,6 +110,7 @@ def ingest(
 ) -> IngestResult:
     """Read every source into ``into``; all or nothing (see :mod:`scamtrace.ingest.writer`)."""
     say = progress or (lambda _m, _n: None)
+    check_options(fmt, options or {})
     country = (holder_country or _case_country(into) or "").upper()
     results: list[SourceResult] = []
     with tempfile.TemporaryDirectory(prefix="scamtrace-ingest-") as spool, \
