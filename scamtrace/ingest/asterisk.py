@@ -37,9 +37,9 @@ A line is a record: ``\\n``, ``\\r\\n`` or a lone ``\\r`` ends one, and ``_line`
 set aside with its number, never dropped; so is one whose quote is left open (a line cut
 short), which does not swallow the line after it (and a line break inside a field, which
 Asterisk does not escape, splits its record in two lines set aside); so is a line longer than
-:data:`~scamtrace.ingest.base.MAX_RECORD_BYTES`, of which no more than that is ever held. A line with no data at
-all (blank, or nothing but empty fields) is skipped. Bytes that are not UTF-8 (a caller name
-in Latin-1, say) are replaced by U+FFFD before anything else.
+:data:`~scamtrace.ingest.base.MAX_RECORD_BYTES`, of which no more than that is ever held. A
+line with no data at all (blank, or nothing but empty fields) is skipped. Bytes that are not
+UTF-8 (a caller name in Latin-1, say) are replaced by U+FFFD before anything else.
 
 Reading is vectorised. The file (decompressed on the way where it is a ``.gz``; a truncated
 one keeps its rows and sets the break aside) is read into one reused buffer and cut into
