@@ -86,6 +86,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from scamtrace import contract
 from scamtrace.enrich.phones import dial_plan
 from scamtrace.errors import ScamtraceError
+from scamtrace.ingest import base as ingest_base
 from scamtrace.ingest.base import (
     REQUIRED,
     Batch,
@@ -128,9 +129,10 @@ class LoadedCsv:
     aside and what is needed to give every row its line."""
 
     def __init__(self, path: Path, names: list[str], first_line: int, rejected: list[Rejected],
-                 skipped: np.ndarray) -> None:  # fmt: skip
+                 skipped: np.ndarray, repeated: frozenset[str] = frozenset()) -> None:  # fmt: skip
         self.path = path
         self.names = names
+        self.repeated = repeated  # header names (case-folded) given to several columns
         self.first_line = first_line
         self.rejected = rejected
         # Rows are the records from first_line on, less the empty and the rejected ones: row k
@@ -140,7 +142,11 @@ class LoadedCsv:
 
     def column(self, name: str) -> str | None:
         """The DuckDB column holding source column ``name`` (a header name, or a 1-based
-        position for a file without header); None when the file has no such column."""
+        position for a file without header); None when the file has no such column. A name
+        the header gives several columns is an :class:`IngestError` (which one is meant?)."""
+        if name.strip().casefold() in self.repeated:
+            raise IngestError(f"{self.path}: the header names column {name.strip()!r} more "
+                              "than once; which one to read cannot be told (rename one)")
         if name in self.names:
             return f"c{self.names.index(name)}"
         folded = [i for i, n in enumerate(self.names) if n.casefold() == name.strip().casefold()]
@@ -170,7 +176,8 @@ def load_csv(
         data = workdir / "transcoded.csv"
         _transcode(path, codec, data)
     text_codec = "utf-8-sig" if duck_encoding == "utf-8" else codec
-    names = _names(data, layout, text_codec)
+    found = _names(data, layout, text_codec)
+    names, repeated = found if found is not None else (None, frozenset[str]())
     if names is None:
         if layout.header:
             raise IngestError(f"{path}: no header line (after {layout.skip_rows} skipped)")
@@ -189,7 +196,7 @@ def load_csv(
             f"header = {str(layout.header).lower()}, skip = {layout.skip_rows}, "
             f"auto_detect = false, columns = {{{columns}}}, encoding = '{duck_encoding}', "
             "store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans', "
-            "max_line_size = 16777216)"
+            f"max_line_size = {ingest_base.MAX_RECORD_BYTES})"
         ).fetchall()  # fmt: skip
     except duckdb.Error as exc:
         raise IngestError(f"{path}: not a readable CSV file: {str(exc).splitlines()[0]}") \
@@ -214,7 +221,7 @@ def load_csv(
     ]  # fmt: skip
     blank = _empty_records(data, layout.quote)
     skipped = np.concatenate([blank, np.array([r.line for r in rejected], np.int64)])
-    return LoadedCsv(path, names, first_line, rejected, skipped)
+    return LoadedCsv(path, names, first_line, rejected, skipped, repeated)
 
 
 def _source_name(names: list[str], column: str | None) -> str:
@@ -234,7 +241,7 @@ def _reason(kind: str, expected: int | None, found: int | None, message: str | N
     if kind == "UNQUOTED VALUE":
         return "unterminated or stray quote"
     if kind == "LINE SIZE OVER MAXIMUM":
-        return "line too long"
+        return f"line longer than {ingest_base.MAX_RECORD_BYTES} bytes"
     return (message or kind).splitlines()[0]
 
 
@@ -248,9 +255,11 @@ def _transcode(path: Path, codec: str, out: Path) -> None:
         dst.write(decoder.decode(b"", final=True).encode("utf-8", errors="surrogateescape"))
 
 
-def _names(data: Path, layout: CsvLayout, codec: str) -> list[str] | None:
-    """The header's names (made unique), or "1", "2"... by position for a file without header
-    (as many as most of its first records have); None when there is no record at all."""
+def _names(data: Path, layout: CsvLayout, codec: str
+           ) -> tuple[list[str], frozenset[str]] | None:  # fmt: skip
+    """The header's names (made unique: ``x``, ``x_2``) and those it repeats (case-folded),
+    or "1", "2"... by position for a file without header (as many as most of its first
+    records have); None when there is no record at all."""
     with data.open("rb") as fh:
         head = fh.read(1 << 20)
     text = codecs.getincrementaldecoder(codec)(errors="replace").decode(head)
@@ -272,18 +281,20 @@ def _names(data: Path, layout: CsvLayout, codec: str) -> list[str] | None:
         return None
     if not layout.header:
         width = Counter(len(r) for r in records).most_common(1)[0][0]
-        return [str(i + 1) for i in range(width)]
+        return [str(i + 1) for i in range(width)], frozenset()
     names: list[str] = []
     seen: set[str] = set()
+    repeated: set[str] = set()
     for i, raw in enumerate(records[0]):
         name = raw.strip() or f"column{i + 1}"
         base, n = name, 1
         while name.casefold() in seen:
+            repeated.add(base.casefold())
             n += 1
             name = f"{base}_{n}"
         seen.add(name.casefold())
         names.append(name)
-    return names
+    return names, frozenset(repeated)
 
 
 def _empty_records(path: Path, quote: str, chunk: int = 1 << 24) -> np.ndarray:
