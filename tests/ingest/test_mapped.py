@@ -350,7 +350,7 @@ def test_a_column_the_header_names_twice_is_refused_when_mapped(tmp_path: Path) 
     export.write_text("ID,TS,AMOUNT,CUR,AMOUNT\nt1,2016-07-01T10:00:00Z,1.00,CNY,999.00\n")
     mapping = write_mapping(tmp_path, "table: transfers\ncolumns: {tx_id: ID, time: TS, "
                             "amount: AMOUNT, currency: CUR}\n")  # fmt: skip
-    with pytest.raises(IngestError, match="export.csv: the header names column 'AMOUNT' more"):
+    with pytest.raises(IngestError, match=r"export\.csv: the header names column 'AMOUNT' more"):
         read(export, mapping)
     # a column named once reads as ever, and the repeated one can be named by its new name
     ok = write_mapping(tmp_path, "table: transfers\ncolumns: {tx_id: ID, time: TS, "
