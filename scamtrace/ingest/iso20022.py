@@ -11,7 +11,10 @@ so an XML bomb or an external entity stops the file at once with an :class:`Inge
 naming it, and nothing outside the file is ever read. Parsing is incremental; every entry is
 dropped from the tree once read, so memory stays that of one entry whatever the file's size.
 ``.xml.gz`` is read as it streams. A file that stops being well-formed (cut short, say) keeps
-the entries before the break and sets the break aside as a rejected record.
+the entries before the break and sets the break aside as a rejected record. A text longer than
+:data:`~scamtrace.ingest.base.MAX_RECORD_BYTES` is never held whole: the entries before it are
+kept and the reader stops with :class:`~scamtrace.ingest.base.StoppedEarly` (XML gives no way
+to read on past it).
 
 Records: each ``Stmt/Ntry`` (camt.053) and each ``CdtTrfTxInf`` (pacs.008) is a record,
 numbered from 1 in file order; that number is the ``line`` of a rejected row. An entry with
@@ -74,7 +77,16 @@ from xml.etree.ElementTree import Element, TreeBuilder
 from xml.parsers import expat
 
 from scamtrace import contract
-from scamtrace.ingest.base import Batch, IngestError, ReadContext, Rejected, coerce, text_table
+from scamtrace.ingest import base
+from scamtrace.ingest.base import (
+    Batch,
+    IngestError,
+    ReadContext,
+    Rejected,
+    StoppedEarly,
+    coerce,
+    text_table,
+)
 
 ISO = "urn:iso:std:iso:20022:tech:xsd:"
 CAMT053 = ISO + "camt.053."
@@ -454,6 +466,10 @@ class _Refused(Exception):
     """What a bank message never holds: a DTD, entities, absurd nesting."""
 
 
+class _TooLong(Exception):
+    """A text longer than the record limit: XML gives no way to read on past it."""
+
+
 MAX_DEPTH = 256  # ISO 20022 messages nest about 15 deep
 CHUNK = 1 << 16
 _OTHER, _OURS, _OTHER_ISO = 0, 1, 2
@@ -492,7 +508,8 @@ class _Parser:
         parser.ExternalEntityRefHandler = self._external
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
-        parser.CharacterDataHandler = self.builder.data
+        parser.CharacterDataHandler = self._data
+        self.text = 0  # characters of text since the last tag
         self.expat = parser
 
     def feed(self, data: bytes) -> None:
@@ -510,6 +527,13 @@ class _Parser:
         raise _Refused("an external entity is referenced")
 
     # ---- the tree
+    def _data(self, text: str) -> None:
+        # Text is held until its element ends: bounded, or a 1 GB text would be held whole.
+        self.text += len(text)
+        if self.text > base.MAX_RECORD_BYTES:
+            raise _TooLong(f"a text longer than {base.MAX_RECORD_BYTES} characters")
+        self.builder.data(text)
+
     def _learn(self, name: str) -> tuple[str, int]:
         ns, _, local = name.rpartition(" ")
         if ns.startswith((CAMT053, PACS008)):
@@ -521,6 +545,7 @@ class _Parser:
         return found
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
+        self.text = 0
         tag, kind = self.names.get(name) or self._learn(name)
         elem = self.builder.start(tag, attrs)
         stack = self.stack
@@ -536,6 +561,7 @@ class _Parser:
             raise _Refused(f"elements nest deeper than {MAX_DEPTH}")
 
     def _end(self, name: str) -> None:
+        self.text = 0
         tag, kind = self.names[name]
         elem = self.builder.end(tag)
         stack = self.stack
@@ -580,6 +606,7 @@ class Iso20022Reader:
         with _open(path) as fh:
             while True:
                 broken: Exception | None = None
+                too_long: _TooLong | None = None
                 chunk = b""
                 try:
                     chunk = fh.read(CHUNK)
@@ -593,6 +620,8 @@ class Iso20022Reader:
                                       "entity?); bank messages have no DTD") from exc  # fmt: skip
                 except (expat.ExpatError, EOFError, OSError, zlib.error) as exc:
                     broken = exc
+                except _TooLong as exc:
+                    too_long = exc
                 for record, elem, parent in parser.take():
                     if elem.tag == "Acct":
                         _statement_account(parent, sink)
@@ -603,6 +632,11 @@ class Iso20022Reader:
                     else:
                         _pacs_transfer(elem, parent.find("GrpHdr"), record, sink)
                 yield from sink.ready()
+                if too_long is not None:
+                    # What came before is kept; the source is not taken as read.
+                    yield from sink.drain()
+                    raise StoppedEarly(f"{path}: {too_long} in record {parser.records}; the "
+                                       "rest of the file cannot be read past it") from too_long
                 if broken is not None:
                     if not parser.found:
                         raise IngestError(f"{path}: not a readable ISO 20022 XML file: "
