@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from scamtrace.ingest import base, contract_tables
-from scamtrace.ingest.base import IngestError, ReadContext, Rejected
+from scamtrace.ingest.base import IngestError, ReadContext, Rejected, StoppedEarly
 from scamtrace.ingest.contract_tables import READER, UTF8, Encoding
+from scamtrace.ingest.pipeline import ingest
 
 HEADER = "tx_id,time,payer_account,payee_account,amount,currency,channel\n"
 
@@ -253,3 +254,23 @@ def test_toggles_follow_pyarrow_one_by_one_on_many_stray_quotes() -> None:
     octets = np.frombuffer(data, np.uint8)
     fast = contract_tables.toggles(octets)
     assert fast.tolist() == [len(data) - 7, len(data) - 5, len(data) - 4, len(data) - 2]
+
+
+def test_a_reader_that_cannot_go_on_raises_after_the_rows_it_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should pyarrow still stop inside a file (here: blocks made too small for a record),
+    the rows before are yielded and then :class:`StoppedEarly` says the source was not read
+    to its end; the ingest then records nothing (before: one rejection, exit 0, and the hash
+    recorded, so a second run said "already ingested")."""
+    monkeypatch.setattr(contract_tables, "BLOCK_BYTES", 1024)
+    path = tmp_path / "transfers.csv"
+    path.write_text(HEADER + _row(1) + _row(2, "x" * 5000) + _row(3))
+    got = []
+    with pytest.raises(StoppedEarly, match=r"transfers\.csv: unreadable CSV at or after line"):
+        got.extend(READER.read(path, ReadContext("CN", path.name)))
+    assert [r["tx_id"] for b in got for r in b.data.to_pylist()] == ["t1"]
+    case = tmp_path / "case"
+    with pytest.raises(StoppedEarly):
+        ingest([str(path)], case, holder_country="CN")
+    assert not (case / "ingest.json").exists()
