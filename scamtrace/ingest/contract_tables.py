@@ -41,6 +41,7 @@ import unicodedata
 import zlib
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -67,8 +68,10 @@ from scamtrace.ingest.base import (
 ENCODING_HEAD = 1 << 20
 #: pyarrow's block: a record must fit in one (:data:`base.MAX_RECORD_BYTES` does).
 BLOCK_BYTES = 1 << 24
-#: Bytes read (and decoded, checked, handed to pyarrow) at a time.
-PIECE_BYTES = 1 << 18
+#: Bytes read, decoded and scanned at a time (numpy's passes stay in the cache)...
+STEP_BYTES = 1 << 18
+#: ...and handed to pyarrow at a time, a block of its own each.
+PIECE_BYTES = 1 << 20
 QUOTE, DELIMITER, LF, CR = 0x22, 0x2C, 0x0A, 0x0D
 
 TOO_LONG = "record longer than {limit} bytes (field {field!r} runs past it)"
@@ -289,6 +292,15 @@ def toggles(octets: np.ndarray, inside: bool = False, prev: int = LF,
     quotes = np.flatnonzero(octets == QUOTE)
     if not len(quotes):
         return quotes
+    # Most files: every quote counts. Then each opening one (every other, from the first
+    # when outside) follows a delimiter, a line end, or the quote that closed before it.
+    opening = quotes[int(inside)::2]
+    if len(opening):
+        before = octets[opening - 1]
+        if opening[0] == 0:  # the byte before is the last one read: a quote only counts
+            before[0] = QUOTE if after_close else (0 if prev == QUOTE else prev)  # if closing
+        if _OPENS_AFTER[before].all():
+            return quotes
     before = octets[quotes - 1]
     if quotes[0] == 0:
         before[0] = prev
@@ -307,6 +319,23 @@ def toggles(octets: np.ndarray, inside: bool = False, prev: int = LF,
             return at
         kept[index[int(np.argmax(stray))]] = False
     return _toggles_one_by_one(quotes, start, inside, after_close)
+
+
+_OPENS_AFTER = np.zeros(256, bool)
+_OPENS_AFTER[[DELIMITER, LF, CR, QUOTE]] = True
+
+
+def _may_hold_blank(data: bytes) -> bool:
+    """Whether two line ends follow one another in ``data`` (not as ``\\r\\n``): a blank line,
+    unless inside quotes. (numpy over the bytes: a search of bytes for two-byte patterns
+    that start with as common a byte as a line end costs several times more.)"""
+    octets = np.frombuffer(data, np.uint8)
+    if data.find(b"\r") < 0:
+        feeds = octets == LF
+        return bool((feeds[1:] & feeds[:-1]).any())
+    ends = (octets == LF) | (octets == CR)
+    pairs = ends[1:] & ends[:-1] & ~((octets[:-1] == CR) & (octets[1:] == LF))
+    return bool(pairs.any())
 
 
 def _toggles_one_by_one(quotes: np.ndarray, start: np.ndarray, inside: bool,
@@ -360,10 +389,10 @@ class _Records(io.RawIOBase):
     def __init__(self, raw: IO[bytes], encoding: Encoding, limit: int) -> None:
         self.raw = raw
         self.limit = limit
-        # Pieces of 256 kB: a block of pyarrow's holds one, and so its rows, and the rows it
-        # sets aside, stay few. Decoded, a piece stays under the limit (UTF-8 takes at most
+        # Pieces of about 1 MB: a block of pyarrow's holds one, and so its rows, and the rows
+        # it sets aside, stay few. Decoded, a step stays under the limit (UTF-8 takes at most
         # 3 bytes for 1 of another encoding).
-        self.step = max(1 << 10, min(PIECE_BYTES, limit // 4))
+        self.step = max(1 << 10, min(STEP_BYTES, limit // 4))
         self.decoder = None if encoding.codec is None else \
             codecs.getincrementaldecoder(encoding.codec)(errors=MARK_ERRORS)  # fmt: skip
         self.suspect = None
@@ -377,7 +406,7 @@ class _Records(io.RawIOBase):
         self.done = False
         self._carry = b""  # raw bytes held back: a run past ASCII that may go on
         self._bom = encoding.codec is None  # UTF-8 byte-order marks still to drop
-        self._out = bytearray()  # whole records, being put together from one piece
+        self._out: list[bytes | memoryview] = []  # whole records, from one piece
         self._ready: deque[bytes] = deque()  # pieces of whole records, for pyarrow
         self._at = 0  # how much of the first ready piece pyarrow has had
         self._pending = bytearray()  # the record being read, not handed out yet
@@ -407,10 +436,30 @@ class _Records(io.RawIOBase):
             self._at = 0
         return n
 
+    def read(self, size: int = -1) -> bytes:
+        """As :meth:`readinto`, without copying the piece once more (``size`` < 0: all)."""
+        if size < 0:
+            return b"".join(iter(lambda: self.read(1 << 30), b""))
+        while not self._ready and not self.done:
+            self._pull()
+        if not self._ready:
+            return b""
+        piece = self._ready[0]
+        if self._at == 0 and len(piece) <= size:
+            self._ready.popleft()
+            return piece
+        end = min(len(piece), self._at + size)
+        part = piece[self._at:end]
+        self._at = end
+        if self._at == len(piece):
+            self._ready.popleft()
+            self._at = 0
+        return part
+
     def _hand_out(self) -> None:
         if self._out:
-            self._ready.append(bytes(self._out))
-            self._out.clear()
+            self._ready.append(b"".join(self._out))  # the one copy of the bytes read
+            self._out = []
 
     def read_header(self) -> list[str]:
         """The header's names (the file's first record), reading as far as it ends."""
@@ -430,6 +479,7 @@ class _Records(io.RawIOBase):
         except (EOFError, OSError, zlib.error) as exc:
             self.broken = str(exc) or type(exc).__name__
             self._pending.clear()  # the record the break cut
+            self._hand_out()
             self.done = True
             return
         if not chunk:
@@ -439,7 +489,8 @@ class _Records(io.RawIOBase):
             self.done = True
             return
         self._feed(self._decode(chunk))
-        self._hand_out()
+        if sum(len(x) for x in self._out) >= PIECE_BYTES:
+            self._hand_out()
 
     def _decode(self, chunk: bytes, final: bool = False) -> bytes:
         if self.suspect is not None:
@@ -487,9 +538,10 @@ class _Records(io.RawIOBase):
         if self._inside or data.find(b'"') >= 0:
             quoted = toggles(octets, self._inside, self._prev, self._after_close)
         inside = self._inside
-        if quoted is None and not self._needs_every_end(data):
-            ends = self._first_and_last_end(data)
-        else:
+        ends = None
+        if not self._needs_every_end(data):
+            ends = self._first_and_last_end(data, quoted, inside)
+        if ends is None:
             ends = record_ends(octets, quoted if quoted is not None else np.zeros(0, np.int64),
                                inside, self._prev)  # fmt: skip
         self._place(data, ends)
@@ -501,20 +553,29 @@ class _Records(io.RawIOBase):
         self._prev = data[-1]
 
     def _needs_every_end(self, data: bytes) -> bool:
-        """Whether a piece without quotes may hold a blank line, or starts the file, or is
-        long enough to hold a record over the limit: then every record end is found."""
+        """Whether a piece may hold a blank line, or starts the file, or is long enough to
+        hold a record over the limit: then every record end is found."""
         return (self.header is None or len(data) > self.limit or data[0] in (LF, CR)
-                or b"\n\n" in data or b"\r\r" in data or b"\n\r" in data)  # fmt: skip
+                or _may_hold_blank(data))  # fmt: skip
 
-    def _first_and_last_end(self, data: bytes) -> np.ndarray:
+    def _first_and_last_end(self, data: bytes, quoted: np.ndarray | None,
+                            inside: bool) -> np.ndarray | None:  # fmt: skip
+        """The first and the last record end of ``data`` (a piece that needs no more), found
+        by the C search of bytes; None where one of them may be inside quotes (then every end
+        is looked for, the long way)."""
         skip = 1 if data[0] == LF and self._prev == CR else 0  # the \n of a \r\n
         found = [i for i in (data.find(b"\n", skip), data.find(b"\r", skip)) if i >= 0]
         if not found:
-            return np.zeros(0, np.int64)
+            return None if quoted is not None else np.zeros(0, np.int64)
+        first = min(found)
         last = max(data.rfind(b"\n"), data.rfind(b"\r"))
         if data[last] == LF and last > 0 and data[last - 1] == CR:
             last -= 1
-        return np.array(sorted({min(found), last}), np.int64)
+        if quoted is not None:
+            before = np.searchsorted(quoted, [first, last]) + inside
+            if (before % 2).any():
+                return None
+        return np.array(sorted({first, last}), np.int64)
 
     def _place(self, data: bytes, ends: np.ndarray) -> None:
         """Hand out the records of ``data`` that end in it (``ends``: where, ascending; all
@@ -524,7 +585,7 @@ class _Records(io.RawIOBase):
             if not len(ends):
                 return
             start, ends = int(ends[0]) + 1, ends[1:]
-            self._out += data[start - 1:start]  # its end, after its marker
+            self._out.append(data[start - 1:start])  # its end, after its marker
             self._skipping = False
         if not len(ends):
             self._pending += data[start:]
@@ -538,14 +599,15 @@ class _Records(io.RawIOBase):
         sizes[0] += len(self._pending)
         special = sizes > self.limit
         # A blank line: nothing but its end (and the \n of the \r\n before it).
-        blank = (sizes <= 2) & np.isin(_octets_at(data, starts), (LF, CR))
+        lead = _octets_at(data, starts)
+        blank = (sizes <= 2) & ((lead == LF) | (lead == CR))
         blank[0] &= not self._pending.strip(b"\r\n")
         special |= blank
         if self.header is None:
             special[0] = True
         if not special.any():
-            self._out += self._pending
-            self._out += memoryview(data)[start:int(ends[-1]) + 1]
+            self._out.append(bytes(self._pending))
+            self._out.append(memoryview(data)[start:int(ends[-1]) + 1])
             self._pending = bytearray(data[int(ends[-1]) + 1:])
             return
         view = memoryview(data)
@@ -556,14 +618,14 @@ class _Records(io.RawIOBase):
                 record = bytes(self._pending) + data[first:int(ends[0]) + 1]
                 self._pending.clear()
             else:
-                self._out += self._pending
+                self._out.append(bytes(self._pending))
                 self._pending.clear()
-                self._out += view[at:first]
+                self._out.append(view[at:first])
                 record = data[first:int(ends[i]) + 1]
             self._special(record)
             at = int(ends[i]) + 1
-        self._out += self._pending
-        self._out += view[at:int(ends[-1]) + 1]
+        self._out.append(bytes(self._pending))
+        self._out.append(view[at:int(ends[-1]) + 1])
         self._pending = bytearray(data[int(ends[-1]) + 1:])
 
     def _special(self, record: bytes) -> None:
@@ -573,18 +635,18 @@ class _Records(io.RawIOBase):
                 raise IngestError(f"header line longer than {self.limit} bytes")
             text = record.decode("utf-8", "replace").rstrip("\r\n")
             self.header = next(csv.reader([text]), [""])
-            self._out += record
+            self._out.append(record)
             return
         # The marker keeps the record's ends: the \n of a \r\n before it, and its own end
         # byte (a \r whose \n follows), so that it stays one record, no more.
         if len(record) > 1 and record[:1] == b"\n":
-            self._out += b"\n"
+            self._out.append(b"\n")
             record = record[1:]
         if len(record) > self.limit:
             self._too_long(record[:self.limit + 1], record[-1:])
         else:  # blank: dropped by the reader without a word, by its marker alone
             self.markers += 1
-            self._out += f"{self.token}b".encode() + self._commas() + record[-1:]
+            self._out.append(f"{self.token}b".encode() + self._commas() + record[-1:])
 
     def _too_long(self, start: bytes, end: bytes) -> None:
         """A marker for a record longer than the limit, of which ``start`` is the beginning
@@ -597,7 +659,7 @@ class _Records(io.RawIOBase):
         number = len(self.marks)
         self.marks[number] = mark
         self.markers += 1
-        self._out += f"{self.token}{number}".encode() + self._commas() + end
+        self._out.append(f"{self.token}{number}".encode() + self._commas() + end)
 
     def _commas(self) -> bytes:
         return b"," * (len(self.header or [""]) - 1)
@@ -611,7 +673,7 @@ class _Records(io.RawIOBase):
             if self.header is None:
                 raise IngestError("the file ends inside a quoted field of its header line")
             if record[:1] == b"\n":  # the \n of a \r\n before it
-                self._out += b"\n"
+                self._out.append(b"\n")
                 record = record[1:]
             quoted = toggles(np.frombuffer(record, np.uint8))
             field, value = _field_at(record, int(quoted[-1]) if len(quoted) else 0)
@@ -621,7 +683,7 @@ class _Records(io.RawIOBase):
             self._special(bytes(self._pending))
             self._pending.clear()
             return
-        self._out += self._pending
+        self._out.append(bytes(self._pending))
         self._pending.clear()
 
 
@@ -727,28 +789,33 @@ class _CsvBatches:
         text = row.text or ""
         self.skipped.append(number)
         if text.startswith(self.records.token):  # a marker pyarrow did not read as a row
-            self._marked(number, text)
+            marked = self._marked(number, text)
+            if marked is not None:
+                self.set_aside.append(marked)
         else:
             self.set_aside.append(Rejected(
                 self.ctx.source, number, self.table, "", text[:80],
                 f"expected {row.expected_columns} fields, got {row.actual_columns}"))
         return "skip"
 
-    def _marked(self, number: int, text: str) -> None:
+    def _marked(self, number: int, text: str) -> Rejected | None:
+        """The record a marker stands for, set aside (None for a blank line)."""
         code = text[len(self.records.token):].split(",", 1)[0]
-        if code == "b":  # a blank line
-            return
+        if code == "b":
+            return None
         mark = self.records.marks[int(code)]
         header = self.records.header or []
         field = header[mark.field] if 0 <= mark.field < len(header) else \
             (f"column {mark.field + 1}" if mark.field >= 0 else "")  # fmt: skip
-        self.set_aside.append(Rejected(self.ctx.source, number, self.table, field, mark.value,
-                                       mark.reason.format(field=field)))  # fmt: skip
+        return Rejected(self.ctx.source, number, self.table, field, mark.value,
+                        mark.reason.format(field=field))  # fmt: skip
 
     def read(self, header: list[str]) -> Iterator[Batch]:
         """pyarrow parses serially, so that it numbers the records it sets aside (the header
         is 1; blank lines count, since they reach it as marker records); the rows of a batch
-        are the records from :attr:`next` on, less those."""
+        are the records from :attr:`next` on, less those. Each part is typed on a second
+        thread while the next is parsed (pyarrow lets go of the GIL): parts come back in
+        order, two at most in hand."""
         parse = pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
                                    invalid_row_handler=self._invalid)  # fmt: skip
         try:
@@ -764,26 +831,39 @@ class _CsvBatches:
         if twice is not None:
             raise IngestError(f"{self.path}: the header names column {twice!r} twice; which "
                               "one holds it cannot be told (rename or remove one)")  # fmt: skip
-        parts: list[tuple[pa.RecordBatch, np.ndarray]] = []
-        rows = 0
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                break
-            except pa.ArrowInvalid as exc:
-                # Records are bounded and whole, so pyarrow should not stop; if it does, what
-                # came before is kept and the source is not taken as read.
-                yield from self._typed(parts)
-                raise StoppedEarly(f"{self.path}: unreadable CSV at or after line {self.next}, "
-                                   f"where reading stopped: {exc}") from exc  # fmt: skip
-            parts.append((batch, self._numbers(batch.num_rows)))
-            rows += batch.num_rows
-            # Rows set aside go out with each part, never held for the whole file.
-            if max(rows, len(self.set_aside)) >= min(self.ctx.batch_rows, TYPING_ROWS):
-                yield from self._typed(parts)
-                parts, rows = [], 0
-        yield from self._typed(parts)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-typing") as pool:
+            typing: deque[Future[list[Batch]]] = deque()
+
+            def typed() -> None:
+                set_aside, self.set_aside = self.set_aside, []
+                typing.append(pool.submit(self._typed, parts, set_aside))
+
+            parts: list[tuple[pa.RecordBatch, np.ndarray]] = []
+            rows = 0
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                except pa.ArrowInvalid as exc:
+                    # Records are bounded and whole, so pyarrow should not stop; if it does,
+                    # what came before is kept and the source is not taken as read.
+                    typed()
+                    while typing:
+                        yield from typing.popleft().result()
+                    raise StoppedEarly(f"{self.path}: unreadable CSV at or after line "
+                                       f"{self.next}, where reading stopped: {exc}") from exc
+                parts.append((batch, self._numbers(batch.num_rows)))
+                rows += batch.num_rows
+                # Rows set aside go out with each part, never held for the whole file.
+                if max(rows, len(self.set_aside)) >= min(self.ctx.batch_rows, TYPING_ROWS):
+                    typed()
+                    parts, rows = [], 0
+                    if len(typing) > 1:  # one part typed while the next is parsed
+                        yield from typing.popleft().result()
+            typed()
+            while typing:
+                yield from typing.popleft().result()
         if self.records.broken:
             after = max([self.next, *(n + 1 for n in self.skipped)])
             yield Batch(self.table, contract.INPUT_TABLES[self.table].schema.empty_table(),
@@ -802,23 +882,23 @@ class _CsvBatches:
         self.skipped = [n for n in self.skipped if n >= self.next]
         return numbers
 
-    def _typed(self, parts: list[tuple[pa.RecordBatch, np.ndarray]]) -> Iterator[Batch]:
+    def _typed(self, parts: list[tuple[pa.RecordBatch, np.ndarray]],
+               set_aside: list[Rejected]) -> list[Batch]:  # fmt: skip
         """The rows of ``parts`` typed, :data:`TYPING_ROWS` at a time, each batch with the
         rows set aside up to its last line (in line order)."""
-        set_aside = sorted(self.set_aside, key=lambda r: r.line)
-        self.set_aside = []
         schema = contract.INPUT_TABLES[self.table].schema
         raw = None
         if parts:
             raw = _as_text(pa.Table.from_batches([b for b, _n in parts]),
                            np.concatenate([n for _b, n in parts]))  # fmt: skip
             if self.records.markers:
-                raw = self._without_markers(raw, set_aside)
-                set_aside.sort(key=lambda r: r.line)
+                raw, marked = self._without_markers(raw)
+                set_aside = set_aside + marked
+        set_aside = sorted(set_aside, key=lambda r: r.line)
         if raw is None or not raw.num_rows:
-            if set_aside:
-                yield Batch(self.table, schema.empty_table(), set_aside)
-            return
+            return [Batch(self.table, schema.empty_table(), set_aside[i:i + TYPING_ROWS])
+                    for i in range(0, len(set_aside), TYPING_ROWS)]  # fmt: skip
+        batches = []
         for start in range(0, raw.num_rows, TYPING_ROWS):
             part = raw.slice(start, TYPING_ROWS)
             last = start + TYPING_ROWS >= raw.num_rows
@@ -827,25 +907,27 @@ class _CsvBatches:
             before, set_aside = set_aside[:upto], set_aside[upto:]
             part, not_text = _not_utf8(part, self.table, self.ctx.source, self.encoding.reason)
             batch = coerce(self.table, part, self.ctx.source, self.ctx.holder_country)
-            batch.rejected = sorted(before + not_text + batch.rejected, key=lambda r: r.line)
-            yield batch
+            rejected = sorted(before + not_text + batch.rejected, key=lambda r: r.line)
+            # At most a part's worth of rows set aside a batch, as of rows.
+            batches.append(Batch(self.table, batch.data, rejected[:TYPING_ROWS]))
+            batches += [Batch(self.table, schema.empty_table(), rejected[i:i + TYPING_ROWS])
+                        for i in range(TYPING_ROWS, len(rejected), TYPING_ROWS)]  # fmt: skip
+        return batches
 
-    def _without_markers(self, raw: pa.Table, set_aside: list[Rejected]) -> pa.Table:
+    def _without_markers(self, raw: pa.Table) -> tuple[pa.Table, list[Rejected]]:
+        """``raw`` without the marker rows; blank lines go at once, and the few other markers
+        are set aside one by one."""
         first = raw.column(0).combine_chunks().cast(pa.string())
         marker = pc.fill_null(pc.starts_with(first, self.records.token), False)
         if not pc.any(marker).as_py():
-            return raw
-        # Blank lines go at once; the few other markers are set aside one by one.
+            return raw, []
         raw = raw.filter(pc.invert(pc.equal(first, f"{self.records.token}b")))
         first = raw.column(0).combine_chunks().cast(pa.string())
         marker = pc.fill_null(pc.starts_with(first, self.records.token), False)
         lines = raw.column("_line").combine_chunks().filter(marker).to_pylist()
-        for line, text in zip(lines, first.filter(marker).to_pylist(), strict=True):
-            self.set_aside = []
-            self._marked(int(line), str(text))
-            set_aside += self.set_aside
-        self.set_aside = []
-        return raw.filter(pc.invert(marker))
+        marked = [self._marked(int(line), str(text))
+                  for line, text in zip(lines, first.filter(marker).to_pylist(), strict=True)]
+        return raw.filter(pc.invert(marker)), [r for r in marked if r is not None]
 
 
 def _repeated(names: list[str]) -> str | None:

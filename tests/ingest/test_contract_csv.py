@@ -105,7 +105,8 @@ def test_rows_set_aside_go_out_batch_by_batch(tmp_path: Path) -> None:
     batches = READER.read(path, ReadContext("CN", "x"))
     counts = [len(b.rejected) for b in batches]
     assert sum(counts) == 500_000
-    assert max(counts) <= 2 * base.TYPING_ROWS, counts  # never the whole file's at once
+    # never the whole file's at once: a part's, and those of the 1 MB block pyarrow parses
+    assert max(counts) <= base.TYPING_ROWS and len(counts) >= 5, counts
 
 
 # ----------------------------------------------------------------- cut, blank, repeated
@@ -224,6 +225,7 @@ def _parsed(data: bytes, fields: int) -> list[tuple[object, ...]]:
 @example('a,"b""\n"c,d\n', 3)
 @example('x"y,\n"a\n\nb",c\r\n\r\n', 2)
 @example('"a"b"c\n,\n', 1)
+@example('a"","\r\r', 1)  # a literal quote, then one right after it: still literal
 def test_records_reach_pyarrow_exactly_as_in_the_file(body: str, step: int) -> None:
     """Property: whatever the bytes (stray quotes, quotes after a closing one, CR, LF, CRLF,
     blank lines), read through :class:`_Records` in pieces of any size, pyarrow sees the same
