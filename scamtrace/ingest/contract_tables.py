@@ -25,8 +25,11 @@ likelier): such values are set aside, not read in the guessed encoding.
 CSV is streamed: each piece of the file passes through :class:`_Records` (decoded to UTF-8
 where needed; the quote state followed exactly as pyarrow parses: a quote opens a field only
 at its start), which hands pyarrow whole records and puts a marker record in place of one too
-long, cut, or blank; pyarrow parses serially, so that it numbers the records it sets aside. A
-truncated gzip keeps the rows before the break and sets the break aside as a rejected record.
+long, cut, or blank; pyarrow parses serially, so that it numbers the records it sets aside,
+and each part is typed on a second thread meanwhile. Rows set aside go out with their part
+(never held for the whole file). A truncated gzip keeps the rows before the break and sets the
+break aside as a rejected record; should pyarrow stop inside a file all the same, the rows
+before are kept and :class:`~scamtrace.ingest.base.StoppedEarly` is raised after them.
 """
 
 from __future__ import annotations

@@ -59,7 +59,8 @@ def _head(path: Path) -> bytes:
         with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as fh:
             return fh.read(1 << 16)
     except (EOFError, OSError, zlib.error):
-        return path.read_bytes()[: 1 << 16]
+        with path.open("rb") as fh:  # a broken .gz: its first bytes as they are, not all
+            return fh.read(1 << 16)
 
 
 def pick_reader(path: Path, fmt: str | None) -> Reader:
