@@ -328,7 +328,8 @@ class AsteriskReader:
         for data, refused in self._typed_parts(path, ctx):
             typed.append(data)
             rejected += refused
-            if sum(t.num_rows for t in typed) >= ctx.batch_rows:
+            # Lines set aside count too: never held for the whole file.
+            if sum(t.num_rows for t in typed) >= ctx.batch_rows or len(rejected) >= TYPING_ROWS:
                 yield Batch(TABLE, pa.concat_tables(typed), rejected)
                 typed, rejected = [], []
         if typed:
@@ -378,7 +379,7 @@ class AsteriskReader:
             rejected += [Rejected(ctx.source, line, TABLE, "", value, reason)
                          for line, value, reason in problems]  # fmt: skip
             rows += table.num_rows
-            if rows >= min(ctx.batch_rows, TYPING_ROWS):
+            if max(rows, len(rejected)) >= min(ctx.batch_rows, TYPING_ROWS):
                 yield tables, lines, rejected
                 tables, lines, rejected, rows = [], [], [], 0
         if tables or rejected:

@@ -357,3 +357,15 @@ def test_a_huge_line_in_gzip_is_read_past_in_bounded_memory(
     assert [r["call_id"] for r in rows] == ["1467367200.1", "1467367200.3"]
     assert [r.line for r in rejected] == [2]
     assert peak < 16 << 20, peak  # the line is 48 MB
+
+
+def test_lines_set_aside_go_out_batch_by_batch(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: lines set aside were held until ``batch_rows`` rows were kept, so a file of
+    bad lines held every one of them to its end."""
+    monkeypatch.setattr(asterisk, "CHUNK_BYTES", 1 << 18)
+    path = tmp_path / "Master.csv"
+    path.write_text("a,b\n" * 300_000 + _LINE.format(uid="1467367200.1", user="") + "\n")
+    counts = [len(b.rejected) for b in READER.read(path, ReadContext("ES", "x"))]
+    assert sum(counts) == 300_000
+    assert len(counts) >= 3 and max(counts) < 200_000, counts
