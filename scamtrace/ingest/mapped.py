@@ -71,7 +71,7 @@ import io
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,12 +128,14 @@ class LoadedCsv:
     one row per record DuckDB could shape; ``rowid`` in file order), with the records it set
     aside and what is needed to give every row its line."""
 
-    def __init__(self, path: Path, names: list[str], first_line: int, rejected: list[Rejected],
-                 skipped: np.ndarray, repeated: frozenset[str] = frozenset()) -> None:  # fmt: skip
+    def __init__(self, path: Path, names: list[str], first_line: int,
+                 rejected: Callable[[], Iterator[list[Rejected]]], skipped: np.ndarray,
+                 repeated: frozenset[str] = frozenset()) -> None:  # fmt: skip
         self.path = path
         self.names = names
         self.repeated = repeated  # header names (case-folded) given to several columns
         self.first_line = first_line
+        #: the records DuckDB set aside, a part at a time (never all at once)
         self.rejected = rejected
         # Rows are the records from first_line on, less the empty and the rejected ones: row k
         # (its rowid) is record first_line + k + (how many of those were skipped before it).
@@ -185,7 +187,7 @@ def load_csv(
     first_line = layout.skip_rows + (2 if layout.header else 1)
     if not names:
         db.execute("CREATE OR REPLACE TEMP TABLE src (c0 VARCHAR)").fetchall()
-        return LoadedCsv(path, [], first_line, [], np.zeros(0, np.int64))
+        return LoadedCsv(path, [], first_line, lambda: iter(()), np.zeros(0, np.int64))
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names)))
     q = sql_text(layout.quote)
     db.execute(f"SET temp_directory = {sql_text(str(workdir / 'duckdb'))}").fetchall()
@@ -201,26 +203,36 @@ def load_csv(
     except duckdb.Error as exc:
         raise IngestError(f"{path}: not a readable CSV file: {str(exc).splitlines()[0]}") \
             from exc  # fmt: skip
-    rows = db.execute(r"""
-        SELECT line, min(error_type::VARCHAR), any_value(csv_line), any_value(column_name),
+    # Kept as Arrow columns (a few bytes a record) and made Rejected rows a part at a time.
+    rows = db.sql(r"""
+        SELECT line, min(error_type::VARCHAR) AS kind, any_value(csv_line) AS text,
+               any_value(column_name) AS col,
                max(TRY_CAST(regexp_extract(error_message, 'Expected Number of Columns: (\d+)', 1)
-                            AS BIGINT)),
-               min(TRY_CAST(regexp_extract(error_message, 'Found: (\d+)', 1) AS BIGINT)),
-               max(TRY_CAST(regexp_extract(error_message, 'Found: (\d+)', 1) AS BIGINT)),
-               any_value(error_message)
+                            AS BIGINT)) AS expected,
+               min(TRY_CAST(regexp_extract(error_message, 'Found: (\d+)', 1) AS BIGINT)) AS few,
+               max(TRY_CAST(regexp_extract(error_message, 'Found: (\d+)', 1) AS BIGINT)) AS most,
+               any_value(error_message) AS message
         FROM csv_rejects GROUP BY line ORDER BY line
-    """).fetchall()  # fmt: skip
-    # DuckDB reports a short row once per missing field and a long one once per extra field.
-    rejected = [
-        Rejected(source, int(line), table,
-                 _source_name(names, column) if kind == "INVALID ENCODING" else "",
-                 (text or "").lstrip("\r\n")[:80],
-                 _reason(kind, expected, fewest if kind == "MISSING COLUMNS" else most, message,
-                         layout.encoding))
-        for line, kind, text, column, expected, fewest, most, message in rows
-    ]  # fmt: skip
+    """).to_arrow_table()  # fmt: skip
+    rows = rows.set_column(2, "text", pc.utf8_slice_codeunits(
+        pc.utf8_ltrim(pc.fill_null(rows.column("text"), ""), "\r\n"), 0, 80))
+
+    def rejected() -> Iterator[list[Rejected]]:
+        # DuckDB reports a short row once per missing field and a long one once per extra
+        # field.
+        for start in range(0, rows.num_rows, ingest_base.TYPING_ROWS):
+            part = rows.slice(start, ingest_base.TYPING_ROWS).to_pylist()
+            yield [Rejected(source, int(r["line"]), table,
+                            _source_name(names, r["col"]) if r["kind"] == "INVALID ENCODING"
+                            else "", r["text"],
+                            _reason(r["kind"], r["expected"],
+                                    r["few"] if r["kind"] == "MISSING COLUMNS" else r["most"],
+                                    r["message"], layout.encoding))
+                   for r in part]  # fmt: skip
+
     blank = _empty_records(data, layout.quote)
-    skipped = np.concatenate([blank, np.array([r.line for r in rejected], np.int64)])
+    lines = np.asarray(rows.column("line").to_numpy(zero_copy_only=False), np.int64)
+    skipped = np.concatenate([blank, lines])
     return LoadedCsv(path, names, first_line, rejected, skipped, repeated)
 
 
@@ -367,8 +379,8 @@ def stream(
         if own:
             batch.rejected = sorted([*own, *batch.rejected], key=lambda r: r.line)
         yield batch
-    if loaded.rejected:
-        yield Batch(table, contract.INPUT_TABLES[table].schema.empty_table(), loaded.rejected)
+    for part in loaded.rejected():
+        yield Batch(table, contract.INPUT_TABLES[table].schema.empty_table(), part)
 
 
 # --------------------------------------------------------------------------- the mapping
@@ -562,9 +574,9 @@ def read_mapped(path: Path, mapping: MappingFile, ctx: ReadContext, *,
         db = connection(Path(tmp))
         loaded = load_csv(db, path, layout, Path(tmp), source=ctx.source, table=mapping.table)
         if not loaded.names:
-            if loaded.rejected:
+            for part in loaded.rejected():
                 yield Batch(mapping.table, contract.INPUT_TABLES[mapping.table].schema
-                            .empty_table(), loaded.rejected)  # fmt: skip
+                            .empty_table(), part)  # fmt: skip
             return
         sql = _mapping_sql(mapping, loaded, zone, mapping_name)
         yield from stream(db, sql, loaded, mapping.table, ctx,

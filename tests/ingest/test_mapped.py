@@ -365,3 +365,15 @@ def test_amlsim_with_a_repeated_amount_column_is_refused(tmp_path: Path) -> None
                     "IS_SAR,TX_AMOUNT\n1,a,b,TRANSFER,10.00,0,False,99.00\n")  # fmt: skip
     with pytest.raises(IngestError, match="names column 'TX_AMOUNT' more than once"):
         list(amlsim.READER.read(path, ReadContext("CN", path.name)))
+
+
+def test_records_set_aside_go_out_a_part_at_a_time(tmp_path: Path) -> None:
+    """Before: every record DuckDB set aside became a Rejected row at once, in one batch."""
+    export = tmp_path / "export.csv"
+    export.write_text("ID,TS,AMOUNT,CUR\n" + "x,y\n" * 250_000
+                      + "t1,2016-07-01T10:00:00Z,1.00,CNY\n")  # fmt: skip
+    mapping = write_mapping(tmp_path, "table: transfers\ncolumns: {tx_id: ID, time: TS, "
+                            "amount: AMOUNT, currency: CUR}\n")  # fmt: skip
+    ctx = ReadContext("CN", export.name, 500_000, {"mapping": mapping})
+    counts = [len(b.rejected) for b in READER.read(export, ctx)]
+    assert sum(counts) == 250_000 and max(counts) <= 100_000, counts
