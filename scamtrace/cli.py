@@ -154,6 +154,9 @@ def ingest(
     timezone: Annotated[
         str | None, typer.Option(help="zone of times logged without offset (IANA or +08:00)")
     ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="encoding of CSV files that are not UTF-8 (latin-1, gb18030)")
+    ] = None,
     strict: Annotated[bool, typer.Option(help="exit non-zero if any row is rejected")] = False,
     dry_run: Annotated[bool, typer.Option(help="report what would be read; write nothing")] = False,
 ) -> None:
@@ -168,8 +171,8 @@ def ingest(
     from scamtrace.ingest.pipeline import ingest as run_ingest
 
     ensure_apart(into, *(Path(s) for s in sources if s != "-"), mapping, option="--into")
-    options = {k: v for k, v in (("table", table), ("mapping", mapping), ("timezone", timezone))
-               if v is not None}  # fmt: skip
+    options = {k: v for k, v in (("table", table), ("mapping", mapping), ("timezone", timezone),
+                                 ("encoding", encoding)) if v is not None}  # fmt: skip
     with _progress() as bar:
         task = bar.add_task("reading", total=None)
         done = 0

@@ -159,7 +159,9 @@ class AmlsimReader:
                     sql = _accounts_sql(path, loaded, base, ctx)
                 else:
                     sql = _transfers_sql(db, path, loaded, base, ctx)
-                yield from stream(db, sql, loaded, kind, ctx, ctx.holder_country)
+                # AMLSim writes its amounts as numbers: "." is a decimal point.
+                yield from stream(db, sql, loaded, kind, ctx, ctx.holder_country,
+                                  plain_amounts=("amount",))  # fmt: skip
             finally:
                 db.close()
 

@@ -36,9 +36,10 @@ A line is a record: ``\\n``, ``\\r\\n`` or a lone ``\\r`` ends one, and ``_line`
 1-based number (a UTF-8 byte-order mark is skipped). A line with the wrong number of fields is
 set aside with its number, never dropped; so is one whose quote is left open (a line cut
 short), which does not swallow the line after it (and a line break inside a field, which
-Asterisk does not escape, splits its record in two lines set aside). A line with no data at
-all (blank, or nothing but empty fields) is skipped. Bytes that are not UTF-8 (a caller name
-in Latin-1, say) are replaced by U+FFFD before anything else.
+Asterisk does not escape, splits its record in two lines set aside); so is a line longer than
+:data:`~scamtrace.ingest.base.MAX_RECORD_BYTES`, of which no more than that is ever held. A
+line with no data at all (blank, or nothing but empty fields) is skipped. Bytes that are not
+UTF-8 (a caller name in Latin-1, say) are replaced by U+FFFD before anything else.
 
 Reading is vectorised. The file (decompressed on the way where it is a ``.gz``; a truncated
 one keeps its rows and sets the break aside) is read into one reused buffer and cut into
@@ -72,6 +73,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from scamtrace import contract
+from scamtrace.ingest import base
 from scamtrace.ingest.base import (
     TYPING_ROWS,
     Batch,
@@ -324,7 +326,9 @@ class AsteriskReader:
         typed: list[Batch] = []
         for part in self._typed_parts(path, ctx):
             typed.append(part)
-            if sum(t.data.num_rows for t in typed) >= ctx.batch_rows:
+            # Lines set aside count too: never held for the whole file.
+            if (sum(t.data.num_rows for t in typed) >= ctx.batch_rows
+                    or sum(len(t.rejected) for t in typed) >= TYPING_ROWS):
                 yield _joined(typed)
                 typed = []
         if typed:
@@ -375,7 +379,7 @@ class AsteriskReader:
                                   stops=reason.startswith(ENDS_EARLY))
                          for line, value, reason in problems]  # fmt: skip
             rows += table.num_rows
-            if rows >= min(ctx.batch_rows, TYPING_ROWS):
+            if max(rows, len(rejected)) >= min(ctx.batch_rows, TYPING_ROWS):
                 yield tables, lines, rejected
                 tables, lines, rejected, rows = [], [], [], 0
         if tables or rejected:
@@ -414,10 +418,12 @@ Problem = tuple[int, str, str]  # (line, value, reason)
 Piece = bytes | memoryview
 
 
-def _pieces(path: Path) -> Iterator[tuple[Piece, bool, str | None]]:
+def _pieces(path: Path) -> Iterator[tuple[Piece, bool, str | None, bytes | None]]:
     """The file in pieces that end at a line end (the last may not), a UTF-8 byte-order mark
     dropped, each with whether it holds a ``\\r``; and for a file that ends early (a truncated
-    ``.gz``) the reason, once, last.
+    ``.gz``) the reason, once, last. A line longer than :data:`base.MAX_RECORD_BYTES` comes
+    as an empty piece with its first bytes (the fourth item; None otherwise): the rest of it
+    is read past, never held.
 
     The file is read into one buffer, reused: each piece is a view of it, valid until the
     next piece is asked for (pyarrow copies what it parses), so no bytes are allocated or
@@ -427,12 +433,19 @@ def _pieces(path: Path) -> Iterator[tuple[Piece, bool, str | None]]:
         stream = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # noqa: SIM115
     except OSError as exc:
         raise IngestError(f"{path}: cannot be read: {exc}") from exc
-    buffer = bytearray(CHUNK_BYTES)
-    filled, start = 0, True
+    limit = base.MAX_RECORD_BYTES
+    buffer = bytearray(min(CHUNK_BYTES, limit + 1))
+    filled, start, skipping = 0, True, False
     with stream:
         while True:
             if filled == len(buffer):  # no line end in a whole buffer: a long line
-                buffer = buffer + bytearray(len(buffer))
+                if len(buffer) > limit:
+                    # Too long: set aside by its number (the buffer starts where it does),
+                    # and read past the rest of it.
+                    yield b"", False, None, bytes(buffer[:80])
+                    filled, skipping = 0, True
+                else:
+                    buffer = buffer + bytearray(min(len(buffer), limit + 1 - len(buffer)))
             broken: str | None = None
             try:
                 with memoryview(buffer) as free:
@@ -450,16 +463,46 @@ def _pieces(path: Path) -> Iterator[tuple[Piece, bool, str | None]]:
                     # with it, a first line that holds nothing else, uncounted.
                     continue
                 start = False
+            if skipping:
+                end = _first_line_end(buffer, filled, more=bool(got))
+                if end < 0:  # the long line goes on (or its \r may be followed by \n)
+                    keep = 1 if got and filled and buffer[filled - 1] == 0x0D else 0
+                    buffer[:keep] = buffer[filled - keep:filled]
+                    filled = keep
+                    if not got:
+                        if broken is not None:
+                            yield b"", False, broken, None
+                        return
+                    continue
+                buffer[:filled - end] = buffer[end:filled]
+                filled -= end
+                skipping = False
             cut = _last_line_end(buffer, 0, filled) if got else filled
             if got and cut == 0:
                 continue
             if cut or broken is not None:
                 with memoryview(buffer) as view, view[:cut] as piece:
-                    yield piece, buffer.find(b"\r", 0, cut) >= 0, broken
+                    yield piece, buffer.find(b"\r", 0, cut) >= 0, broken, None
             if not got:
                 return
             buffer[:filled - cut] = buffer[cut:filled]
             filled -= cut
+
+
+def _first_line_end(buffer: bytearray, filled: int, more: bool) -> int:
+    """Where the first line of ``buffer[:filled]`` ends (past its ``\\n``, ``\\r\\n`` or lone
+    ``\\r``); -1 where it does not end there (``more``: the file goes on, so a ``\\r`` at the
+    very end may still be the first half of a ``\\r\\n``)."""
+    ends = [i for i in (buffer.find(b"\n", 0, filled), buffer.find(b"\r", 0, filled)) if i >= 0]
+    if not ends:
+        return -1
+    end = min(ends)
+    if buffer[end] == 0x0D:
+        if end + 1 < filled:
+            return end + 2 if buffer[end + 1] == 0x0A else end + 1
+        if more:
+            return -1
+    return end + 1
 
 
 def _parsed(path: Path, names: tuple[str, ...]
@@ -467,15 +510,21 @@ def _parsed(path: Path, names: tuple[str, ...]
     """Each piece of the file parsed: rows with data (text), their line numbers, and the
     lines set aside. Pieces end at a line end, so line numbers are counted exactly."""
     first_line = 1
-    for piece, returns, broken in _pieces(path):
+    empty = pa.table({n: pa.array([], pa.string()) for n in names})
+    for piece, returns, broken, long_line in _pieces(path):
+        if long_line is not None:
+            yield empty, np.array([], np.int64), \
+                [(first_line, long_line.decode("utf-8", "replace"),
+                  f"line longer than {base.MAX_RECORD_BYTES} bytes")]  # fmt: skip
+            first_line += 1
+            continue
         if len(piece):
             text = _utf8(piece)
             count = _count_lines(text, returns)
             yield _parse(text, first_line, count, names)
             first_line += count
         if broken is not None:
-            yield (pa.table({n: pa.array([], pa.string()) for n in names}),
-                   np.array([], np.int64),
+            yield (empty, np.array([], np.int64),
                    [(first_line, "", f"{ENDS_EARLY}: {broken}")])  # fmt: skip
 
 

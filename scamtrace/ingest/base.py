@@ -10,7 +10,7 @@ field and reason, every row it cannot read. Readers never drop a row silently.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from scamtrace import contract
 from scamtrace.enrich.phones import e164_sql, international_user_parts, phone_columns
 from scamtrace.errors import ScamtraceError
+from scamtrace.ingest import amounts
 
 #: Columns that identify a row, for appending without duplicates.
 NATURAL_KEYS: dict[str, tuple[str, ...]] = {
@@ -43,8 +44,20 @@ REJECTED_COLUMNS = ("source", "line", "table", "field", "value", "reason")
 TYPING_ROWS = 100_000
 
 
+#: The longest record (a CSV record, a line of ``Master.csv``, a JSON document) any reader
+#: takes, in bytes: a longer one is set aside by its line, and the reader goes on after it,
+#: holding no more than this much of it in memory. DuckDB's ``max_line_size`` (mapped CSV,
+#: AMLSim) is the same.
+MAX_RECORD_BYTES = 16 << 20
+
+
 class IngestError(ScamtraceError):
     """A source that cannot be ingested at all (unknown format, unreadable file)."""
+
+
+class StoppedEarly(IngestError):
+    """A reader that could not read its source to the end, raised after the batches it could
+    read: they are not the whole source, which must not be recorded as ingested."""
 
 
 @dataclass(frozen=True)
@@ -113,33 +126,64 @@ def text_table(
 _TRUE = "('true', '1', 't', 'yes', 'y')"
 _FALSE = "('false', '0', 'f', 'no', 'n', '')"
 
+#: Times are read between the epoch and 2100 (UTC). A zero time, the epoch itself, is what a
+#: switch or an export writes where it had no time (``0`` seconds): unknown, never a time.
+#: Dates (``opened_on``) between 1900 and 2100.
+TIME_FIRST, TIME_END = "1970-01-01 00:00:00+00", "2100-01-01 00:00:00+00"
+DATE_FIRST, DATE_END = "1900-01-01", "2100-01-01"
+NOT_A_TIME = "not an ISO 8601 time"
+ZERO_TIME = "a zero time (1970-01-01T00:00:00Z, the epoch): unknown, not a time"
+TIME_OUT_OF_RANGE = "a time outside 1970-2099"
+NOT_A_DATE = "not a date (YYYY-MM-DD)"
+DATE_OUT_OF_RANGE = "a date outside 1900-2099"
+NEGATIVE_DURATION = "a negative duration"
+#: Integer columns that count seconds: never negative.
+DURATIONS = frozenset({"duration_s"})
+# A time or date must start as ISO 8601 does (DuckDB also reads 'epoch', 'infinity', years
+# of five digits and dates followed by anything, none of which a log means as a time).
+_TIME_SHAPE = r"^[0-9]{4}-[0-9]"
+_DATE_SHAPE = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$"
 
-def _column_sql(col: contract.Column, country: str) -> tuple[str, str | None, str]:
-    """(typed value, SQL true when the non-empty value is unreadable, what was expected)."""
+#: (SQL true when a non-empty value fails it, the reason), per check of a column.
+Checks = list[tuple[str, str]]
+
+
+def _column_sql(col: contract.Column, country: str) -> tuple[str, Checks]:
+    """(typed value, the checks of a non-empty value, in order). A check's SQL reads the
+    typed value as ``"_typed_<name>"``; a decimal column's value and reason come from
+    :func:`scamtrace.ingest.amounts.parse_amounts` as ``"_dec_<name>"`` and
+    ``"_decwhy_<name>"``."""
     text = f"nullif(trim(\"{col.name}\"), '')"
+    typed = f'"_typed_{col.name}"'
     if col.kind == "time":
         # A time without an offset is UTC (the contract); DuckDB's session zone is UTC.
-        value = f"TRY_CAST({text} AS TIMESTAMPTZ)"
-        # DuckDB reads 'infinity' as a time; no call or transfer happened then.
-        return value, f"{value} IS NULL OR NOT isfinite({value})", "an ISO 8601 time"
+        value = f"CASE WHEN regexp_matches({text}, '{_TIME_SHAPE}') THEN " \
+            f"TRY_CAST({text} AS TIMESTAMPTZ) END"  # fmt: skip
+        first, end = f"TIMESTAMPTZ '{TIME_FIRST}'", f"TIMESTAMPTZ '{TIME_END}'"
+        return value, [(f"{typed} IS NULL", NOT_A_TIME), (f"{typed} = {first}", ZERO_TIME),
+                       (f"{typed} < {first} OR {typed} >= {end}", TIME_OUT_OF_RANGE)]
     if col.kind == "date":
-        value = f"TRY_CAST({text} AS DATE)"
-        return value, f"{text} IS NOT NULL AND ({value} IS NULL OR NOT isfinite({value}))", \
-            "a date (YYYY-MM-DD)"  # fmt: skip
+        value = f"CASE WHEN regexp_matches({text}, '{_DATE_SHAPE}') THEN " \
+            f"TRY_CAST({text} AS DATE) END"  # fmt: skip
+        return value, [(f"{typed} IS NULL", NOT_A_DATE),
+                       (f"{typed} < DATE '{DATE_FIRST}' OR {typed} >= DATE '{DATE_END}'",
+                        DATE_OUT_OF_RANGE)]  # fmt: skip
     if col.kind == "int":
         # Plain integers cast straight; '12.0' and '1e3' go the exact decimal way.
         value = (f"coalesce(TRY_CAST({text} AS BIGINT), "
                  f"TRY_CAST(TRY_CAST({text} AS DECIMAL(38, 6)) AS BIGINT))")  # fmt: skip
-        return value, f"{text} IS NOT NULL AND {value} IS NULL", "a whole number"
+        checks = [(f"{typed} IS NULL", "not a whole number")]
+        if col.name in DURATIONS:
+            checks.append((f"{typed} < 0", NEGATIVE_DURATION))
+        return value, checks
     if col.kind == "decimal":
-        # Decimal all the way: '1234.56' never passes through a float.
-        value = f"TRY_CAST(replace({text}, ',', '') AS DECIMAL(18, 2))"
-        bad = f"{text} IS NOT NULL AND ({value} IS NULL OR {value} < 0)"
-        return value, bad, "a positive amount"
+        # Decimal all the way ('1234.56' never passes through a float), read by Arrow kernels.
+        why = f'"_decwhy_{col.name}"'
+        return f'"_dec_{col.name}"', [(f"{why} = {_sql_text(r)}", r) for r in amounts.REASONS]
     if col.kind == "bool":
         low = f'"_low_{col.name}"'  # lower(trim(text)), made once (see coerce)
-        return f"({low} IN {_TRUE})", f"NOT ({low} IN {_TRUE} OR {low} IN {_FALSE})", \
-            "true/false"  # fmt: skip
+        return f"({low} IN {_TRUE})", \
+            [(f"NOT ({low} IN {_TRUE} OR {low} IN {_FALSE})", "not true/false")]  # fmt: skip
     if col.kind == "phone":
         number = f'"_e164_{col.name}"'
         # Normalised to E.164 where it can be; kept as logged where it cannot (the contract
@@ -147,14 +191,18 @@ def _column_sql(col: contract.Column, country: str) -> tuple[str, str | None, st
         value = (f"CASE WHEN \"_withheld_{col.name}\" THEN '' WHEN {number} IS NOT NULL "
                  f"THEN '+' || {number} ELSE coalesce(trim(\"{col.name}\"), '') END")  # fmt: skip
         # Unreadable numbers are kept, except where the number is what the row is about.
-        return value, f"{number} IS NULL", "a phone number"
+        return value, [(f"{number} IS NULL", "not a phone number")]
     if col.kind == "phone_list":
         each = e164_sql("trim(x)", country)
         items = f"string_split(coalesce(\"{col.name}\", ''), ';')"
         value = (f"array_to_string(list_filter(list_transform({items}, "
                  f"lambda x: coalesce({each}, trim(x))), lambda x: x <> ''), ';')")  # fmt: skip
-        return value, None, "phone numbers separated by ;"
-    return f"coalesce(\"{col.name}\", '')", None, "text"
+        return value, []
+    return f"coalesce(\"{col.name}\", '')", []
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _with_phone_columns(raw: pa.Table, phones: list[contract.Column], country: str,
@@ -189,23 +237,17 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return db
 
 
-def _maybe_bad(col: contract.Column, bad: str | None, empty: str, required: bool) -> str:
-    """A condition cheaper than the checks of ``col`` and true wherever one of them fails."""
-    typed = f'"_typed_{col.name}"'
-    # The typed value is NULL when the text is empty or unreadable; empty is fine when the
-    # column is optional (tested second: only where the value is NULL).
-    unread = f"{typed} IS NULL" if required else f"({typed} IS NULL AND NOT ({empty}))"
-    if col.kind in ("time", "date"):
-        return f"{unread} OR NOT isfinite({typed})"
-    if col.kind == "int":
-        return unread
-    if col.kind == "decimal":
-        return f"{unread} OR {typed} < 0"
-    return f"{empty} OR ({bad})" if bad is not None else empty
+def _maybe_bad(checks: Checks, empty: str, required: bool) -> str:
+    """True where a value is missing though required, or fails one of its checks."""
+    failed = " OR ".join(f"({cond})" for cond, _reason in checks)
+    parts = [f"({empty})"] if required else []
+    if failed:
+        parts.append(f"(NOT ({empty}) AND ({failed}))")
+    return " OR ".join(parts) or "false"
 
 
 def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
-           sip_user_parts: bool = False) -> Batch:  # fmt: skip
+           sip_user_parts: bool = False, plain_amounts: Collection[str] = ()) -> Batch:  # fmt: skip
     """Type ``raw`` (text columns named after the contract's, plus ``_line``) into the contract
     table ``table_name``; rows with an unreadable or missing required field are set aside.
 
@@ -213,6 +255,10 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
     international number as its digits without ``+`` (``8613800138000``); such a value is
     read as international when it is a valid number so and not a valid national number of
     ``country`` (:func:`scamtrace.enrich.phones.international_user_parts`).
+
+    ``plain_amounts``: decimal columns whose text a machine wrote (``xs:decimal``, a typed
+    Parquet column): a ``.`` is a decimal point there, never a thousands separator
+    (:func:`scamtrace.ingest.amounts.parse_amounts`).
 
     Vectorised throughout: Arrow kernels finish the text and phone columns, one DuckDB query
     types the others; cheap tests flag the rows that may be bad, and only those go through
@@ -248,20 +294,21 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
             if col.name in required:
                 suspect = pc.or_(suspect, _blank(text))
     for col in list(in_sql):
-        fast = _arrow_typed(col, raw.column(col.name).combine_chunks().cast(pa.string()))
+        fast = _arrow_typed(col, raw.column(col.name).combine_chunks().cast(pa.string()),
+                            col.name in plain_amounts)  # fmt: skip
         if fast is not None:
             columns[col.name], maybe_bad = fast
+            if col.name in required:  # empty: null (an amount; other kinds go to DuckDB)
+                maybe_bad = pc.or_(maybe_bad, pc.is_null(columns[col.name]))
             suspect = pc.or_(suspect, maybe_bad)
             in_sql.remove(col)
     if in_sql:
         typed, maybe = [], []
         for col in in_sql:
-            value, bad, _expected = _column_sql(col, country)
+            value, checks = _column_sql(col, country)
             typed.append(f'{value} AS "_typed_{col.name}"')
-            if col.name in required or bad is not None:
-                if bad is not None:
-                    bad = bad.replace(value, f'"_typed_{col.name}"')
-                maybe.append(_maybe_bad(col, bad, f"nullif(trim(\"{col.name}\"), '') IS NULL",
+            if col.name in required or checks:
+                maybe.append(_maybe_bad(checks, f"nullif(trim(\"{col.name}\"), '') IS NULL",
                                         col.name in required))  # fmt: skip
         narrow = pa.table({**{c.name: raw.column(c.name) for c in in_sql},
                            "_row": pa.array(np.arange(n, dtype=np.int64))})  # fmt: skip
@@ -287,7 +334,7 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
     if not pc.any(suspect).as_py():
         return Batch(table_name, data.cast(table.schema), [], row_lines)
     # The full checks, on the few rows the cheap tests could not clear.
-    problem, value, whens = _judge(table_name, raw.filter(suspect), country)
+    problem, value, whens = _judge(table_name, raw.filter(suspect), country, plain_amounts)
     bad = pc.is_valid(problem)
     kept = pc.replace_with_mask(pc.invert(suspect), suspect, pc.invert(bad))
     lines = raw.column("_line").combine_chunks().filter(suspect).filter(bad)
@@ -308,14 +355,20 @@ _TRUE_VALUES = pa.array(["true", "1", "t", "yes", "y"], pa.string())
 _FALSE_VALUES = pa.array(["false", "0", "f", "no", "n", ""], pa.string())
 
 
-def _arrow_typed(col: contract.Column, text: pa.Array) -> tuple[pa.Array, pa.Array] | None:
+def _arrow_typed(col: contract.Column, text: pa.Array, plain: bool = False
+                 ) -> tuple[pa.Array, pa.Array] | None:  # fmt: skip
     """(typed column, whether each row may be bad) by Arrow kernels, where they give exactly
     what :func:`_column_sql` would; None where DuckDB must type the column.
 
     Arrow's casts accept a subset of what DuckDB's ``TRY_CAST`` does, with the same result,
     but fail on the whole column at the first value they cannot read (an empty cell, a date
     without a time, ``12.0``): such a column goes to DuckDB. (Arrow also reads ``T10Z``, an
-    hour without minutes, which DuckDB does not: a time must have ``HH:MM``.)"""
+    hour without minutes, which DuckDB does not: a time must have ``HH:MM``.) Amounts are
+    always read here (:func:`scamtrace.ingest.amounts.parse_amounts`; ``plain``: see
+    :func:`coerce`)."""
+    if col.kind == "decimal":
+        value, why = amounts.parse_amounts(text, plain)
+        return value, pc.is_valid(why)
     if col.kind == "bool":
         # Most files write one spelling (``true``/``false``): where every value is one of
         # them as it stands, trimming and lowering each value would change nothing.
@@ -336,11 +389,22 @@ def _arrow_typed(col: contract.Column, text: pa.Array) -> tuple[pa.Array, pa.Arr
         # one with a zone keeps its value as UTC).
         typed = _cast(text, pa.timestamp("us", tz="UTC")) or \
             _cast(text, pa.timestamp("us"), pa.timestamp("us", tz="UTC"))  # fmt: skip
-    else:
-        typed = _cast(text, pa.int64())
+        if typed is None:
+            return None
+        # The epoch (a zero time: unknown) and times out of range go to the full checks.
+        first = pa.scalar(_TIME_FIRST_US, pa.timestamp("us", tz="UTC"))
+        end = pa.scalar(_TIME_END_US, pa.timestamp("us", tz="UTC"))
+        return typed, pc.or_(pc.less_equal(typed, first), pc.greater_equal(typed, end))
+    typed = _cast(text, pa.int64())
     if typed is None:
         return None
+    if col.name in DURATIONS:
+        return typed, pc.less(typed, 0)
     return typed, pa.repeat(False, len(text)).cast(pa.bool_())
+
+
+_TIME_FIRST_US = 0
+_TIME_END_US = 4_102_444_800 * 1_000_000  # 2100-01-01T00:00:00Z
 
 
 def _cast(text: pa.Array, to: pa.DataType, then: pa.DataType | None = None) -> pa.Array | None:
@@ -376,7 +440,7 @@ def _phone_values(text: pa.Array, withheld: pa.Array | pa.ChunkedArray,
     return pc.replace_with_mask(e164, other, fallback)
 
 
-def _judge(table_name: str, raw: pa.Table, country: str
+def _judge(table_name: str, raw: pa.Table, country: str, plain_amounts: Collection[str] = ()
            ) -> tuple[pa.Array, pa.Array, list[tuple[str, str]]]:  # fmt: skip
     """Every check of every column, in column order, on ``raw`` (with the phone columns of
     :func:`_with_phone_columns`): for each row the index of its first failed check (null when
@@ -387,16 +451,20 @@ def _judge(table_name: str, raw: pa.Table, country: str
     lows = [f"lower(coalesce(trim(\"{c.name}\"), '')) AS \"_low_{c.name}\""
             for c in table.columns if c.kind == "bool"]  # fmt: skip
     for col in table.columns:
-        value, bad, expected = _column_sql(col, country)
+        if col.kind == "decimal":  # read by Arrow kernels (see _column_sql)
+            value, why = amounts.parse_amounts(raw.column(col.name).combine_chunks(),
+                                               col.name in plain_amounts)  # fmt: skip
+            raw = raw.append_column(f"_dec_{col.name}", value)
+            raw = raw.append_column(f"_decwhy_{col.name}", why)
+        value, checks = _column_sql(col, country)
         typed.append(f'{value} AS "_typed_{col.name}"')
-        if bad is not None:
-            bad = bad.replace(value, f'"_typed_{col.name}"')
         empty = f"nullif(trim(\"{col.name}\"), '') IS NULL"
         raw_value = f"left(coalesce(\"{col.name}\", ''), 80)"
         if col.name in required:
             whens.append((empty, col.name, "missing", raw_value))
-        if bad is not None and (col.kind != "phone" or col.name in required):
-            whens.append((f"NOT ({empty}) AND ({bad})", col.name, f"not {expected}", raw_value))
+        if col.kind != "phone" or col.name in required:
+            whens += [(f"NOT ({empty}) AND ({cond})", col.name, reason, raw_value)
+                      for cond, reason in checks]  # fmt: skip
     reasons = [(f, r) for _c, f, r, _v in whens]
     if not whens:
         return pa.nulls(len(raw), pa.int32()), pa.nulls(len(raw), pa.string()), reasons

@@ -10,8 +10,11 @@ of them; a folder is read file by file
 Documents are numbered from 1 in each file, an array's items each counting as one; the number
 is the ``line`` of whatever is set aside (in JSON lines without blank lines, the line number).
 A document that is not valid JSON is set aside (field empty, reason ``not valid JSON: ...``)
-and the others are still read. Rows are typed in batches of ``ctx.batch_rows`` documents,
-across the files of a folder.
+and the others are still read; so is one nested deeper than :data:`MAX_DEPTH`, one holding
+bytes that are not UTF-8 (``not UTF-8 text``: never read with U+FFFD in their place), and one
+longer than :data:`~scamtrace.ingest.base.MAX_RECORD_BYTES` (read past, never held). Rows
+are typed in batches of ``ctx.batch_rows`` documents (those set aside count), across the files
+of a folder.
 
 The mapping reads ``variables``, whose values ``encode-values`` (on by default) URL-encodes:
 every value is decoded with :func:`urllib.parse.unquote` (``+`` stays a plus). The first
@@ -43,6 +46,7 @@ than counted as a second call (its ``sip_network_ip`` would be the carrier's).
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import zlib
@@ -56,6 +60,7 @@ from urllib.parse import unquote
 import pyarrow as pa
 
 from scamtrace import contract
+from scamtrace.ingest import base
 from scamtrace.ingest.asterisk import local_times, time_zone
 from scamtrace.ingest.base import Batch, IngestError, ReadContext, Rejected, coerce, text_table
 
@@ -89,58 +94,142 @@ def document_files(path: Path) -> list[Path]:
                               for part in p.relative_to(path).parts))  # fmt: skip
 
 
-def _open_text(path: Path) -> IO[str]:
+def _open(path: Path) -> IO[bytes]:
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
-    return path.open(encoding="utf-8-sig", errors="replace")
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
 
+
+#: How deep a document's objects and arrays may nest (mod_json_cdr's go 5 or 6 deep); past
+#: it a document is set aside (before: a RecursionError ended the run).
+MAX_DEPTH = 100
+TOO_DEEP = f"JSON nested more than {MAX_DEPTH} deep"
+NOT_UTF8 = "not UTF-8 text"
 
 _UNREAD = object()
+_DEEP = object()  # a JSON line too deep to read (json.loads ran out of stack)
 
 
-def _chunks(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
-    """The text of each document, and its value where it was already read (else
-    ``_UNREAD``). A line that is a whole JSON value by itself is one document (JSON lines);
-    otherwise a document runs on until a line that starts with ``{`` (pretty-printed ones)."""
+def _lines(fh: IO[bytes], limit: int) -> Iterator[bytes | None]:
+    """The lines of a file (a UTF-8 byte-order mark dropped), None in place of one longer than
+    ``limit`` bytes, which is read past and never held."""
+    first = True
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        if first:
+            first = False
+            while line.startswith(codecs.BOM_UTF8):
+                line = line[3:]
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:
+                rest = fh.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        yield line
+
+
+def _load(text: str) -> tuple[Any, str | None]:
+    """(value, None) for a JSON text, or (``_UNREAD``, why not)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        return _UNREAD, TOO_DEEP
+    except ValueError as exc:
+        # The message without its position ("Unterminated string starting at"), so that a
+        # file of broken documents counts a few reasons, not one per document.
+        reason = exc.msg.removesuffix(" at") if isinstance(exc, json.JSONDecodeError) \
+            else str(exc)  # fmt: skip
+        return _UNREAD, f"not valid JSON: {reason}"
+    # Counting brackets is cheap and clears almost every document; the rest are walked.
+    if text.count("{") + text.count("[") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        return _UNREAD, TOO_DEEP
+    return value, None
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        inner = item.values() if isinstance(item, dict) else item
+        stack += [(x, depth + 1) for x in inner if isinstance(x, dict | list)]
+    return False
+
+
+def _chunks(lines: Iterator[bytes | None], limit: int) -> Iterator[tuple[str | None, Any]]:
+    """The text of each document (UTF-8 read with surrogate escapes: bytes that are not
+    UTF-8 stay visible), and its value where it was already read (else ``_UNREAD``); None
+    for a document longer than ``limit`` bytes. A line that is a whole JSON value by itself
+    is one document (JSON lines); otherwise a document runs on until a line that starts with
+    ``{`` (pretty-printed ones)."""
     current: list[str] = []
-    for line in lines:
-        if current and line.startswith("{"):
-            yield "".join(current), _UNREAD
-            current = []
-        if not current:
+    size, long = 0, False
+    for raw in lines:
+        line = None if raw is None else raw.decode("utf-8", "surrogateescape")
+        if (current or long) and line is not None and line.startswith("{"):
+            yield (None if long else "".join(current)), _UNREAD
+            current, size, long = [], 0, False
+        if line is None:  # a line too long: its document is too
+            current, size, long = [], 0, True
+            continue
+        if not current and not long:
             if not line.strip():
                 continue
-            try:
-                value = json.loads(line)
-            except ValueError:
-                pass
-            else:
-                yield line, value
+            value, problem = _load(line)
+            if problem is None or problem == TOO_DEEP:
+                yield line, value if problem is None else _DEEP
                 continue
+        if long:
+            continue
         current.append(line)
-    if current:
-        yield "".join(current), _UNREAD
+        size += len(raw or b"")
+        if size > limit:
+            current, size, long = [], 0, True
+    if current or long:
+        yield (None if long else "".join(current)), _UNREAD
 
 
-def documents(lines: Iterator[str]) -> Iterator[tuple[int, Any, str | None, str]]:
+def documents(lines: Iterator[bytes | None], limit: int | None = None
+              ) -> Iterator[tuple[int, Any, str | None, str]]:  # fmt: skip
     """``(number, document, problem, text)`` for each document in the lines of one file:
-    ``problem`` is ``None`` where ``document`` was read, else why not (``text`` its start)."""
+    ``problem`` is ``None`` where ``document`` was read, else why not (``text`` its start).
+    Set aside: a document that is not valid JSON, nests deeper than :data:`MAX_DEPTH`, holds
+    bytes that are not UTF-8, or is longer than ``limit`` bytes."""
+    limit = base.MAX_RECORD_BYTES if limit is None else limit
     number = 0
-    for chunk, value in _chunks(lines):
-        if value is _UNREAD:
-            try:
-                value = json.loads(chunk)
-            except ValueError as exc:
-                number += 1
-                # The message without its position ("Unterminated string starting at"), so
-                # that a file of broken documents counts a few reasons, not one per document.
-                reason = exc.msg.removesuffix(" at") if isinstance(exc, json.JSONDecodeError) \
-                    else str(exc)  # fmt: skip
-                yield number, None, f"not valid JSON: {reason}", chunk.strip()[:80]
-                continue
+    for chunk, read in _chunks(lines, limit):
+        value, problem = read, None
+        if chunk is None:
+            problem = f"document longer than {limit} bytes"
+        elif read is _DEEP:
+            problem = TOO_DEEP
+        elif read is _UNREAD:
+            value, problem = _load(chunk)
+        if problem is None and chunk is not None and not chunk.isascii() and _escaped(chunk):
+            problem = NOT_UTF8
+        if problem is not None:
+            number += 1
+            text = "" if chunk is None else chunk.strip()[:80]
+            yield number, None, problem, text.encode("utf-8", "surrogateescape").decode(
+                "utf-8", "replace")
+            continue
         for item in value if isinstance(value, list) else [value]:
             number += 1
             yield number, item, None, ""
+
+
+def _escaped(text: str) -> bool:
+    """Whether ``text`` holds bytes that were not UTF-8 (surrogate escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _text(value: Any) -> str:
@@ -255,10 +344,12 @@ class FreeswitchReader:
         for file in files:
             source = ctx.source if file == path else str(Path(ctx.source) / file.relative_to(path))
             try:
-                with _open_text(file) as fh:
-                    for number, document, problem, text in documents(iter(fh)):
+                with _open(file) as fh:
+                    limit = base.MAX_RECORD_BYTES
+                    for number, document, problem, text in documents(_lines(fh, limit), limit):
                         self._add(pending, source, number, document, problem, text)
-                        if len(pending.origin) >= ctx.batch_rows:
+                        # Rows set aside count too: they go out a batch at a time.
+                        if len(pending.origin) + len(pending.rejected) >= ctx.batch_rows:
                             yield self._flush(pending, zone, ctx)
                             pending = _Pending()
             except (OSError, EOFError, zlib.error) as exc:

@@ -11,7 +11,10 @@ so an XML bomb or an external entity stops the file at once with an :class:`Inge
 naming it, and nothing outside the file is ever read. Parsing is incremental; every entry is
 dropped from the tree once read, so memory stays that of one entry whatever the file's size.
 ``.xml.gz`` is read as it streams. A file that stops being well-formed (cut short, say) keeps
-the entries before the break and sets the break aside as a rejected record.
+the entries before the break and sets the break aside as a rejected record. A text longer than
+:data:`~scamtrace.ingest.base.MAX_RECORD_BYTES` is never held whole: the entries before it are
+kept and the reader stops with :class:`~scamtrace.ingest.base.StoppedEarly` (XML gives no way
+to read on past it).
 
 Records: each ``Stmt/Ntry`` (camt.053) and each ``CdtTrfTxInf`` (pacs.008) is a record,
 numbered from 1 in file order; that number is the ``line`` of a rejected row. An entry with
@@ -19,7 +22,8 @@ several ``NtryDtls/TxDtls`` that each carry their own amount (a batch booking) b
 transfer per ``TxDtls``, all with the entry's number; otherwise the entry is one transfer (with
 its one ``TxDtls`` for references and counterparty, if it has exactly one). A record whose amount,
 currency or credit/debit indicator is unusable is set aside here; a time that cannot be read,
-by :func:`coerce`. Every record is a row or a rejected row, never neither.
+or an amount with more than 2 decimal places that are not zeros (``0.001``: never rounded), by
+:func:`coerce`. Every record is a row or a rejected row, never neither.
 
 ``tx_id`` (unique within a file), the first of:
 
@@ -76,7 +80,16 @@ import numpy as np
 import pyarrow as pa
 
 from scamtrace import contract
-from scamtrace.ingest.base import Batch, IngestError, ReadContext, Rejected, coerce, text_table
+from scamtrace.ingest import base
+from scamtrace.ingest.base import (
+    Batch,
+    IngestError,
+    ReadContext,
+    Rejected,
+    StoppedEarly,
+    coerce,
+    text_table,
+)
 
 ISO = "urn:iso:std:iso:20022:tech:xsd:"
 CAMT053 = ISO + "camt.053."
@@ -309,8 +322,10 @@ class _Sink:
             if n:
                 # _line must be unique in a batch (a batch booking gives several rows one
                 # record number): rows are numbered 1..n here and given their record after.
+                # Amounts are xs:decimal: a "." is a decimal point, never a group.
                 batch = coerce("transfers", text_table(rows, list(range(1, n + 1))),
-                               self.ctx.source, self.ctx.holder_country)  # fmt: skip
+                               self.ctx.source, self.ctx.holder_country,
+                               plain_amounts=("amount",))  # fmt: skip
                 set_aside += [dataclasses.replace(r, line=entries[r.line - 1])
                               for r in batch.rejected]  # fmt: skip
                 data = batch.data
@@ -460,6 +475,10 @@ class _Refused(Exception):
     """What a bank message never holds: a DTD, entities, absurd nesting."""
 
 
+class _TooLong(Exception):
+    """A text longer than the record limit: XML gives no way to read on past it."""
+
+
 MAX_DEPTH = 256  # ISO 20022 messages nest about 15 deep
 CHUNK = 1 << 16
 _OTHER, _OURS, _OTHER_ISO = 0, 1, 2
@@ -498,7 +517,8 @@ class _Parser:
         parser.ExternalEntityRefHandler = self._external
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
-        parser.CharacterDataHandler = self.builder.data
+        parser.CharacterDataHandler = self._data
+        self.text = 0  # characters of text since the last tag
         self.expat = parser
 
     def feed(self, data: bytes) -> None:
@@ -516,6 +536,13 @@ class _Parser:
         raise _Refused("an external entity is referenced")
 
     # ---- the tree
+    def _data(self, text: str) -> None:
+        # Text is held until its element ends: bounded, or a 1 GB text would be held whole.
+        self.text += len(text)
+        if self.text > base.MAX_RECORD_BYTES:
+            raise _TooLong(f"a text longer than {base.MAX_RECORD_BYTES} characters")
+        self.builder.data(text)
+
     def _learn(self, name: str) -> tuple[str, int]:
         ns, _, local = name.rpartition(" ")
         if ns.startswith((CAMT053, PACS008)):
@@ -527,6 +554,7 @@ class _Parser:
         return found
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
+        self.text = 0
         tag, kind = self.names.get(name) or self._learn(name)
         elem = self.builder.start(tag, attrs)
         stack = self.stack
@@ -542,6 +570,7 @@ class _Parser:
             raise _Refused(f"elements nest deeper than {MAX_DEPTH}")
 
     def _end(self, name: str) -> None:
+        self.text = 0
         tag, kind = self.names[name]
         elem = self.builder.end(tag)
         stack = self.stack
@@ -586,6 +615,7 @@ class Iso20022Reader:
         with _open(path) as fh:
             while True:
                 broken: Exception | None = None
+                too_long: _TooLong | None = None
                 chunk = b""
                 try:
                     chunk = fh.read(CHUNK)
@@ -599,6 +629,8 @@ class Iso20022Reader:
                                       "entity?); bank messages have no DTD") from exc  # fmt: skip
                 except (expat.ExpatError, EOFError, OSError, zlib.error) as exc:
                     broken = exc
+                except _TooLong as exc:
+                    too_long = exc
                 for record, elem, parent in parser.take():
                     if elem.tag == "Acct":
                         _statement_account(parent, sink)
@@ -609,6 +641,11 @@ class Iso20022Reader:
                     else:
                         _pacs_transfer(elem, parent.find("GrpHdr"), record, sink)
                 yield from sink.ready()
+                if too_long is not None:
+                    # What came before is kept; the source is not taken as read.
+                    yield from sink.drain()
+                    raise StoppedEarly(f"{path}: {too_long} in record {parser.records}; the "
+                                       "rest of the file cannot be read past it") from too_long
                 if broken is not None:
                     if not parser.found:
                         raise IngestError(f"{path}: not a readable ISO 20022 XML file: "

@@ -71,7 +71,7 @@ import io
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from scamtrace import contract
 from scamtrace.enrich.phones import dial_plan
 from scamtrace.errors import ScamtraceError
+from scamtrace.ingest import base as ingest_base
 from scamtrace.ingest.base import (
     REQUIRED,
     Batch,
@@ -127,11 +128,14 @@ class LoadedCsv:
     one row per record DuckDB could shape; ``rowid`` in file order), with the records it set
     aside and what is needed to give every row its line."""
 
-    def __init__(self, path: Path, names: list[str], first_line: int, rejected: list[Rejected],
-                 skipped: np.ndarray) -> None:  # fmt: skip
+    def __init__(self, path: Path, names: list[str], first_line: int,
+                 rejected: Callable[[], Iterator[list[Rejected]]], skipped: np.ndarray,
+                 repeated: frozenset[str] = frozenset()) -> None:  # fmt: skip
         self.path = path
         self.names = names
+        self.repeated = repeated  # header names (case-folded) given to several columns
         self.first_line = first_line
+        #: the records DuckDB set aside, a part at a time (never all at once)
         self.rejected = rejected
         # Rows are the records from first_line on, less the empty and the rejected ones: row k
         # (its rowid) is record first_line + k + (how many of those were skipped before it).
@@ -140,7 +144,11 @@ class LoadedCsv:
 
     def column(self, name: str) -> str | None:
         """The DuckDB column holding source column ``name`` (a header name, or a 1-based
-        position for a file without header); None when the file has no such column."""
+        position for a file without header); None when the file has no such column. A name
+        the header gives several columns is an :class:`IngestError` (which one is meant?)."""
+        if name.strip().casefold() in self.repeated:
+            raise IngestError(f"{self.path}: the header names column {name.strip()!r} more "
+                              "than once; which one to read cannot be told (rename one)")
         if name in self.names:
             return f"c{self.names.index(name)}"
         folded = [i for i, n in enumerate(self.names) if n.casefold() == name.strip().casefold()]
@@ -170,7 +178,8 @@ def load_csv(
         data = workdir / "transcoded.csv"
         _transcode(path, codec, data)
     text_codec = "utf-8-sig" if duck_encoding == "utf-8" else codec
-    names = _names(data, layout, text_codec)
+    found = _names(data, layout, text_codec)
+    names, repeated = found if found is not None else (None, frozenset[str]())
     if names is None:
         if layout.header:
             raise IngestError(f"{path}: no header line (after {layout.skip_rows} skipped)")
@@ -178,7 +187,7 @@ def load_csv(
     first_line = layout.skip_rows + (2 if layout.header else 1)
     if not names:
         db.execute("CREATE OR REPLACE TEMP TABLE src (c0 VARCHAR)").fetchall()
-        return LoadedCsv(path, [], first_line, [], np.zeros(0, np.int64))
+        return LoadedCsv(path, [], first_line, lambda: iter(()), np.zeros(0, np.int64))
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names)))
     q = sql_text(layout.quote)
     db.execute(f"SET temp_directory = {sql_text(str(workdir / 'duckdb'))}").fetchall()
@@ -189,32 +198,42 @@ def load_csv(
             f"header = {str(layout.header).lower()}, skip = {layout.skip_rows}, "
             f"auto_detect = false, columns = {{{columns}}}, encoding = '{duck_encoding}', "
             "store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans', "
-            "max_line_size = 16777216)"
+            f"max_line_size = {ingest_base.MAX_RECORD_BYTES})"
         ).fetchall()  # fmt: skip
     except duckdb.Error as exc:
         raise IngestError(f"{path}: not a readable CSV file: {str(exc).splitlines()[0]}") \
             from exc  # fmt: skip
-    rows = db.execute(r"""
-        SELECT line, min(error_type::VARCHAR), any_value(csv_line), any_value(column_name),
+    # Kept as Arrow columns (a few bytes a record) and made Rejected rows a part at a time.
+    rows = db.sql(r"""
+        SELECT line, min(error_type::VARCHAR) AS kind, any_value(csv_line) AS text,
+               any_value(column_name) AS col,
                max(TRY_CAST(regexp_extract(error_message, 'Expected Number of Columns: (\d+)', 1)
-                            AS BIGINT)),
-               min(TRY_CAST(regexp_extract(error_message, 'Found: (\d+)', 1) AS BIGINT)),
-               max(TRY_CAST(regexp_extract(error_message, 'Found: (\d+)', 1) AS BIGINT)),
-               any_value(error_message)
+                            AS BIGINT)) AS expected,
+               min(TRY_CAST(regexp_extract(error_message, 'Found: (\d+)', 1) AS BIGINT)) AS few,
+               max(TRY_CAST(regexp_extract(error_message, 'Found: (\d+)', 1) AS BIGINT)) AS most,
+               any_value(error_message) AS message
         FROM csv_rejects GROUP BY line ORDER BY line
-    """).fetchall()  # fmt: skip
-    # DuckDB reports a short row once per missing field and a long one once per extra field.
-    rejected = [
-        Rejected(source, int(line), table,
-                 _source_name(names, column) if kind == "INVALID ENCODING" else "",
-                 (text or "").lstrip("\r\n")[:80],
-                 _reason(kind, expected, fewest if kind == "MISSING COLUMNS" else most, message,
-                         layout.encoding))
-        for line, kind, text, column, expected, fewest, most, message in rows
-    ]  # fmt: skip
+    """).to_arrow_table()  # fmt: skip
+    rows = rows.set_column(2, "text", pc.utf8_slice_codeunits(
+        pc.utf8_ltrim(pc.fill_null(rows.column("text"), ""), "\r\n"), 0, 80))
+
+    def rejected() -> Iterator[list[Rejected]]:
+        # DuckDB reports a short row once per missing field and a long one once per extra
+        # field.
+        for start in range(0, rows.num_rows, ingest_base.TYPING_ROWS):
+            part = rows.slice(start, ingest_base.TYPING_ROWS).to_pylist()
+            yield [Rejected(source, int(r["line"]), table,
+                            _source_name(names, r["col"]) if r["kind"] == "INVALID ENCODING"
+                            else "", r["text"],
+                            _reason(r["kind"], r["expected"],
+                                    r["few"] if r["kind"] == "MISSING COLUMNS" else r["most"],
+                                    r["message"], layout.encoding))
+                   for r in part]  # fmt: skip
+
     blank = _empty_records(data, layout.quote)
-    skipped = np.concatenate([blank, np.array([r.line for r in rejected], np.int64)])
-    return LoadedCsv(path, names, first_line, rejected, skipped)
+    lines = np.asarray(rows.column("line").to_numpy(zero_copy_only=False), np.int64)
+    skipped = np.concatenate([blank, lines])
+    return LoadedCsv(path, names, first_line, rejected, skipped, repeated)
 
 
 def _source_name(names: list[str], column: str | None) -> str:
@@ -234,7 +253,7 @@ def _reason(kind: str, expected: int | None, found: int | None, message: str | N
     if kind == "UNQUOTED VALUE":
         return "unterminated or stray quote"
     if kind == "LINE SIZE OVER MAXIMUM":
-        return "line too long"
+        return f"line longer than {ingest_base.MAX_RECORD_BYTES} bytes"
     return (message or kind).splitlines()[0]
 
 
@@ -248,9 +267,11 @@ def _transcode(path: Path, codec: str, out: Path) -> None:
         dst.write(decoder.decode(b"", final=True).encode("utf-8", errors="surrogateescape"))
 
 
-def _names(data: Path, layout: CsvLayout, codec: str) -> list[str] | None:
-    """The header's names (made unique), or "1", "2"... by position for a file without header
-    (as many as most of its first records have); None when there is no record at all."""
+def _names(data: Path, layout: CsvLayout, codec: str
+           ) -> tuple[list[str], frozenset[str]] | None:  # fmt: skip
+    """The header's names (made unique: ``x``, ``x_2``) and those it repeats (case-folded),
+    or "1", "2"... by position for a file without header (as many as most of its first
+    records have); None when there is no record at all."""
     with data.open("rb") as fh:
         head = fh.read(1 << 20)
     text = codecs.getincrementaldecoder(codec)(errors="replace").decode(head)
@@ -272,18 +293,20 @@ def _names(data: Path, layout: CsvLayout, codec: str) -> list[str] | None:
         return None
     if not layout.header:
         width = Counter(len(r) for r in records).most_common(1)[0][0]
-        return [str(i + 1) for i in range(width)]
+        return [str(i + 1) for i in range(width)], frozenset()
     names: list[str] = []
     seen: set[str] = set()
+    repeated: set[str] = set()
     for i, raw in enumerate(records[0]):
         name = raw.strip() or f"column{i + 1}"
         base, n = name, 1
         while name.casefold() in seen:
+            repeated.add(base.casefold())
             n += 1
             name = f"{base}_{n}"
         seen.add(name.casefold())
         names.append(name)
-    return names
+    return names, frozenset(repeated)
 
 
 def _empty_records(path: Path, quote: str, chunk: int = 1 << 24) -> np.ndarray:
@@ -327,10 +350,12 @@ def stream(
     table: str,
     ctx: ReadContext,
     country: str,
+    plain_amounts: Collection[str] = (),
 ) -> Iterator[Batch]:
     """Run ``sql`` (over ``src``; it selects ``_rowid`` and the text columns named after the
     contract's, and may select ``_bad_field``, ``_bad_value``, ``_bad_reason`` for rows the
-    reader itself sets aside) and type its rows batch by batch; then the unshaped records."""
+    reader itself sets aside) and type its rows batch by batch; then the unshaped records.
+    ``plain_amounts``: see :func:`~scamtrace.ingest.base.coerce`."""
     names = [c.name for c in contract.INPUT_TABLES[table].columns]
     reader = db.sql(sql).to_arrow_reader(max(1, ctx.batch_rows))
     for record_batch in reader:
@@ -350,12 +375,12 @@ def stream(
             got, lines = got.filter(keep), lines.filter(keep)
         raw = text_table({n: got[n].combine_chunks() for n in names if n in got.column_names},
                          lines)  # fmt: skip
-        batch = coerce(table, raw, ctx.source, country)
+        batch = coerce(table, raw, ctx.source, country, plain_amounts=plain_amounts)
         if own:
             batch.rejected = sorted([*own, *batch.rejected], key=lambda r: r.line)
         yield batch
-    if loaded.rejected:
-        yield Batch(table, contract.INPUT_TABLES[table].schema.empty_table(), loaded.rejected)
+    for part in loaded.rejected():
+        yield Batch(table, contract.INPUT_TABLES[table].schema.empty_table(), part)
 
 
 # --------------------------------------------------------------------------- the mapping
@@ -549,9 +574,9 @@ def read_mapped(path: Path, mapping: MappingFile, ctx: ReadContext, *,
         db = connection(Path(tmp))
         loaded = load_csv(db, path, layout, Path(tmp), source=ctx.source, table=mapping.table)
         if not loaded.names:
-            if loaded.rejected:
+            for part in loaded.rejected():
                 yield Batch(mapping.table, contract.INPUT_TABLES[mapping.table].schema
-                            .empty_table(), loaded.rejected)  # fmt: skip
+                            .empty_table(), part)  # fmt: skip
             return
         sql = _mapping_sql(mapping, loaded, zone, mapping_name)
         yield from stream(db, sql, loaded, mapping.table, ctx,

@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from scamtrace import contract
-from scamtrace.ingest.base import Batch, IngestError, ReadContext, Rejected, coerce
+from scamtrace.ingest.base import TYPING_ROWS, Batch, IngestError, ReadContext, Rejected, coerce
 
 TABLE = "voip_cdr"
 
@@ -277,8 +277,8 @@ class PcapReader:
             try:
                 db.execute("SET TimeZone = 'UTC'").fetchall()
                 db.execute(f"SET temp_directory = '{tmp / 'spill'}'").fetchall()
-                rejected = self._load(path, pieces, tmp, db, ctx, cut)
-                yield from self._dialogs(db, ctx, rejected)
+                self._load(path, pieces, tmp, db, ctx, cut)
+                yield from self._dialogs(db, ctx)
             finally:
                 db.close()
 
@@ -307,9 +307,11 @@ class PcapReader:
 
     def _load(self, path: Path, pieces: list[tuple[Path, int]], tmp: Path,
               db: duckdb.DuckDBPyConnection, ctx: ReadContext,
-              cut: str) -> list[Rejected]:  # fmt: skip
-        """Run tshark over every piece, streaming its fields into table ``msgs``; what was set
-        aside."""
+              cut: str) -> None:  # fmt: skip
+        """Run tshark over every piece, streaming its fields into table ``msgs``, and what
+        is set aside into ``set_aside`` (:func:`_set_aside`): held there, not in lists."""
+        db.execute("CREATE TABLE set_aside (frame BIGINT, kind INTEGER, seq BIGINT, "
+                   "field VARCHAR, value VARCHAR, reason VARCHAR)").fetchall()
         db.execute("CREATE TABLE msgs (frame BIGINT, us BIGINT, src VARCHAR, call_id VARCHAR, "
                    "method VARCHAR, status INTEGER, cseq BIGINT, cseq_method VARCHAR, "
                    "to_tag VARCHAR, from_user VARCHAR, to_user VARCHAR, ruri_user VARCHAR, "
@@ -330,7 +332,7 @@ class PcapReader:
                     if chunk is None:
                         pending -= 1
                         continue
-                    rejected += self._insert(db, run, chunk, ctx)
+                    _set_aside(db, self._insert(db, run, chunk, ctx))
             finally:
                 if pending:  # failed here: stop the others, let them finish
                     stop.set()
@@ -366,7 +368,7 @@ class PcapReader:
                 ctx.source, last_frame, TABLE, "", "",
                 f"capture cut short {where}; the calls before the cut are kept: {cut}",
                 stops=True))  # fmt: skip
-        return rejected
+        _set_aside(db, rejected)
 
     def _run(self, run: _Run, out: queue.Queue[tuple[_Run, pa.Table | None]],
              stop: threading.Event) -> None:  # fmt: skip
@@ -413,25 +415,47 @@ class PcapReader:
                          "they cannot be told apart in tshark's fields")
                 for frame, call_ids, n in packed]  # fmt: skip
 
-    def _dialogs(self, db: duckdb.DuckDBPyConnection, ctx: ReadContext,
-                 rejected: list[Rejected]) -> Iterator[Batch]:  # fmt: skip
+    def _dialogs(self, db: duckdb.DuckDBPyConnection, ctx: ReadContext) -> Iterator[Batch]:
         db.execute(_CALLS_SQL).fetchall()
-        for frame, call_id in db.execute(_UNANSWERED_SQL).fetchall():
-            rejected.append(Rejected(ctx.source, int(frame), TABLE, "sip_status",
-                                     str(call_id)[:80], "no final response in capture"))
-        for frame, call_id in db.execute(_HEADLESS_SQL).fetchall():
-            rejected.append(Rejected(ctx.source, int(frame), TABLE, "start_time",
-                                     str(call_id)[:80],
-                                     "initial INVITE not in capture (started mid-call)"))
-        rejected.sort(key=lambda r: r.line)
+        # Calls without an answer or a start, set aside where they lie (after what the load
+        # set aside on the same frame), and all of it handed out a part at a time.
+        for kind, sql, name, reason in (
+                (1, _UNANSWERED_SQL, "sip_status", "no final response in capture"),
+                (2, _HEADLESS_SQL, "start_time",
+                 "initial INVITE not in capture (started mid-call)")):  # fmt: skip
+            db.execute(f"INSERT INTO set_aside SELECT f, {kind}, row_number() OVER (), "
+                       f"'{name}', coalesce(left(CAST(c AS VARCHAR), 80), 'None'), "
+                       f"'{reason}' FROM ({sql.strip()}) AS t(f, c)").fetchall()
         reader = db.sql(_ROWS_SQL).to_arrow_reader(max(1, ctx.batch_rows))
         for batch in reader:
             if batch.num_rows:
                 yield coerce(TABLE, pa.Table.from_batches([batch]), ctx.source,
                              ctx.holder_country, sip_user_parts=True)  # fmt: skip
-        if rejected:
-            empty = pa.Table.from_pylist([], contract.INPUT_TABLES[TABLE].schema)
-            yield Batch(TABLE, empty, rejected)
+        empty = pa.Table.from_pylist([], contract.INPUT_TABLES[TABLE].schema)
+        parts = db.sql("SELECT frame, field, value, reason FROM set_aside "
+                       "ORDER BY frame, kind, seq").to_arrow_reader(TYPING_ROWS)
+        for part in parts:
+            yield Batch(TABLE, empty, [Rejected(ctx.source, int(r["frame"]), TABLE, r["field"],
+                                                r["value"], r["reason"])
+                                       for r in part.to_pylist()])  # fmt: skip
+
+
+def _set_aside(db: duckdb.DuckDBPyConnection, rejected: list[Rejected]) -> None:
+    """``rejected`` (frames of the capture) into table ``set_aside``, in order after what
+    is there."""
+    if not rejected:
+        return
+    seq = db.execute("SELECT count(*) FROM set_aside").fetchall()[0][0]
+    db.register("set_aside_in", pa.table({
+        "frame": pa.array([r.line for r in rejected], pa.int64()),
+        "seq": pa.array(range(seq, seq + len(rejected)), pa.int64()),
+        "field": [r.field for r in rejected], "value": [r.value for r in rejected],
+        "reason": [r.reason for r in rejected]}))  # fmt: skip
+    try:
+        db.execute("INSERT INTO set_aside SELECT frame, 0, seq, field, value, reason "
+                   "FROM set_aside_in").fetchall()
+    finally:
+        db.unregister("set_aside_in")
 
 
 def _clean(stderr: str) -> str:

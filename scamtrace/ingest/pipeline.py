@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scamtrace.ingest.base import IngestError, ReadContext, Reader
+from scamtrace.ingest.base import IngestError, ReadContext, Reader, StoppedEarly
 from scamtrace.ingest.formats import readers
 from scamtrace.ingest.writer import CaseAppender, SourceResult, file_hash
 
@@ -90,7 +90,8 @@ def _head(path: Path) -> bytes:
         with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as fh:
             return fh.read(1 << 16)
     except (EOFError, OSError, zlib.error):
-        return path.read_bytes()[: 1 << 16]
+        with path.open("rb") as fh:  # a broken .gz: its first bytes as they are, not all
+            return fh.read(1 << 16)
 
 
 def pick_reader(path: Path, fmt: str | None) -> Reader:
@@ -105,6 +106,27 @@ def pick_reader(path: Path, fmt: str | None) -> Reader:
             return reader
     raise IngestError(f"{path}: format not recognised; name it with --format "
                       f"({', '.join(sorted(known))})")  # fmt: skip
+
+
+def check_options(fmt: str | None, options: dict[str, Any]) -> None:
+    """The options a reader will take, checked before any source is read or skipped (a source
+    already ingested is never read: a bad option must not pass unseen because of it)."""
+    from scamtrace import contract
+    from scamtrace.ingest.asterisk import time_zone
+    from scamtrace.ingest.contract_tables import encoding_option
+    from scamtrace.ingest.mapped import load_mapping
+
+    known = readers()
+    if fmt and fmt not in known:
+        raise IngestError(f"unknown format {fmt!r}; known: {', '.join(sorted(known))}")
+    time_zone(options.get("timezone"))
+    encoding_option(options.get("encoding"))
+    table = options.get("table")
+    if table and table not in contract.INPUT_TABLES:
+        raise IngestError(f"--table {table}: not a contract table "
+                          f"({', '.join(contract.INPUT_TABLES)})")  # fmt: skip
+    if options.get("mapping"):
+        load_mapping(Path(options["mapping"]))
 
 
 def ingest(
@@ -123,6 +145,7 @@ def ingest(
     A source the reader could not read to its end (``Rejected.stops``) keeps the rows read
     before the break but is not recorded as ingested (``SourceResult.stopped``)."""
     say = progress or (lambda _m, _n: None)
+    check_options(fmt, options or {})
     check_sources(sources)
     results: list[SourceResult] = []
     with CaseAppender(into, holder_country.upper() if holder_country else None,
@@ -147,7 +170,11 @@ def ingest(
                 raise IngestError(f"{into}: --holder-country is needed to read national "
                                   "numbers (no holder.json in the case yet)")  # fmt: skip
             ctx = ReadContext(country, label, batch_rows, options or {})
-            for batch in reader.read(path, ctx):
-                case.add(batch, result)
-                say(label, batch.data.num_rows)
+            try:
+                for batch in reader.read(path, ctx):
+                    case.add(batch, result)
+                    say(label, batch.data.num_rows)
+            except StoppedEarly as exc:
+                # The rows read before the break are kept; the source is not taken as read.
+                result.stopped = result.stopped or str(exc)
     return IngestResult(into, results, dry_run)

@@ -9,6 +9,7 @@ import csv
 import gzip
 import hashlib
 import io
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from scamtrace.ingest import asterisk
+from scamtrace.ingest import asterisk, base
 from scamtrace.ingest.asterisk import READER, layout
 from scamtrace.ingest.base import IngestError, ReadContext, Rejected
 from tests.ingest.conftest import case_from_batches
@@ -306,3 +307,65 @@ def test_small_pieces_read_the_same_rows_as_one_piece(
     pieces, rejected = _read(path)
     assert not rejected and len(whole) == 2_000
     assert pieces == whole
+
+
+_LINE = ('"","34912345678","8613800138000","from-internal","","SIP/alice-00000001",'
+         '"SIP/trunk-00000002","Dial","SIP/trunk/8613800138000","2016-07-01 10:00:00",'
+         '"2016-07-01 10:00:05","2016-07-01 10:01:05",65,60,"ANSWERED","DOCUMENTATION",'
+         '"{uid}","{user}"')  # fmt: skip
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_line_over_the_limit_is_set_aside_by_its_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gz: bool
+) -> None:
+    """Before: a line of any length was read whole into a buffer doubled to fit it."""
+    monkeypatch.setattr(base, "MAX_RECORD_BYTES", 4096)
+    monkeypatch.setattr(asterisk, "CHUNK_BYTES", 1024)
+    lines = [_LINE.format(uid="1467367200.1", user=""),
+             _LINE.format(uid="1467367200.2", user="x" * 20_000),
+             _LINE.format(uid="1467367200.3", user=""), "",
+             _LINE.format(uid="1467367200.4", user="y" * 9000),
+             _LINE.format(uid="1467367200.5", user="")]  # fmt: skip
+    data = "\r\n".join(lines).encode()
+    path = tmp_path / ("Master.csv.gz" if gz else "Master.csv")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    rows, rejected = _read(path)
+    assert [r["call_id"] for r in rows] == ["1467367200.1", "1467367200.3", "1467367200.5"]
+    assert [(r.line, r.reason) for r in rejected] == [(2, "line longer than 4096 bytes"),
+                                                      (5, "line longer than 4096 bytes")]
+    assert rejected[0].value.startswith('"","34912345678"')
+
+
+def test_a_huge_line_in_gzip_is_read_past_in_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(base, "MAX_RECORD_BYTES", 1 << 20)
+    path = tmp_path / "Master.csv.gz"
+    with gzip.open(path, "wb", compresslevel=1) as fh:
+        fh.write((_LINE.format(uid="1467367200.1", user="") + "\n").encode())
+        fh.write(_LINE.format(uid="1467367200.2", user="").encode()[:-1])
+        for _ in range(48):
+            fh.write(b"x" * (1 << 20))
+        fh.write(b'"\n' + (_LINE.format(uid="1467367200.3", user="") + "\n").encode())
+    tracemalloc.start()
+    try:
+        rows, rejected = _read(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [r["call_id"] for r in rows] == ["1467367200.1", "1467367200.3"]
+    assert [r.line for r in rejected] == [2]
+    assert peak < 16 << 20, peak  # the line is 48 MB
+
+
+def test_lines_set_aside_go_out_batch_by_batch(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: lines set aside were held until ``batch_rows`` rows were kept, so a file of
+    bad lines held every one of them to its end."""
+    monkeypatch.setattr(asterisk, "CHUNK_BYTES", 1 << 18)
+    path = tmp_path / "Master.csv"
+    path.write_text("a,b\n" * 300_000 + _LINE.format(uid="1467367200.1", user="") + "\n")
+    counts = [len(b.rejected) for b in READER.read(path, ReadContext("ES", "x"))]
+    assert sum(counts) == 300_000
+    assert len(counts) >= 3 and max(counts) < 200_000, counts

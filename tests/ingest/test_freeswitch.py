@@ -5,7 +5,9 @@ thrown at the reader (each one a row or set aside, with its number)."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scamtrace.ingest import base
 from scamtrace.ingest.base import ReadContext, Rejected
 from scamtrace.ingest.freeswitch import READER, sip_status
 from tests.ingest.conftest import case_from_batches
@@ -215,3 +218,71 @@ def test_malformed_documents_are_rows_or_rejected(tmp_path: Path,
         if malformed:
             assert any(r.line == number and r.reason.startswith("not valid JSON") for r in
                        rejected)  # fmt: skip
+
+
+def _cdr(uuid: str, **variables: str) -> dict[str, Any]:
+    return {"variables": {"uuid": uuid, "start_epoch": "1467367200", "billsec": "60",
+                          "sip_to_user": "8613800138000", **variables}}
+
+
+def test_json_nested_too_deep_is_set_aside_and_the_rest_read(tmp_path: Path) -> None:
+    """Before: a RecursionError traceback ended the ingest."""
+    deep = "[" * 100_000 + "]" * 100_000
+    deep_object = '{"variables": ' + '{"a": ' * 150 + "1" + "}" * 150 + "}"
+    path = tmp_path / "calls.jsonl"
+    pretty_deep = '{"a":\n' + "[" * 50_000 + "]" * 50_000 + "\n}\n"
+    path.write_text(json.dumps(_cdr("u1")) + "\n" + deep + "\n" + deep_object + "\n"
+                    + json.dumps(_cdr("u4")) + "\n" + pretty_deep
+                    + json.dumps(_cdr("u6")) + "\n")  # fmt: skip
+    rows, rejected = _read(path)
+    assert [r[0] for r in rows] == ["u1", "u4", "u6"]
+    assert [(r.line, r.reason) for r in rejected] == [
+        (2, "JSON nested more than 100 deep"), (3, "JSON nested more than 100 deep"),
+        (5, "JSON nested more than 100 deep")]  # fmt: skip
+
+
+def test_bytes_that_are_not_utf8_set_their_document_aside(tmp_path: Path) -> None:
+    """Before: read with U+FFFD in their place (``Pe\\ufffda``), 0 rejections."""
+    latin = json.dumps(_cdr("u2", caller_id_name="Peña"), ensure_ascii=False).encode("latin-1")
+    path = tmp_path / "calls.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(_cdr("u1")).encode() + b"\n" + latin + b"\n"
+                     + json.dumps(_cdr("u3", caller_id_name="Peña"), ensure_ascii=False)
+                     .encode() + b"\n")  # fmt: skip
+    rows, rejected = _read(path)
+    assert [r[0] for r in rows] == ["u1", "u3"]
+    assert [(r.line, r.reason) for r in rejected] == [(2, "not UTF-8 text")]
+    assert "\ufffd" in rejected[0].value or rejected[0].value.startswith('{"variables"')
+
+
+def test_a_document_over_the_limit_is_set_aside_in_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(base, "MAX_RECORD_BYTES", 1 << 16)
+    pretty = json.dumps(_cdr("u3", sip_user_agent="x" * 100_000), indent=2)
+    path = tmp_path / "calls.jsonl.gz"
+    with gzip.open(path, "wb") as fh:
+        fh.write((json.dumps(_cdr("u1")) + "\n").encode())
+        fh.write((json.dumps(_cdr("u2", sip_user_agent="y" * (8 << 20))) + "\n").encode())
+        fh.write((pretty + "\n").encode())
+        fh.write((json.dumps(_cdr("u4")) + "\n").encode())
+    tracemalloc.start()
+    try:
+        rows, rejected = _read(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [r[0] for r in rows] == ["u1", "u4"]
+    assert [(r.line, r.reason) for r in rejected] == [(2, "document longer than 65536 bytes"),
+                                                      (3, "document longer than 65536 bytes")]
+    assert peak < 4 << 20, peak  # the long line is 8 MB
+
+
+def test_documents_set_aside_go_out_batch_by_batch(tmp_path: Path) -> None:
+    """Before: a batch went out only when it held ``batch_rows`` rows; documents set aside
+    were all held until the end of the file."""
+    path = tmp_path / "calls.jsonl"
+    path.write_text("[1]\n" * 10 + json.dumps(_cdr("u1")) + "\n" + "[2]\n" * 10)
+    batches = list(READER.read(path, ReadContext("ES", "x", batch_rows=4)))
+    counts = [len(b.rejected) for b in batches]
+    assert sum(counts) == 20 and sum(b.data.num_rows for b in batches) == 1
+    assert max(counts) <= 4, counts

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from scamtrace import contract
 from scamtrace.enrich.case import open_case
-from scamtrace.ingest.base import Batch, IngestError, ReadContext, Rejected
+from scamtrace.ingest import base
+from scamtrace.ingest.base import Batch, IngestError, ReadContext, Rejected, StoppedEarly
 from scamtrace.ingest.iso20022 import READER, Iso20022Reader
 
 SAMPLES = Path(__file__).parent / "samples" / "iso20022"
@@ -389,3 +390,22 @@ def test_batches_make_a_case_folder_that_opens(tmp_path: Path) -> None:
     assert loaded["CAIX20160701T0099812"] == pytest.approx(1234.56)
     first = opened.db.execute('SELECT min("time") FROM transfers').fetchall()[0][0]
     assert first == int(dt.datetime(2016, 7, 1, tzinfo=dt.UTC).timestamp())
+
+
+def test_a_text_over_the_limit_stops_the_reader_after_the_records_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a text of any length was held whole (a 1 GB ``Ustrd`` in a small .xml.gz)."""
+    monkeypatch.setattr(base, "MAX_RECORD_BYTES", 1 << 16)
+    text = (SAMPLES / "pacs008_v08.xml").read_text(encoding="utf-8")
+    infos = text.split("<CdtTrfTxInf>")
+    assert len(infos) > 2
+    long = infos[2].replace("</CdtTrfTxInf>", "<RmtInf><Ustrd>" + "x" * 100_000
+                            + "</Ustrd></RmtInf></CdtTrfTxInf>", 1)  # fmt: skip
+    path = tmp_path / "pacs.xml"
+    path.write_text("<CdtTrfTxInf>".join([*infos[:2], long, *infos[3:]]), encoding="utf-8")
+    got: list[Batch] = []
+    with pytest.raises(StoppedEarly, match="longer than 65536 characters in record 2"):
+        got.extend(READER.read(path, ReadContext("CN", path.name)))
+    transfers = [r for b in got if b.table == "transfers" for r in b.data.to_pylist()]
+    assert len(transfers) == 1  # the record before it

@@ -341,3 +341,39 @@ def test_empty_lines_are_found_across_chunks(
     path = tmp_path_factory.mktemp("lines") / "f.csv"
     path.write_bytes(data)
     assert _empty_records(path, '"', chunk).tolist() == _empty_lines_reference(data)
+
+
+def test_a_column_the_header_names_twice_is_refused_when_mapped(tmp_path: Path) -> None:
+    """Before: the header's second ``AMOUNT`` became ``AMOUNT_2`` and the mapping's ``AMOUNT``
+    silently read the first."""
+    export = tmp_path / "export.csv"
+    export.write_text("ID,TS,AMOUNT,CUR,AMOUNT\nt1,2016-07-01T10:00:00Z,1.00,CNY,999.00\n")
+    mapping = write_mapping(tmp_path, "table: transfers\ncolumns: {tx_id: ID, time: TS, "
+                            "amount: AMOUNT, currency: CUR}\n")  # fmt: skip
+    with pytest.raises(IngestError, match=r"export\.csv: the header names column 'AMOUNT' more"):
+        read(export, mapping)
+    # a column named once reads as ever, and the repeated one can be named by its new name
+    ok = write_mapping(tmp_path, "table: transfers\ncolumns: {tx_id: ID, time: TS, "
+                       "amount: AMOUNT_2, currency: CUR}\n", "ok.yaml")  # fmt: skip
+    data, rejected = read(export, ok)
+    assert [str(v) for v in data.column("amount").to_pylist()] == ["999.00"] and not rejected
+
+
+def test_amlsim_with_a_repeated_amount_column_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "transactions.csv"
+    path.write_text("TX_ID,SENDER_ACCOUNT_ID,RECEIVER_ACCOUNT_ID,TX_TYPE,TX_AMOUNT,TIMESTAMP,"
+                    "IS_SAR,TX_AMOUNT\n1,a,b,TRANSFER,10.00,0,False,99.00\n")  # fmt: skip
+    with pytest.raises(IngestError, match="names column 'TX_AMOUNT' more than once"):
+        list(amlsim.READER.read(path, ReadContext("CN", path.name)))
+
+
+def test_records_set_aside_go_out_a_part_at_a_time(tmp_path: Path) -> None:
+    """Before: every record DuckDB set aside became a Rejected row at once, in one batch."""
+    export = tmp_path / "export.csv"
+    export.write_text("ID,TS,AMOUNT,CUR\n" + "x,y\n" * 250_000
+                      + "t1,2016-07-01T10:00:00Z,1.00,CNY\n")  # fmt: skip
+    mapping = write_mapping(tmp_path, "table: transfers\ncolumns: {tx_id: ID, time: TS, "
+                            "amount: AMOUNT, currency: CUR}\n")  # fmt: skip
+    ctx = ReadContext("CN", export.name, 500_000, {"mapping": mapping})
+    counts = [len(b.rejected) for b in READER.read(export, ctx)]
+    assert sum(counts) == 250_000 and max(counts) <= 100_000, counts

@@ -642,3 +642,20 @@ def test_sample_recipe_still_makes_the_sample(tmp_path: Path) -> None:
 if __name__ == "__main__":
     make_sample(Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLE)
     print(f"wrote {sys.argv[1] if len(sys.argv) > 1 else SAMPLE}")
+
+
+@needs_tshark
+def test_calls_set_aside_go_out_a_part_at_a_time(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: every call set aside was held in one list and went out in one last batch."""
+    from scamtrace.ingest import pcap
+
+    late = tmp_path / "late.pcapng"
+    subprocess.run(["editcap", str(SAMPLE), str(late), "11-12"], check=True,
+                   capture_output=True)  # fmt: skip
+    whole = [r for b in READER.read(late, ReadContext("CN", "s")) for r in b.rejected]
+    assert len(whole) >= 2
+    monkeypatch.setattr(pcap, "TYPING_ROWS", 1)
+    batches = list(READER.read(late, ReadContext("CN", "s")))
+    assert [len(b.rejected) for b in batches if b.rejected] == [1] * len(whole)
+    assert [r for b in batches for r in b.rejected] == whole  # the same rows, in line order

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from scamtrace.cli import app
 from scamtrace.detect.pipeline import detect
 from scamtrace.ingest import writer
-from scamtrace.ingest.base import ReadContext
+from scamtrace.ingest.base import IngestError, ReadContext
 from scamtrace.ingest.contract_tables import READER
 from scamtrace.ingest.pipeline import ingest
 from tests.detect.conftest import flagged
@@ -259,3 +259,28 @@ def test_infinite_times_are_rejected(tmp_path: Path) -> None:
     assert [r["tx_id"] for b in batches for r in b.data.to_pylist()] == ["t2"]
     assert [(r.line, r.field, r.reason) for b in batches for r in b.rejected] == \
         [(2, "time", "not an ISO 8601 time")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--format", "no-such-format"], "unknown format 'no-such-format'"),
+    (["--timezone", "Mars/Olympus_Mons"], "unknown time zone 'Mars/Olympus_Mons'"),
+    (["--encoding", "latin-9000"], "unknown encoding 'latin-9000'"),
+    (["--table", "payments"], "--table payments: not a contract table"),
+])  # fmt: skip
+def test_bad_options_are_errors_even_when_every_source_was_ingested(
+    tmp_path: Path, option: list[str], message: str
+) -> None:
+    """Before: a source already ingested is skipped before its reader is picked, so a bad
+    --format or --timezone passed unseen (exit 0, "already ingested")."""
+    source = tmp_path / "transfers.csv"
+    source.write_text(TRANSFERS + "t1,2016-07-01T10:00:00Z,a,b,1.00,CNY,online\n")
+    case = tmp_path / "case"
+    ingest([str(source)], case, holder_country="CN")
+    before = _snapshot(case)
+    with pytest.raises(IngestError, match=message.replace("(", r"\(")):
+        ingest([str(source)], case, fmt=option[1] if option[0] == "--format" else None,
+               options={} if option[0] == "--format" else {option[0][2:]: option[1]})
+    # the command: main() prints the error as one line and exits 2
+    result = CliRunner().invoke(app, ["ingest", str(source), "--into", str(case), *option])
+    assert isinstance(result.exception, IngestError) and message in str(result.exception)
+    assert _snapshot(case) == before
