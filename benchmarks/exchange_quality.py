@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from scamtrace import contract
+from scamtrace.core import contract
 from scamtrace.detect.pipeline import detect
 from scamtrace.evaluate import evaluate
 from scamtrace.share import exchange as ex
@@ -111,7 +111,7 @@ def _world(work: Path, preset: str, seed: int, scale: float | None, key: bytes, 
 
 
 def _victim_country(case: Path) -> str:
-    from scamtrace.enrich.case import holder_countries
+    from scamtrace.core.casefolder import holder_countries
 
     return holder_countries(case)[0]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from scamtrace import contract
+from scamtrace.core import contract
 from scamtrace.detect.pipeline import detect
 from scamtrace.evaluate import evaluate
 from scamtrace.simulate.config import load_scenario

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from scamtrace.errors import ScamtraceError
+from scamtrace.core.errors import ScamtraceError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -85,7 +85,7 @@ def simulate(
 
         scamtrace simulate --scenario small --seed 1 --out cases/small-1 --split
     """
-    from scamtrace.casefolder import ensure_apart
+    from scamtrace.core.casefolder import ensure_apart
     from scamtrace.simulate.config import MAX_SCALE, load_scenario
     from scamtrace.simulate.world import build_world, write_world
 
@@ -167,7 +167,7 @@ def ingest(
 
         scamtrace ingest Master.csv exports/ --into cases/madrid --holder-country ES
     """
-    from scamtrace.casefolder import ensure_apart
+    from scamtrace.core.casefolder import ensure_apart
     from scamtrace.ingest.pipeline import ingest as run_ingest
 
     ensure_apart(into, *(Path(s) for s in sources if s != "-"), mapping, option="--into")
@@ -243,7 +243,7 @@ def detect(
 
         scamtrace detect cases/small-1 --out findings/small-1
     """
-    from scamtrace.casefolder import ensure_apart
+    from scamtrace.core.casefolder import ensure_apart
     from scamtrace.detect.pipeline import detect as run_detect
     from scamtrace.detect.settings import load_settings
 
@@ -299,8 +299,8 @@ def classify(
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from scamtrace.casefolder import ensure_apart, write_file_atomically
-    from scamtrace.formulas import neutral_table, restore_table
+    from scamtrace.core.casefolder import ensure_apart, write_file_atomically
+    from scamtrace.core.formulas import neutral_table, restore_table
     from scamtrace.language.classifier import classify_rows
 
     if out_file is not None and out_file.is_dir():
@@ -313,7 +313,7 @@ def classify(
     else:
         table = _read_text_csv(Path(source))
     # The CSV written is opened in spreadsheets: values that start like a formula get a
-    # leading ' (scamtrace.formulas); a CSV scamtrace wrote is read back without it first, so
+    # leading ' (scamtrace.core.formulas); a CSV scamtrace wrote is read back without it first, so
     # cells that were already safe come out as they went in.
     scored = neutral_table(classify_rows(restore_table(table)))
     if out_file is None:
@@ -399,7 +399,7 @@ def evaluate(
 def _print_csv_table(path: Path, title: str, limit: int = 10) -> None:
     import csv
 
-    from scamtrace.formulas import restore
+    from scamtrace.core.formulas import restore
 
     with path.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))

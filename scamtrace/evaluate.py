@@ -16,9 +16,9 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from scamtrace import contract
-from scamtrace.errors import CaseFolderError
-from scamtrace.formulas import restore_sql
+from scamtrace.core import contract
+from scamtrace.core.errors import CaseFolderError
+from scamtrace.core.formulas import restore_sql
 
 
 @dataclass(frozen=True)

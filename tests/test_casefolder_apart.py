@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from scamtrace.casefolder import ensure_apart
-from scamtrace.errors import CaseFolderError
+from scamtrace.core.casefolder import ensure_apart
+from scamtrace.core.errors import CaseFolderError
 
 
 @pytest.mark.parametrize(("out", "why"), [("case", "is"), (".", "holds"),

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from scamtrace import casefolder
-from scamtrace.casefolder import CaseFolderWriter, case_lock, recover, swap_in
-from scamtrace.errors import CaseFolderError, ScamtraceError
+from scamtrace.core import casefolder
+from scamtrace.core.casefolder import CaseFolderWriter, case_lock, recover, swap_in
+from scamtrace.core.errors import CaseFolderError, ScamtraceError
 from tests.detect.handmade import build
 
 

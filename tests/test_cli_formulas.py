@@ -1,4 +1,4 @@
-"""What the CLI writes and shows under the spreadsheet formula rule (``scamtrace.formulas``):
+"""What the CLI writes and shows under the spreadsheet formula rule (``scamtrace.core.formulas``):
 ``classify`` writes no cell a spreadsheet would run and leaves every other value as it came;
 the tables detect prints show values as they were found, markup and all."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from scamtrace import cli
-from scamtrace.formulas import TRIGGERS, restore
+from scamtrace.core.formulas import TRIGGERS, restore
 
 PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 ROWS = [

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from scamtrace.cli import app
-from scamtrace.errors import CaseFolderError
+from scamtrace.core.errors import CaseFolderError
 from scamtrace.evaluate import adjusted_rand_index, evaluate
 
 TRUTH = [

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from scamtrace.casefolder import recover_missing
+from scamtrace.core.casefolder import recover_missing
 from scamtrace.detect.pipeline import detect
 from scamtrace.share.package import build_package, keygen, verify_package
 from tests.detect.handmade import build
 
-#: Points every writer passes (scamtrace.casefolder), in order; "between-renames" only where
+#: Points every writer passes (scamtrace.core.casefolder), in order; "between-renames" only where
 #: the two-rename fallback is forced (SCAMTRACE_SWAP=rename).
 SWAP_POINTS = [("staged", None), ("before-swap", None), ("between-renames", "rename"),
                ("swapped", None), ("swapped", "rename")]  # fmt: skip

@@ -8,7 +8,7 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scamtrace.formulas import (
+from scamtrace.core.formulas import (
     neutral,
     neutral_array,
     neutral_sql,

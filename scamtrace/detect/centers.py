@@ -13,8 +13,9 @@ from collections import Counter
 
 import igraph as ig
 
-from scamtrace.enrich.case import Case, insert_rows, run
-from scamtrace.enrich.ips import ip_facts
+from scamtrace.core.ips import ip_facts
+from scamtrace.core.sql import insert_rows, run
+from scamtrace.enrich.case import Case
 
 
 def find_centers(case: Case) -> int:

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import duckdb
 
-from scamtrace import contract
+from scamtrace.core import contract
+from scamtrace.core.formulas import neutral_sql
+from scamtrace.core.sql import run
 from scamtrace.detect.reports import combine_sql
 from scamtrace.detect.settings import DetectSettings
 from scamtrace.detect.texts import script_table_sql
-from scamtrace.enrich.case import Case, run
-from scamtrace.formulas import neutral_sql
+from scamtrace.enrich.case import Case
 
 ISO = "'%Y-%m-%dT%H:%M:%SZ'"
 
@@ -286,7 +287,7 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
 
 def safe_select(db: duckdb.DuckDBPyConnection, table: str) -> str:
     """SQL selecting ``table`` with every text column made safe to open in a spreadsheet
-    (:mod:`scamtrace.formulas`: a value that starts like a formula gets a leading ``'``; plain
+    (:mod:`scamtrace.core.formulas`: a value that starts like a formula gets a leading ``'``; plain
     numbers such as E.164 values are left as they are). Readers of findings take it off."""
     cols = []
     for name, kind, *_ in run(db, f"DESCRIBE {table}"):

@@ -7,8 +7,9 @@ one contacted by several lines of the operation over several days was walked thr
 
 from __future__ import annotations
 
+from scamtrace.core.sql import run
 from scamtrace.detect.settings import DetectSettings
-from scamtrace.enrich.case import Case, run
+from scamtrace.enrich.case import Case
 
 
 def find_victims(case: Case, s: DetectSettings) -> None:

@@ -9,9 +9,10 @@ accounts whose calls came from it, weighted by calls.
 
 from __future__ import annotations
 
+from scamtrace.core.phones import BUSINESS_TYPES, calling_code, calling_code_sql, number_facts
+from scamtrace.core.sql import run
 from scamtrace.detect.settings import DetectSettings
-from scamtrace.enrich.case import Case, run
-from scamtrace.enrich.phones import BUSINESS_TYPES, calling_code, calling_code_sql, number_facts
+from scamtrace.enrich.case import Case
 
 
 def score_lines(case: Case, s: DetectSettings) -> None:

@@ -7,8 +7,9 @@ SIP account and source IP that really placed the call.
 
 from __future__ import annotations
 
+from scamtrace.core.sql import run
 from scamtrace.detect.settings import DetectSettings
-from scamtrace.enrich.case import Case, run
+from scamtrace.enrich.case import Case
 
 
 def link_calls(case: Case, settings: DetectSettings) -> int:

@@ -9,8 +9,9 @@ its payers and the money stays. From each mule the money is followed through lat
 
 from __future__ import annotations
 
+from scamtrace.core.sql import run
 from scamtrace.detect.settings import DetectSettings
-from scamtrace.enrich.case import Case, run
+from scamtrace.enrich.case import Case
 
 DAY = 86400
 

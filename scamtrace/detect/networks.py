@@ -16,7 +16,8 @@ from collections import Counter
 import igraph as ig
 import leidenalg
 
-from scamtrace.enrich.case import Case, insert_rows, run
+from scamtrace.core.sql import insert_rows, run
+from scamtrace.enrich.case import Case
 
 SEED = 20160701
 #: A victim held this long by two centers was handed from one to the other.

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from scamtrace import __version__, contract
-from scamtrace.casefolder import CaseFolderWriter, ensure_apart
+from scamtrace import __version__
+from scamtrace.core import contract
+from scamtrace.core.casefolder import CaseFolderWriter, ensure_apart
+from scamtrace.core.sql import run
 from scamtrace.detect.centers import find_centers
 from scamtrace.detect.findings import assemble, write_tables
 from scamtrace.detect.journeys import find_victims
@@ -23,7 +25,7 @@ from scamtrace.detect.reputation import score_reputation
 from scamtrace.detect.settings import DetectSettings
 from scamtrace.detect.spoofing import score_presented_numbers
 from scamtrace.detect.texts import read_texts
-from scamtrace.enrich.case import Case, open_case, run
+from scamtrace.enrich.case import Case, open_case
 
 Progress = Callable[[str, float], None]
 T = TypeVar("T")

@@ -4,9 +4,10 @@ raises what behaviour already shows; on its own it needs a second, independent c
 
 from __future__ import annotations
 
+from scamtrace.core.phones import e164_sql
+from scamtrace.core.sql import run
 from scamtrace.detect.settings import DetectSettings
-from scamtrace.enrich.case import Case, run
-from scamtrace.enrich.phones import e164_sql
+from scamtrace.enrich.case import Case
 
 #: Keystrokes a remembered number or account may be off by (Damerau-Levenshtein).
 MAX_TYPO = 2

@@ -16,8 +16,9 @@ import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
+from scamtrace.core.sql import run
 from scamtrace.detect.settings import DetectSettings
-from scamtrace.enrich.case import Case, run
+from scamtrace.enrich.case import Case
 from scamtrace.reputation.features import Lines, carrier_source, line_behaviour, voip_source
 from scamtrace.reputation.graph import (
     FeatureBlock,

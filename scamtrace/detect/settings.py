@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scamtrace.errors import ScamtraceError, first_problem
+from scamtrace.core.errors import ScamtraceError, first_problem
 
 
 class DetectSettings(BaseModel):

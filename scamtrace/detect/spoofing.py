@@ -9,9 +9,10 @@ the VoIP provider's record of the call is linked, the line that really placed it
 
 from __future__ import annotations
 
+from scamtrace.core.phones import BUSINESS_TYPES, calling_code, calling_code_sql, number_facts
+from scamtrace.core.sql import insert_rows, run
 from scamtrace.detect.settings import DetectSettings
-from scamtrace.enrich.case import Case, insert_rows, run
-from scamtrace.enrich.phones import BUSINESS_TYPES, calling_code, calling_code_sql, number_facts
+from scamtrace.enrich.case import Case
 
 #: A company hotline presented from abroad is what honest call centers do: behaviour alone
 #: never flags one (a complaint or a dialling line behind it must).

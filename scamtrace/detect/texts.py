@@ -13,9 +13,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from scamtrace.core.phones import e164_sql
+from scamtrace.core.sql import run
 from scamtrace.detect.settings import DetectSettings
-from scamtrace.enrich.case import Case, run
-from scamtrace.enrich.phones import e164_sql
+from scamtrace.enrich.case import Case
 
 #: Caller sentences shown as a script group's example.
 EXAMPLE_LINES = 3

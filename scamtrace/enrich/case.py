@@ -9,24 +9,21 @@ read is never dropped silently: it goes to ``rejected`` with its file, line and 
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
-from scamtrace import contract
-from scamtrace.casefolder import case_lock, recover_missing
-from scamtrace.contract import Column
-from scamtrace.enrich.phones import (
-    dial_plan,
+from scamtrace.core import contract
+from scamtrace.core.casefolder import case_lock, holder_countries, recover_missing
+from scamtrace.core.contract import Column
+from scamtrace.core.errors import CaseFolderError
+from scamtrace.core.phones import (
     phone_number_sql,
     phone_parts_sql,
     valid_number_sql,
 )
-from scamtrace.errors import CaseFolderError
+from scamtrace.core.sql import connect, quote, run
 
 TRUE_WORDS = "('true', '1', 't', 'yes', 'y')"
 FALSE_WORDS = "('false', '0', 'f', 'no', 'n', '')"
@@ -51,63 +48,6 @@ class Case:
     def count(self, sql: str) -> int:
         rows = run(self.db, sql)
         return int(rows[0][0]) if rows and rows[0][0] is not None else 0
-
-
-Rows = list[tuple[Any, ...]]
-
-
-def run(db: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> Rows:
-    """Execute one statement and fetch its whole result (DuckDB wants results consumed)."""
-    rows: Rows = db.execute(sql, params or []).fetchall()
-    return rows
-
-
-def insert_rows(db: duckdb.DuckDBPyConnection, table: str, rows: list[list[Any]]) -> None:
-    """Insert Python rows (small results of graph work) into ``table``; nothing when empty."""
-    if rows:
-        marks = ", ".join("?" * len(rows[0]))
-        db.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
-
-
-def connect(
-    memory_limit: str | None = None, threads: int | None = None
-) -> duckdb.DuckDBPyConnection:
-    """An in-process DuckDB set up for case work: UTC, bounded memory, spills to disk;
-    ``SCAMTRACE_THREADS`` and ``SCAMTRACE_MEMORY`` set the defaults."""
-    db = duckdb.connect()
-    run(db, "SET TimeZone = 'UTC'")
-    try:
-        threads = threads or int(os.environ.get("SCAMTRACE_THREADS") or 0)
-    except ValueError as exc:
-        raise CaseFolderError("SCAMTRACE_THREADS: expected a whole number of threads") from exc
-    run(db, f"SET threads = {max(1, threads or os.cpu_count() or 1)}")
-    run(db, f"SET memory_limit = '{memory_limit or os.environ.get('SCAMTRACE_MEMORY', '5GB')}'")
-    return db
-
-
-def holder_countries(folder: Path, override: str | None = None) -> tuple[str, dict[str, str]]:
-    """The default holder country and per-table overrides from ``holder.json``."""
-    path = folder / "holder.json"
-    country, tables = "", {}
-    if path.is_file():
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise CaseFolderError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from exc
-        if not isinstance(raw, dict):
-            raise CaseFolderError(f"{path}: expected an object with 'country' and 'tables'")
-        country = str(raw.get("country", ""))
-        tables = {str(k): str(v) for k, v in (raw.get("tables") or {}).items()}
-    if override:
-        country, tables = override, {}
-    if not country:
-        raise CaseFolderError(
-            f"{path}: no holder country; national numbers cannot be read without one "
-            "(write holder.json or pass --country)"
-        )
-    for code in (country, *tables.values()):
-        dial_plan(code)  # fails early on an unknown country
-    return country.upper(), {k: v.upper() for k, v in tables.items()}
 
 
 def open_case(
@@ -214,9 +154,9 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     db = case.db
     parquet = path.suffix == ".parquet"
     source = (
-        f"read_parquet('{_q(path)}', file_row_number = true)"
+        f"read_parquet('{quote(path)}', file_row_number = true)"
         if parquet
-        else f"read_csv('{_q(path)}', all_varchar = true, header = true, delim = ',', "
+        else f"read_csv('{quote(path)}', all_varchar = true, header = true, delim = ',', "
         "quote = '\"', escape = '\"')"
     )
     forgiving = False
@@ -249,7 +189,7 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     if forgiving:
         # DuckDB counts the header as line 1 too; rows after a set-aside one are numbered here
         # by their place among the rows read, as everywhere when a CSV has no bad row
-        run(db, f"""INSERT INTO rejected SELECT '{table.name}', '{_q(str(path))}', line,
+        run(db, f"""INSERT INTO rejected SELECT '{table.name}', '{quote(str(path))}', line,
                     coalesce(column_name, ''), left(coalesce(csv_line, ''), 80),
                     'unreadable CSV row: ' || error_message FROM rejects_{table.name}""")
         unreadable = case.count(f"SELECT count(*) FROM rejects_{table.name}")
@@ -270,7 +210,7 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     keep = ""
     if checks:
         union = " UNION ALL ".join(
-            f"SELECT '{table.name}', '{_q(str(path))}', {line}, '{name}', "
+            f"SELECT '{table.name}', '{quote(str(path))}', {line}, '{name}', "
             f"left(CAST(\"{name}\" AS VARCHAR), 80), "
             f"'cannot read {name} as {table.column(name).kind}' FROM {source} WHERE {bad}"
             for name, bad in checks
@@ -298,8 +238,8 @@ def _forgiving_csv(path: Path, name: str) -> str | None:
         return None
     if not header or len(set(header)) < len(header):
         return None
-    columns = ", ".join(f"'{_q(c)}': 'VARCHAR'" for c in header)
-    return (f"read_csv('{_q(path)}', auto_detect = false, header = true, delim = ',', "
+    columns = ", ".join(f"'{quote(c)}': 'VARCHAR'" for c in header)
+    return (f"read_csv('{quote(path)}', auto_detect = false, header = true, delim = ',', "
             f"quote = '\"', escape = '\"', columns = {{{columns}}}, store_rejects = true, "
             f"rejects_table = 'rejects_{name}', rejects_scan = 'rejects_scan_{name}')")  # fmt: skip
 
@@ -309,7 +249,3 @@ def _columns(db: duckdb.DuckDBPyConnection, source: str) -> list[str] | None:
         return [str(r[0]) for r in run(db, f"DESCRIBE SELECT * FROM {source}")]
     except duckdb.Error:
         return None
-
-
-def _q(text: str | Path) -> str:
-    return str(text).replace("'", "''")

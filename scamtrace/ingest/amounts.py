@@ -27,7 +27,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scamtrace.contract import AMOUNT
+from scamtrace.core.contract import AMOUNT
 
 NOT_AN_AMOUNT = "not a positive amount"
 AMBIGUOUS = "ambiguous amount: a lone , or . before 3 digits may group thousands or mark decimals"

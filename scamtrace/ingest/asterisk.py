@@ -72,7 +72,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from scamtrace import contract
+from scamtrace.core import contract
 from scamtrace.ingest import base
 from scamtrace.ingest.base import (
     TYPING_ROWS,

@@ -20,9 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scamtrace import contract
-from scamtrace.enrich.phones import e164_sql, international_user_parts, phone_columns
-from scamtrace.errors import ScamtraceError
+from scamtrace.core import contract
+from scamtrace.core.errors import ScamtraceError
+from scamtrace.core.phones import e164_sql, international_user_parts, phone_columns
 from scamtrace.ingest import amounts
 
 #: Columns that identify a row, for appending without duplicates.
@@ -254,7 +254,7 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
     ``sip_user_parts``: the phone columns are SIP user parts, where a switch may log an
     international number as its digits without ``+`` (``8613800138000``); such a value is
     read as international when it is a valid number so and not a valid national number of
-    ``country`` (:func:`scamtrace.enrich.phones.international_user_parts`).
+    ``country`` (:func:`scamtrace.core.phones.international_user_parts`).
 
     ``plain_amounts``: decimal columns whose text a machine wrote (``xs:decimal``, a typed
     Parquet column): a ``.`` is a decimal point there, never a thousands separator

@@ -55,7 +55,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from scamtrace import contract
+from scamtrace.core import contract
 from scamtrace.ingest import base
 from scamtrace.ingest.base import (
     TYPING_ROWS,

@@ -59,7 +59,7 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 
-from scamtrace import contract
+from scamtrace.core import contract
 from scamtrace.ingest import base
 from scamtrace.ingest.asterisk import local_times, time_zone
 from scamtrace.ingest.base import Batch, IngestError, ReadContext, Rejected, coerce, text_table

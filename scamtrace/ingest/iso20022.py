@@ -79,7 +79,7 @@ from xml.parsers import expat
 import numpy as np
 import pyarrow as pa
 
-from scamtrace import contract
+from scamtrace.core import contract
 from scamtrace.ingest import base
 from scamtrace.ingest.base import (
     Batch,

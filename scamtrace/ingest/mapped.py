@@ -83,9 +83,9 @@ import pyarrow.compute as pc
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from scamtrace import contract
-from scamtrace.enrich.phones import dial_plan
-from scamtrace.errors import ScamtraceError
+from scamtrace.core import contract
+from scamtrace.core.errors import ScamtraceError
+from scamtrace.core.phones import dial_plan
 from scamtrace.ingest import base as ingest_base
 from scamtrace.ingest.base import (
     REQUIRED,

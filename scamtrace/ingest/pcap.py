@@ -45,7 +45,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from scamtrace import contract
+from scamtrace.core import contract
 from scamtrace.ingest.base import TYPING_ROWS, Batch, IngestError, ReadContext, Rejected, coerce
 
 TABLE = "voip_cdr"

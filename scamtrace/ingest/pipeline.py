@@ -111,7 +111,7 @@ def pick_reader(path: Path, fmt: str | None) -> Reader:
 def check_options(fmt: str | None, options: dict[str, Any]) -> None:
     """The options a reader will take, checked before any source is read or skipped (a source
     already ingested is never read: a bad option must not pass unseen because of it)."""
-    from scamtrace import contract
+    from scamtrace.core import contract
     from scamtrace.ingest.asterisk import time_zone
     from scamtrace.ingest.contract_tables import encoding_option
     from scamtrace.ingest.mapped import load_mapping

@@ -1,6 +1,6 @@
 """Appending to a case folder atomically, once per source, without losing a row.
 
-Under the case's exclusive lock (:mod:`scamtrace.casefolder`: a second ingest waits), batches
+Under the case's exclusive lock (:mod:`scamtrace.core.casefolder`: a second ingest waits), batches
 are spooled as Parquet into the hidden sibling ``.CASE.ingest-PID``, with each row's source
 and line beside them, and rejected rows go to a spool CSV there as they come: memory holds a
 batch, never every rejected row. On commit ``.CASE.ingest-PID/case`` becomes the whole new
@@ -12,7 +12,7 @@ there already is a *duplicate* when its values are the same, and is set aside in
 ``rejected/rejected.csv``. ``ingest.json`` records the content hash of each source read to
 its end; a source the reader could not read to its end is listed apart, as incomplete, and
 is read again next time. Then the new case is flushed to disk and swapped in whole
-(:func:`scamtrace.casefolder.swap_in`). A crash, a kill or an error before that leaves the
+(:func:`scamtrace.core.casefolder.swap_in`). A crash, a kill or an error before that leaves the
 case as it was; the next run removes what was left.
 """
 
@@ -42,9 +42,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from scamtrace import contract
-from scamtrace.casefolder import Staging, case_lock, fault, os_error
-from scamtrace.formulas import neutral
+from scamtrace.core import contract
+from scamtrace.core.casefolder import Staging, case_lock, fault, os_error
+from scamtrace.core.formulas import neutral
 from scamtrace.ingest.base import NATURAL_KEYS, REJECTED_COLUMNS, Batch, IngestError, Rejected
 
 MANIFEST = "ingest.json"
@@ -227,7 +227,7 @@ class CaseAppender:
 
     def _spool_rejected(self, rejected: Iterable[Rejected]) -> None:
         """Rejected rows onto the spool file as they come; every text made inert for a
-        spreadsheet (:func:`scamtrace.formulas.neutral`): a source's values are the
+        spreadsheet (:func:`scamtrace.core.formulas.neutral`): a source's values are the
         other side's."""
         if self._rejected is None:
             self._rejected = (self.spool_dir / "rejected.csv").open("w", encoding="utf-8",

@@ -26,7 +26,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import scipy.sparse as sp
 
-from scamtrace.errors import ScamtraceError
+from scamtrace.core.errors import ScamtraceError
 from scamtrace.language.corpus import SCAM_TYPES, TYPES
 from scamtrace.language.features import detect_language, normalise_language
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scamtrace.errors import ScamtraceError
+from scamtrace.core.errors import ScamtraceError
 from scamtrace.language.features import LANGUAGES, normalise
 
 __all__ = [

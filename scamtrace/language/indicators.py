@@ -45,7 +45,7 @@ from schwifty import IBAN as _SchwiftyIBAN
 from schwifty import registry as iban_registry
 from schwifty.exceptions import SchwiftyException
 
-from scamtrace.enrich.accounts import luhn_ok
+from scamtrace.core.accounts import luhn_ok
 
 __all__ = [
     "ACCOUNT",

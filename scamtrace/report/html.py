@@ -34,8 +34,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from scamtrace import contract
-from scamtrace.formulas import restore_table
+from scamtrace.core import contract
+from scamtrace.core.formulas import restore_table
 
 DEFAULT_MAX_ENTITIES = 200
 """Entities shown per kind per network (highest score first)."""
@@ -208,7 +208,7 @@ def read_findings_csv(path: Path, columns: Sequence[str]) -> tuple[pa.Table, int
 
     Returns ``None`` when the file does not exist, else the table — holding at least
     ``columns``, absent ones filled with ``""``, values without the leading ``'`` of
-    :mod:`scamtrace.formulas` — and the number of malformed rows skipped.
+    :mod:`scamtrace.core.formulas` — and the number of malformed rows skipped.
     """
     if not path.is_file():
         return None

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.linalg import svds
 
-from scamtrace.errors import ScamtraceError
+from scamtrace.core.errors import ScamtraceError
 
 Matrix = NDArray[np.float64]
 Index = NDArray[np.int64]

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from scamtrace.errors import ScamtraceError
+from scamtrace.core.errors import ScamtraceError
 from scamtrace.reputation.graph import (
     FeatureBlock,
     KnownLabels,

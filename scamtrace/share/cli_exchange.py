@@ -138,7 +138,7 @@ def merge(
         scamtrace share merge answer.json cases/x-split/CN --key case.key --out cases/x-merged \\
             --findings findings/x-merged
     """
-    from scamtrace.casefolder import ensure_apart
+    from scamtrace.core.casefolder import ensure_apart
     from scamtrace.share.exchange import merge_answer, write_exchange_leads
 
     if findings is not None:

@@ -25,7 +25,7 @@ Overwrite = Annotated[bool, typer.Option(help="replace OUT if it exists")]
 
 def _refuse(out: Path, overwrite: bool, *inputs: Path | None) -> None:
     """Refuse an output that would replace an input, or an existing one unless ``overwrite``."""
-    from scamtrace.casefolder import ensure_apart
+    from scamtrace.core.casefolder import ensure_apart
     from scamtrace.share.findings import FindingsError
     from scamtrace.share.safeio import refuse_existing
 

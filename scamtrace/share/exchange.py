@@ -42,14 +42,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scamtrace import __version__, contract
-from scamtrace.casefolder import CaseFolderWriter, ensure_apart
+from scamtrace import __version__
+from scamtrace.core import contract
+from scamtrace.core.casefolder import CaseFolderWriter, ensure_apart, holder_countries
+from scamtrace.core.errors import ScamtraceError
+from scamtrace.core.ips import ip_facts
+from scamtrace.core.phones import calling_code, calling_code_sql, to_e164
+from scamtrace.core.sql import connect, run
 from scamtrace.detect.lines import score_lines
 from scamtrace.detect.settings import DetectSettings
-from scamtrace.enrich.case import Case, connect, holder_countries, open_case, run
-from scamtrace.enrich.ips import ip_facts
-from scamtrace.enrich.phones import calling_code, calling_code_sql, to_e164
-from scamtrace.errors import ScamtraceError
+from scamtrace.enrich.case import Case, open_case
 from scamtrace.evaluate import KindScore
 from scamtrace.share.safeio import neutral_row, read_json, refuse_existing, write_csv
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scamtrace import contract
-from scamtrace.errors import ScamtraceError
-from scamtrace.formulas import neutral, restore
+from scamtrace.core import contract
+from scamtrace.core.errors import ScamtraceError
+from scamtrace.core.formulas import neutral, restore
 
 Row = dict[str, str]
 
@@ -85,7 +85,7 @@ class Findings:
 def read_table(path: Path) -> tuple[list[str], list[Row]]:
     """Header and rows of a CSV file; a missing file is an empty table. Values are given as
     detect found them: the ``'`` that keeps a spreadsheet from running a value as a formula
-    (:mod:`scamtrace.formulas`) is taken off."""
+    (:mod:`scamtrace.core.formulas`) is taken off."""
     if not path.is_file():
         return [], []
     with path.open(encoding="utf-8", newline="") as fh:
@@ -164,7 +164,7 @@ def evidence_spans(folder: Path | None) -> dict[tuple[str, str], EvidenceSpan]:
         pl.len().alias("records"), pl.col("time").min().alias("first"),
         pl.col("time").max().alias("last"),
     )  # fmt: skip
-    # keys as read_table gives them, without the ' of scamtrace.formulas (one written value
+    # keys as read_table gives them, without the ' of scamtrace.core.formulas (one written value
     # per value found, so grouping before taking it off groups the same rows)
     return {(restore(k), restore(v)): EvidenceSpan(int(n), f or "", t or "")
             for k, v, n, f, t in grouped.iter_rows()}  # fmt: skip

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scamtrace.casefolder import Staging, ensure_apart, os_error
+from scamtrace.core.casefolder import Staging, ensure_apart, os_error
 from scamtrace.share.findings import Findings, FindingsError, load_findings
 from scamtrace.share.redact import pseudonym_key, redact_findings, victim_leaks_in
 
@@ -153,7 +153,7 @@ def build_package(
         raise PackageError(f"{out} exists and is not empty; pass --overwrite to replace it")
     if case_dir is not None and not case_dir.is_dir():
         raise PackageError(f"{case_dir}: case folder not found")
-    # Built aside under the package folder's lock, swapped in whole (scamtrace.casefolder).
+    # Built aside under the package folder's lock, swapped in whole (scamtrace.core.casefolder).
     staging = Staging(out, purpose="scamtrace share package")
     work = staging.open()
     try:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scamtrace.errors import ScamtraceError
+from scamtrace.core.errors import ScamtraceError
 
 #: Probability that the overlap count is off by a false positive, for the whole query.
 FALSE_POSITIVE_RATE = 1e-9

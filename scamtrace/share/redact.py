@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scamtrace.formulas import neutral, restore
+from scamtrace.core.formulas import neutral, restore
 from scamtrace.share.findings import VICTIM_KINDS, Findings, FindingsError
 
 #: Hex digits kept of each pseudonym: 80 bits, no collision among a case's numbers.

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from scamtrace.errors import ScamtraceError
-from scamtrace.formulas import neutral
+from scamtrace.core.errors import ScamtraceError
+from scamtrace.core.formulas import neutral
 
 
 def read_json(path: Path, what: str, error: type[ScamtraceError]) -> Any:

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scamtrace import contract
+from scamtrace.core import contract
 from scamtrace.share.findings import (
     VICTIM_KINDS,
     EvidenceSpan,

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from scamtrace.errors import ScenarioError, first_problem
+from scamtrace.core.errors import ScenarioError, first_problem
 
 
 class _Strict(BaseModel):

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
-from scamtrace.errors import ScamtraceError, UnknownCountryError
+from scamtrace.core.errors import ScamtraceError, UnknownCountryError
 
 __all__ = [
     "STYLE_ANONYMOUS",
@@ -205,7 +205,7 @@ def supported_countries() -> tuple[str, ...]:
 def country_plan(code: str) -> CountryPlan:
     """The reference plan of country ``code`` (case-insensitive ISO alpha-2 code).
 
-    Raises :class:`~scamtrace.errors.UnknownCountryError` for a country that is not covered.
+    Raises :class:`~scamtrace.core.errors.UnknownCountryError` for a country that is not covered.
     """
     plan = _plans().get(code.strip().upper())
     if plan is None:

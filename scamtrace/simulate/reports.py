@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from scamtrace import contract
+from scamtrace.core import contract
 from scamtrace.simulate.banking import TransferKind
 from scamtrace.simulate.calls import Category, Stage
 from scamtrace.simulate.config import ReportConfig

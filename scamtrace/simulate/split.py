@@ -16,10 +16,9 @@ from pathlib import Path
 
 import duckdb
 
-from scamtrace.casefolder import CaseFolderWriter
-from scamtrace.enrich.case import holder_countries
-from scamtrace.enrich.phones import calling_code, e164_sql
-from scamtrace.errors import CaseFolderError
+from scamtrace.core.casefolder import CaseFolderWriter, holder_countries
+from scamtrace.core.errors import CaseFolderError
+from scamtrace.core.phones import calling_code, e164_sql
 
 #: Which tables each side holds: the victims' country, and the call centers' country.
 VICTIM_SIDE = ("carrier_cdr", "accounts", "transfers", "reports", "transcripts")

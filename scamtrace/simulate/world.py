@@ -19,8 +19,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scamtrace import contract
-from scamtrace.casefolder import CaseFolderWriter, TableFormat
+from scamtrace.core import contract
+from scamtrace.core.casefolder import CaseFolderWriter, TableFormat
 from scamtrace.simulate.banking import (
     CHANNELS,
     AccountRole,

@@ -1,6 +1,6 @@
 """Spreadsheet formula injection: values from the case that start like a formula (``=``, ``@``,
 ``+cmd|``, ``-``) leave ``detect`` inert in every findings CSV, and every reader of findings
-gives them back exactly (``scamtrace.formulas``).
+gives them back exactly (``scamtrace.core.formulas``).
 
 The hand-made case with its gang's SIP accounts, mule accounts, call, transfer and complaint
 ids renamed to formulas, two transcripts on renamed calls, and one transfer amount that is a
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from scamtrace.core.formulas import TRIGGERS, neutral
 from scamtrace.detect.pipeline import detect
 from scamtrace.evaluate import evaluate
-from scamtrace.formulas import TRIGGERS, neutral
 from scamtrace.language.classifier import THRESHOLD, load_classifier
 from scamtrace.report.html import ENTITY_COLUMNS, read_findings_csv
 from scamtrace.share.findings import evidence_spans, load_findings, read_table, write_findings

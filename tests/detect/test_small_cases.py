@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from scamtrace import contract
 from scamtrace.cli import app
+from scamtrace.core import contract
 from scamtrace.detect.pipeline import detect
 
 TABLES = tuple(contract.INPUT_TABLES)

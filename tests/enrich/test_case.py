@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from scamtrace.enrich.accounts import account_facts, luhn_ok
-from scamtrace.enrich.case import open_case, run
-from scamtrace.enrich.ips import ip_facts
-from scamtrace.errors import CaseFolderError
+from scamtrace.core.accounts import account_facts, luhn_ok
+from scamtrace.core.errors import CaseFolderError
+from scamtrace.core.ips import ip_facts
+from scamtrace.core.sql import run
+from scamtrace.enrich.case import open_case
 
 HEADER = ("call_id,start_time,caller_number,called_number,duration_s,answered,"
           "ingress_trunk,ingress_country,attestation\n")  # fmt: skip

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scamtrace.enrich.phones import (
+from scamtrace.core.errors import UnknownCountryError
+from scamtrace.core.phones import (
     calling_code_sql,
     dial_plan,
     e164_sql,
@@ -19,7 +20,6 @@ from scamtrace.enrich.phones import (
     to_e164,
     valid_number_sql,
 )
-from scamtrace.errors import UnknownCountryError
 
 SAMPLES = {
     "CN": ["13800138000", "010 6611 0110", "+86 138-0013-8000", "008613800138000"],

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scamtrace import contract
+from scamtrace.core import contract
 from scamtrace.ingest.amlsim import READER, amlsim_sar_accounts
 from scamtrace.ingest.base import Batch, IngestError, ReadContext, Rejected
 

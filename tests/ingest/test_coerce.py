@@ -11,7 +11,7 @@ import pyarrow as pa
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from scamtrace.enrich.phones import (
+from scamtrace.core.phones import (
     phone_columns,
     phone_number_sql,
     phone_parts_sql,
@@ -86,7 +86,7 @@ END = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
                 min_size=1, max_size=30),
        st.sampled_from(["CN", "ES", "US", "RU", "JP", "GB"]))  # fmt: skip
 def test_phone_kernels_agree_with_the_sql_rules(values: list[str | None], country: str) -> None:
-    """Arrow's phone normalisation is ``enrich/phones.py``'s SQL (what ``detect`` runs on a
+    """Arrow's phone normalisation is ``core/phones.py``'s SQL (what ``detect`` runs on a
     case of CSV tables), value for value, in every dial plan (00/0, 00/none, 011/1, 00/8,
     010/0)."""
     withheld, digits, number = phone_columns(pa.array(values, pa.string()), country)

@@ -20,10 +20,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from scamtrace import contract
-from scamtrace.casefolder import case_lock
 from scamtrace.cli import app
-from scamtrace.errors import ScamtraceError
+from scamtrace.core import contract
+from scamtrace.core.casefolder import case_lock
+from scamtrace.core.errors import ScamtraceError
 from scamtrace.ingest import pipeline, writer
 from scamtrace.ingest.base import Batch, ReadContext, Rejected
 from scamtrace.ingest.pipeline import ingest

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scamtrace import contract
+from scamtrace.core import contract
 from scamtrace.enrich.case import open_case
 from scamtrace.ingest import base
 from scamtrace.ingest.base import Batch, IngestError, ReadContext, Rejected, StoppedEarly

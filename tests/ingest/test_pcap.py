@@ -33,7 +33,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from scamtrace import contract
+from scamtrace.core import contract
 from scamtrace.ingest.base import Batch, IngestError, ReadContext, Rejected
 from scamtrace.ingest.pcap import READER, PcapReader
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scamtrace.enrich.phones import (
+from scamtrace.core.phones import (
     international_user_parts,
     valid_international_digits,
     valid_national_digits,

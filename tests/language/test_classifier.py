@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from scamtrace.errors import ScamtraceError
+from scamtrace.core.errors import ScamtraceError
 from scamtrace.language import (
     SCAM_TYPES,
     TYPES,

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scamtrace.enrich.accounts import luhn_ok
-from scamtrace.enrich.phones import to_e164
+from scamtrace.core.accounts import luhn_ok
+from scamtrace.core.phones import to_e164
 from scamtrace.language.indicators import (
     KINDS,
     Indicator,

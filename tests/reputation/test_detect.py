@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from scamtrace.core.sql import run
 from scamtrace.detect import pipeline as p
 from scamtrace.detect.pipeline import detect
 from scamtrace.detect.reputation import score_reputation
 from scamtrace.detect.settings import DetectSettings
-from scamtrace.enrich.case import Case, open_case, run
+from scamtrace.enrich.case import Case, open_case
 
 REASON = "behaves like the known fraud lines"
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from scamtrace.enrich.case import open_case, run
-from scamtrace.errors import ScamtraceError
+from scamtrace.core.errors import ScamtraceError
+from scamtrace.core.sql import run
+from scamtrace.enrich.case import open_case
 from scamtrace.share.exchange import (
     ExchangeError,
     build_answer,
@@ -54,7 +55,7 @@ def test_exchange_reaches_the_fused_bar(exchanges: dict[str, Exchange], preset: 
 def _phone_forms(values: Sequence[str | None], country: str) -> set[str]:
     """Every way a number may be spelled: raw, its digits, E.164 with and without +, and the
     national significant number."""
-    from scamtrace.enrich.phones import calling_code, to_e164
+    from scamtrace.core.phones import calling_code, to_e164
 
     cc = str(calling_code(country))
     forms: set[str] = set()

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scamtrace.cli import app
-from scamtrace.errors import ScamtraceError
+from scamtrace.core.errors import ScamtraceError
 from scamtrace.share.exchange import (
     MAX_TOLERANCE_S,
     ExchangeError,

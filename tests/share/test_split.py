@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from scamtrace.enrich.phones import to_e164
-from scamtrace.errors import CaseFolderError
+from scamtrace.core.errors import CaseFolderError
+from scamtrace.core.phones import to_e164
 from scamtrace.simulate.split import CENTER_SIDE, VICTIM_SIDE, split_case, split_root
 from tests.share.conftest import Exchange, run_cli
 

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scamtrace.cli import app, main
-from scamtrace.errors import ScamtraceError, ScenarioError
+from scamtrace.core.errors import ScamtraceError, ScenarioError
 from scamtrace.simulate import world as world_module
 from scamtrace.simulate.config import load_scenario, preset_names
 

@@ -12,7 +12,7 @@ import phonenumbers
 import pyarrow.parquet as pq
 import pytest
 
-from scamtrace import contract
+from scamtrace.core import contract
 
 MISSING = {"", "anonymous", "unknown"}
 

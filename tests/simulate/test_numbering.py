@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from phonenumbers import PhoneNumberType
 from schwifty import IBAN
 
-from scamtrace.errors import ScamtraceError, UnknownCountryError
+from scamtrace.core.errors import ScamtraceError, UnknownCountryError
 from scamtrace.simulate.numbering import (
     STYLE_ANONYMOUS,
     STYLE_E164,

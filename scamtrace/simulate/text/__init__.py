@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from scamtrace.errors import ScamtraceError
+from scamtrace.core.errors import ScamtraceError
 
 __all__ = [
     "LANGUAGES",
@@ -673,7 +673,7 @@ def render_transcripts(
     ``scripts`` (optional, one per transcript) says whose script is read: transcripts with the
     same non-negative value use the same wording of each scam stage (one operation's script),
     ``-1`` any wording. The ``i``-th transcript depends only on ``(kinds[i], language, seed, i,
-    scripts[i])``. Raises :class:`ValueError` (a :class:`~scamtrace.errors.ScamtraceError`)
+    scripts[i])``. Raises :class:`ValueError` (a :class:`~scamtrace.core.errors.ScamtraceError`)
     naming an unknown kind or language.
     """
     tpl = _templates(language)
@@ -816,8 +816,8 @@ def render_narratives(details: Sequence[NarrativeDetails], language: str, seed: 
     Each mentions the amount (see :func:`format_amount`), how many days the scam lasted and some
     of the stages; phone numbers and accounts are quoted verbatim from the details or left out.
     The ``i``-th narrative depends only on ``(details[i], language, seed, i)``. Raises
-    :class:`ValueError` (a :class:`~scamtrace.errors.ScamtraceError`) naming an unknown language
-    or stage, or an invalid field.
+    :class:`ValueError` (a :class:`~scamtrace.core.errors.ScamtraceError`) naming an unknown
+    language or stage, or an invalid field.
     """
     tpl = _templates(language)
     for d in details:

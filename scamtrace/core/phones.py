@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata, PhoneNumberType
 
-from scamtrace.errors import UnknownCountryError
+from scamtrace.core.errors import UnknownCountryError
 
 #: What holders write when no caller ID was presented.
 WITHHELD = ("", "anonymous", "unknown", "private", "withheld", "restricted", "unavailable")

@@ -45,8 +45,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from scamtrace.contract import Table
-from scamtrace.errors import CaseFolderError
+from scamtrace.core.contract import Table
+from scamtrace.core.errors import CaseFolderError
+from scamtrace.core.phones import dial_plan
 
 TableFormat = Literal["parquet", "csv"]
 
@@ -675,3 +676,28 @@ class CaseFolderWriter:
                 raise exc
             return
         self._staging.commit()
+
+
+def holder_countries(folder: Path, override: str | None = None) -> tuple[str, dict[str, str]]:
+    """The default holder country and per-table overrides from ``holder.json``."""
+    path = folder / "holder.json"
+    country, tables = "", {}
+    if path.is_file():
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise CaseFolderError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from exc
+        if not isinstance(raw, dict):
+            raise CaseFolderError(f"{path}: expected an object with 'country' and 'tables'")
+        country = str(raw.get("country", ""))
+        tables = {str(k): str(v) for k, v in (raw.get("tables") or {}).items()}
+    if override:
+        country, tables = override, {}
+    if not country:
+        raise CaseFolderError(
+            f"{path}: no holder country; national numbers cannot be read without one "
+            "(write holder.json or pass --country)"
+        )
+    for code in (country, *tables.values()):
+        dial_plan(code)  # fails early on an unknown country
+    return country.upper(), {k: v.upper() for k, v in tables.items()}
