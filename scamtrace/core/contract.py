@@ -124,7 +124,9 @@ TRANSFERS = _t(
     ("channel", "string", "mobile, online, branch, atm, international"),
 )
 
-REPORTS = _t(
+# The contract names this table ``reports``; in code it is the victims' complaints, so it is
+# never mistaken for the HTML report.
+COMPLAINTS = _t(
     "reports",
     "complaints filed by victims with the police",
     ("report_id", "string", "report identifier"),
@@ -148,7 +150,7 @@ TRANSCRIPTS = _t(
 )
 
 INPUT_TABLES: dict[str, Table] = {
-    t.name: t for t in (CARRIER_CDR, VOIP_CDR, ACCOUNTS, TRANSFERS, REPORTS, TRANSCRIPTS)
+    t.name: t for t in (CARRIER_CDR, VOIP_CDR, ACCOUNTS, TRANSFERS, COMPLAINTS, TRANSCRIPTS)
 }
 
 # Ground truth of simulated worlds (``truth/``): plain CSV, every column a string.

@@ -192,7 +192,7 @@ def write_world(
 
         say("reports and transcripts", 0.95)
         reports = victim_reports(world, account_ids, tcols)
-        case.sink(contract.REPORTS, fmt, ctx.victim.utc_offset_hours).write(reports)
+        case.sink(contract.COMPLAINTS, fmt, ctx.victim.utc_offset_hours).write(reports)
         transcripts, transcript_kinds = sampler.render()
         case.write_csv_table("truth/transcripts.csv", transcript_kinds)
         case.sink(contract.TRANSCRIPTS, fmt, ctx.victim.utc_offset_hours).write(transcripts)
