@@ -13,7 +13,8 @@ from typing import Literal
 import pyarrow as pa
 
 ColumnKind = Literal[
-    "string", "phone", "phone_list", "list", "time", "date", "int", "bool", "decimal", "text"
+    "string", "phone", "phone_list", "list", "time", "date", "int", "float", "bool", "decimal",
+    "text",
 ]
 
 TIME = pa.timestamp("us", tz="UTC")
@@ -29,6 +30,7 @@ _ARROW: dict[ColumnKind, pa.DataType] = {
     "time": TIME,
     "date": pa.date32(),
     "int": pa.int64(),
+    "float": pa.float64(),
     "bool": pa.bool_(),
     "decimal": AMOUNT,
 }
@@ -55,6 +57,11 @@ class Table:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def required_names(self) -> list[str]:
+        """The columns that are not optional (for findings: those the shared contract names)."""
+        return [c.name for c in self.columns if not c.optional]
 
     @property
     def schema(self) -> pa.Schema:
@@ -168,28 +175,142 @@ TRUTH_TRANSFERS = ("tx_id", "network_id", "kind")
 TRUTH_TRANSFER_KINDS = ("victim_payment", "layering", "cash_out")
 SCAM_STAGES = ("list_dial", "neighbor", "police", "official", "followup")
 
-# Findings folder (what ``scamtrace detect`` writes).
-FINDINGS_ENTITIES = ("kind", "value", "score", "network_id", "center_id", "reason")
-FINDINGS_TRANSFERS = ("tx_id", "score", "network_id", "kind")
-FINDINGS_CENTERS = (
-    "center_id",
-    "network_id",
-    "country",
-    "region",
-    "first_seen",
-    "last_seen",
-    "lines",
-    "calls",
-    "victims",
+# Findings folder (what ``scamtrace detect`` writes, and what ``share`` adds to it). Columns the
+# shared contract names come first and are required; the project's own columns are optional
+# (a findings folder made by another tool, or by an older scamtrace, may lack them).
+
+
+def _extra(name: str, kind: ColumnKind, meaning: str) -> Column:
+    return Column(name, kind, meaning, optional=True)
+
+
+FINDINGS_ENTITIES_TABLE = _t(
+    "entities",
+    "one row per flagged entity (score at least the flag threshold)",
+    ("kind", "string", "an entity kind of truth/entities.csv"),
+    ("value", "string", "normalised like truth/entities.csv (E.164 for numbers)"),
+    ("score", "float", "0..1"),
+    ("network_id", "string", "the project's network label (N1, N2...), empty when none"),
+    ("center_id", "string", "the project's call-center label (C01, C02...), empty when none"),
+    ("reason", "text", "one short human sentence"),
 )
-FINDINGS_NETWORKS = (
-    "network_id",
+FINDINGS_LEADS_TABLE = _t(
+    "leads",
+    "entities scored just below the flag threshold: worth a look, not findings",
+    *FINDINGS_ENTITIES_TABLE.columns,
+)
+FINDINGS_TRANSFERS_TABLE = _t(
+    "transfers",
+    "transfers judged to be fraud proceeds",
+    ("tx_id", "string", "a tx_id of the case's transfers"),
+    ("score", "float", "0..1"),
+    ("network_id", "string", "the network the money went to, empty when none"),
+    ("kind", "string", "victim_payment, layering or cash_out"),
+    _extra("time", "time", "when the payment was made"),
+    _extra("payer_account", "string", "empty for cash deposits"),
+    _extra("payee_account", "string", "empty for cash withdrawals"),
+    _extra("amount", "decimal", "positive"),
+    _extra("currency", "string", "ISO 4217"),
+    _extra("channel", "string", "mobile, online, branch, atm, international"),
+    _extra("reason", "text", "why the transfer is a fraud proceed"),
+)
+FINDINGS_CENTERS_TABLE = _t(
     "centers",
-    "lines",
-    "victims",
-    "victims_paid",
-    "loss",
-    "currency",
-    "mule_accounts",
+    "call centers: the lines that dial together from one place",
+    ("center_id", "string", "C01, C02..."),
+    ("network_id", "string", "empty when none"),
+    ("country", "string", "ISO 3166 alpha-2 of the source IPs, empty when unknown"),
+    ("region", "string", "empty when unknown"),
+    ("first_seen", "time", "first call"),
+    ("last_seen", "time", "last call"),
+    ("lines", "int", "dialling lines (SIP accounts)"),
+    ("calls", "int", "calls placed"),
+    ("victims", "int", "callees who answered"),
+    _extra("sip_accounts", "int", "SIP accounts of the center"),
+    _extra("source_ips", "int", "source IPs of the center"),
+    _extra("asn", "string", "name of the network the source IPs belong to"),
 )
+FINDINGS_NETWORKS_TABLE = _t(
+    "networks",
+    "networks, ranked by victims who paid, loss and victims",
+    ("network_id", "string", "N1, N2..."),
+    ("centers", "int", "call centers"),
+    ("lines", "int", "dialling lines"),
+    ("victims", "int", "victims who answered"),
+    ("victims_paid", "int", "victims who paid"),
+    ("loss", "decimal", "what the victims paid"),
+    ("currency", "string", "ISO 4217"),
+    ("mule_accounts", "int", "mule accounts"),
+)
+FINDINGS_SCRIPTS_TABLE = _t(
+    "scripts",
+    "scam scripts: groups of transcripts that read the same script",
+    _extra("script_id", "string", "S01, S02..."),
+    _extra("network_id", "string", "empty when none"),
+    _extra("scam_type", "string", "the scam the script plays"),
+    _extra("calls", "int", "transcribed calls"),
+    _extra("numbers", "int", "presented numbers"),
+    _extra("sip_accounts", "int", "SIP accounts"),
+    _extra("centers", "int", "call centers"),
+    _extra("languages", "list", "BCP 47 languages"),
+    _extra("first_seen", "time", "first call"),
+    _extra("last_seen", "time", "last call"),
+    _extra("example", "text", "a transcript of the group"),
+    _extra("call_ids", "list", "the first calls of the group"),
+)
+FINDINGS_EVIDENCE_TABLE = _t(
+    "evidence",
+    "the records behind each flagged entity, the first ones of each kind in time order",
+    _extra("kind", "string", "the entity's kind"),
+    _extra("value", "string", "the entity's value"),
+    _extra("source", "string", "carrier_cdr, voip_cdr, transfers, transcripts or reports"),
+    _extra("record_id", "string", "call_id, tx_id or report_id of the record"),
+    _extra("time", "time", "when the record happened"),
+    _extra("detail", "text", "the record in words"),
+)
+FINDINGS_REJECTED_TABLE = _t(
+    "rejected",
+    "input rows set aside when the case was read",
+    _extra("table", "string", "the input table"),
+    _extra("file", "string", "the file it came from"),
+    _extra("line", "int", "line of the file"),
+    _extra("field", "string", "the field at fault"),
+    _extra("value", "text", "the value at fault"),
+    _extra("reason", "text", "why it was set aside"),
+)
+FINDINGS_EXCHANGE_LEADS_TABLE = _t(
+    "exchange_leads",
+    "numbers another agency's flagged lines called or presented that this one cannot name",
+    _extra("kind", "string", "victim_phone or caller_number"),
+    _extra("value", "string", "hmac: and the keyed hash of the number"),
+    _extra("lines", "list", "the flagged lines"),
+    _extra("calls", "int", "calls"),
+    _extra("reason", "text", "one short human sentence"),
+)
+EXCHANGE_UNRESOLVED_TABLE = _t(
+    "unresolved",
+    "a merged case's exchange/unresolved.csv: hashed numbers of the answer not held here",
+    _extra("hash", "string", "keyed hash of the number"),
+    _extra("role", "string", "called or caller_id"),
+    _extra("lines", "list", "the answering agency's lines"),
+    _extra("calls", "int", "calls"),
+    _extra("answered", "int", "answered calls"),
+    _extra("first_seen", "time", "first call"),
+    _extra("last_seen", "time", "last call"),
+)
+
+FINDINGS_TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        FINDINGS_ENTITIES_TABLE, FINDINGS_LEADS_TABLE, FINDINGS_TRANSFERS_TABLE,
+        FINDINGS_CENTERS_TABLE, FINDINGS_NETWORKS_TABLE, FINDINGS_SCRIPTS_TABLE,
+        FINDINGS_EVIDENCE_TABLE, FINDINGS_REJECTED_TABLE, FINDINGS_EXCHANGE_LEADS_TABLE,
+    )
+}  # fmt: skip
+
+# The columns the shared contract names, in its order.
+FINDINGS_ENTITIES = tuple(FINDINGS_ENTITIES_TABLE.required_names)
+FINDINGS_TRANSFERS = tuple(FINDINGS_TRANSFERS_TABLE.required_names)
+FINDINGS_CENTERS = tuple(FINDINGS_CENTERS_TABLE.required_names)
+FINDINGS_NETWORKS = tuple(FINDINGS_NETWORKS_TABLE.required_names)
 FLAG_THRESHOLD = 0.5

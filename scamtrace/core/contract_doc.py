@@ -22,6 +22,7 @@ KIND_WORDS: dict[contract.ColumnKind, str] = {
     "time": "time",
     "date": "date",
     "int": "integer",
+    "float": "number",
     "bool": "bool",
     "decimal": "decimal",
     "text": "text",

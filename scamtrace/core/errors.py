@@ -31,3 +31,7 @@ class ScenarioError(ScamtraceError):
 
 class CaseFolderError(ScamtraceError):
     """A case folder that cannot be read or written."""
+
+
+class FindingsError(CaseFolderError):
+    """A findings folder (or an export of one) that cannot be read or written."""
