@@ -24,8 +24,11 @@ from rich.table import Table
 
 from scamtrace.core import contract
 from scamtrace.detect.pipeline import detect
-from scamtrace.evaluate import evaluate
-from scamtrace.share import exchange as ex
+from scamtrace.evaluate import evaluate, score_identified
+from scamtrace.share.exchange.answer import write_answer
+from scamtrace.share.exchange.leads import write_exchange_leads
+from scamtrace.share.exchange.merge import merge_answer
+from scamtrace.share.exchange.request import write_request
 from scamtrace.simulate.config import load_scenario
 from scamtrace.simulate.split import split_case
 from scamtrace.simulate.world import build_world, write_world
@@ -84,19 +87,19 @@ def _world(work: Path, preset: str, seed: int, scale: float | None, key: bytes, 
     detect(fused, work / "f-fused", overwrite=True)
     detect(a, work / "f-A", overwrite=True)
     t0 = time.perf_counter()
-    rq = ex.write_request(work / "f-A", a, key, work / "request.json", overwrite=True)
+    rq = write_request(work / "f-A", a, key, work / "request.json", overwrite=True)
     t1 = time.perf_counter()
-    an = ex.write_answer(work / "request.json", b, key, work / "answer.json", overwrite=True)
+    an = write_answer(work / "request.json", b, key, work / "answer.json", overwrite=True)
     t2 = time.perf_counter()
-    mg = ex.merge_answer(work / "answer.json", a, key, work / "merged", overwrite=True)
+    mg = merge_answer(work / "answer.json", a, key, work / "merged", overwrite=True)
     t3 = time.perf_counter()
     detect(work / "merged", work / "f-merged", overwrite=True)
-    leads = ex.write_exchange_leads(work / "merged", work / "f-merged")
+    leads = write_exchange_leads(work / "merged", work / "f-merged")
     rows = {
         "fused": evaluate(work / "f-fused", fused).kinds,
         "A alone": evaluate(work / "f-A", a).kinds,
         "exchange": evaluate(work / "f-merged", work / "merged").kinds,
-        "exchange + leads": ex.score_identified(work / "f-merged", work / "merged", key),
+        "exchange + leads": score_identified(work / "f-merged", work / "merged", key),
     }
     for name, scores in rows.items():
         quality.add_row(label, name, *(f"{scores[k].f1:.3f}" for k in contract.TRUTH_ENTITY_KINDS))

@@ -16,11 +16,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from scamtrace.share.findings import load_findings
-from scamtrace.share.ftm import write_ftm
-from scamtrace.share.misp import write_feed
+from scamtrace.share.export.base import load_findings
+from scamtrace.share.export.ftm import write_ftm
+from scamtrace.share.export.misp import write_feed
+from scamtrace.share.export.stix import write_stix
 from scamtrace.share.package import build_package, keygen, verify_package
-from scamtrace.share.stix import write_stix
 
 
 def _size(path: Path) -> int:

@@ -273,7 +273,7 @@ def detect(
     for kind, n in s["flagged"].items():
         flagged.add_row(kind, f"{n:,}")
     out.print(flagged)
-    _print_csv_table(out_dir / "networks.csv", "networks, ranked by victims who paid and loss")
+    _print_findings_table(out_dir, "networks", "networks, ranked by victims who paid and loss")
     seconds = s["timings_s"]["total"]
     out.print(f"{s['centers']} centers in {s['networks']} networks; done in {seconds:.1f} s; "
               f"report: {out_dir / 'report.html'}", soft_wrap=True)  # fmt: skip
@@ -396,21 +396,18 @@ def evaluate(
                   "unplaced members as clusters of their own")  # fmt: skip
 
 
-def _print_csv_table(path: Path, title: str, limit: int = 10) -> None:
-    import csv
+def _print_findings_table(folder: Path, name: str, title: str, limit: int = 10) -> None:
+    from scamtrace.core.findings import read_rows
 
-    from scamtrace.core.formulas import restore
-
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.reader(fh))
-    if len(rows) <= 1:
+    # the values as detect found them, without the ' that keeps spreadsheets safe
+    header, rows = read_rows(folder, name)
+    if not rows:
         return
     table = Table(title=title)
-    for col in rows[0]:
+    for col in header:
         table.add_column(col)
-    for row in rows[1 : limit + 1]:
-        # the values as detect found them, without the ' that keeps spreadsheets safe
-        table.add_row(*(Text(restore(cell)) for cell in row))
+    for row in rows[:limit]:
+        table.add_row(*(Text(cell) for cell in row.values()))
     out.print(table)
 
 

@@ -4,6 +4,8 @@ Per entity kind: precision, recall and F1 of the flagged values (score >= 0.5). 
 adjusted Rand index of ``center_id`` and of ``network_id`` over the true members that were
 found, reported two ways: over the members the findings placed in a center (or network), with
 the share of members placed, and strictly, where an unplaced member is a cluster of its own.
+After an exchange between two agencies, :func:`score_identified` scores what the requesting
+side identified, its leads by keyed hash included.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from scamtrace.core import contract
-from scamtrace.core.errors import CaseFolderError
-from scamtrace.core.formulas import restore_sql
+from scamtrace.core import findings as findings_folder
+from scamtrace.share.exchange.keys import keyed
+
+#: Kinds whose values are phone numbers: compared by keyed hash after an exchange.
+PHONE_KINDS = frozenset({"caller_number", "victim_phone", "victim_paid"})
 
 
 @dataclass(frozen=True)
@@ -121,30 +127,30 @@ def _ari_codes(t: np.ndarray[Any, Any], f: np.ndarray[Any, Any]) -> float:
     return 2.0 * (index * tn - fn * fp) / ((index + fn) * (fn + tn) + (index + fp) * (fp + tn))
 
 
-def _read(db: duckdb.DuckDBPyConnection, path: Path, columns: tuple[str, ...], name: str) -> None:
-    if not path.is_file():
-        raise CaseFolderError(f"{path}: not found")
-    source = f"read_csv('{str(path).replace(chr(39), chr(39) * 2)}', all_varchar = true, " \
-             "header = true, delim = ',', quote = '\"', escape = '\"')"  # fmt: skip
-    try:
-        have = {r[0] for r in db.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-    except duckdb.Error as exc:
-        first = next((line for line in str(exc).splitlines() if line.strip()), "")
-        raise CaseFolderError(f"{path}: not a readable CSV file: {first}") from exc
-    for col in columns:
-        if col not in have:
-            raise CaseFolderError(f"{path}: line 1: missing column {col!r}")
-    # values as they were found, without the ' that keeps spreadsheets safe (formulas.py)
-    quoted = [f'"{c}"' for c in columns]
-    cols = ", ".join(f"coalesce({restore_sql(q)}, '') AS {q}" for q in quoted)
-    db.execute(f"CREATE TABLE {name} AS SELECT {cols} FROM {source}").fetchall()
+def _load(db: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """``table`` (every column text, as the findings module reads it) as DuckDB table
+    ``name``."""
+    db.register(f"_{name}", table)
+    db.execute(f"CREATE TABLE {name} AS SELECT * FROM _{name}").fetchall()
+    db.unregister(f"_{name}")
+
+
+def _truth(case_dir: Path, name: str, columns: tuple[str, ...]) -> pa.Table:
+    """``truth/<name>.csv`` of a simulated case, ``columns`` as text."""
+    path = case_dir / "truth" / f"{name}.csv"
+    return findings_folder.read_csv_text(path, columns).select(list(columns))
+
+
+def _found(findings_dir: Path, name: str, columns: tuple[str, ...]) -> pa.Table:
+    """Findings table ``name``, ``columns`` as the text written."""
+    return findings_folder.read_text(findings_dir, name, columns).select(list(columns))
 
 
 def evaluate(findings_dir: Path, case_dir: Path) -> Evaluation:
     """Score ``findings_dir`` against ``case_dir/truth``."""
     db = duckdb.connect()
-    _read(db, case_dir / "truth" / "entities.csv", contract.TRUTH_ENTITIES, "truth")
-    _read(db, findings_dir / "entities.csv", contract.FINDINGS_ENTITIES, "found_all")
+    _load(db, "truth", _truth(case_dir, "entities", contract.TRUTH_ENTITIES))
+    _load(db, "found_all", _found(findings_dir, "entities", contract.FINDINGS_ENTITIES))
     db.execute(f"""
         CREATE TABLE found AS SELECT * FROM found_all
         WHERE TRY_CAST(score AS DOUBLE) >= {contract.FLAG_THRESHOLD}
@@ -194,11 +200,11 @@ def _grouping(db: duckdb.DuckDBPyConnection, column: str) -> Grouping:
 def _transfers(
     db: duckdb.DuckDBPyConnection, findings_dir: Path, case_dir: Path
 ) -> tuple[KindScore | None, dict[str, float]]:
-    found, truth = findings_dir / "transfers.csv", case_dir / "truth" / "transfers.csv"
-    if not (found.is_file() and truth.is_file()):
+    found = findings_folder.table_path(findings_dir, "transfers")
+    if not (found.is_file() and (case_dir / "truth" / "transfers.csv").is_file()):
         return None, {}
-    _read(db, truth, contract.TRUTH_TRANSFERS, "truth_tx")
-    _read(db, found, contract.FINDINGS_TRANSFERS, "found_tx_all")
+    _load(db, "truth_tx", _truth(case_dir, "transfers", contract.TRUTH_TRANSFERS))
+    _load(db, "found_tx_all", _found(findings_dir, "transfers", contract.FINDINGS_TRANSFERS))
     db.execute(f"""
         CREATE TABLE found_tx AS SELECT DISTINCT tx_id FROM found_tx_all
         WHERE TRY_CAST(score AS DOUBLE) >= {contract.FLAG_THRESHOLD}
@@ -212,3 +218,24 @@ def _transfers(
         LEFT JOIN found_tx f USING (tx_id) GROUP BY t.kind
     """).fetchall()
     return KindScore(int(row[0]), int(row[1]), int(row[2])), {str(k): float(v) for k, v in per_kind}
+
+
+def score_identified(findings: Path, case_dir: Path, key: bytes) -> dict[str, KindScore]:
+    """Precision, recall and F1 per kind of what A identified after the exchange: flagged
+    entities by value, plus the exchange leads by keyed hash (truth numbers are hashed with
+    the case key to compare). Only for simulated cases, which have ``truth/``."""
+    truth: dict[str, set[str]] = {k: set() for k in contract.TRUTH_ENTITY_KINDS}
+    for r in _truth(case_dir, "entities", ("kind", "value")).to_pylist():
+        truth.setdefault(r["kind"], set()).add(r["value"])
+    found: dict[str, set[str]] = {k: findings_folder.flagged(findings, k) for k in truth}
+    extra: dict[str, set[str]] = {k: set() for k in truth}
+    for r in findings_folder.read_rows(findings, "exchange_leads")[1]:
+        extra.setdefault(r["kind"], set()).add(r["value"].removeprefix("hmac:"))
+    scores: dict[str, KindScore] = {}
+    for kind, values in truth.items():
+        got = found.get(kind, set())
+        if kind in PHONE_KINDS:
+            values = set(keyed(key, "phone", values).values())
+            got = set(keyed(key, "phone", got).values()) | extra.get(kind, set())
+        scores[kind] = KindScore(len(values), len(got), len(values & got))
+    return scores

@@ -262,7 +262,7 @@ def test_a_full_disk_while_packaging_keeps_the_old_package(
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(out) + "/exports/ftm.jsonl")
 
-    import scamtrace.share.stix as stix_module
+    import scamtrace.share.export.stix as stix_module
 
     monkeypatch.setattr(stix_module, "write_stix", full)
     with pytest.raises(ScamtraceError) as caught:

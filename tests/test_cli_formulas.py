@@ -65,7 +65,7 @@ def test_printed_findings_show_values_as_found(
     # Was: rich.errors.MarkupError on "[/x]", and the ' of the formula rule shown
     table = tmp_path / "networks.csv"
     table.write_text("network_id,name\nN1,'=SUM(1)\nN2,[/x] [bold]\n", encoding="utf-8")
-    cli._print_csv_table(table, "networks")
+    cli._print_findings_table(tmp_path, "networks", "networks")
     shown = capsys.readouterr().out
     assert "=SUM(1)" in shown and "'=SUM(1)" not in shown
     assert "[/x] [bold]" in shown

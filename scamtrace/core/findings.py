@@ -224,6 +224,15 @@ def _line_of_record(path: Path, record: int) -> int:
     return record + 2
 
 
+def flagged(folder: Path, kind: str) -> set[str]:
+    """The values of the entities of ``kind`` that are flagged (score at least the contract's
+    flag threshold)."""
+    entities = read_table(folder, "entities")
+    hit = pc.and_(pc.equal(entities.column("kind"), kind),
+                  pc.greater_equal(entities.column("score"), contract.FLAG_THRESHOLD))  # fmt: skip
+    return set(entities.filter(hit).column("value").to_pylist())
+
+
 def read_forgiving(path: Path, columns: Sequence[str]) -> tuple[pa.Table, int] | None:
     """Every column of ``path`` as text (``""`` for empty cells), reading what it can.
 
@@ -366,6 +375,16 @@ def write_rows(
 def neutral_row(row: Sequence[object]) -> list[object]:
     """A CSV row with every text cell made inert (numbers and empty cells as they are)."""
     return [neutral(v) if isinstance(v, str) else v for v in row]
+
+
+def write_summary(folder: Path, summary: dict[str, Any]) -> None:
+    """Write ``summary.json`` of a findings folder (indented JSON, through a hidden sibling)."""
+    text = json.dumps(summary, indent=2) + "\n"
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    write_file_atomically(folder / SUMMARY, write)
 
 
 def write_table(folder: Path, name: str, table: pa.Table) -> int:

@@ -22,7 +22,7 @@ Overwrite = Annotated[bool, typer.Option(help="replace the output file if it exi
 
 def _warned(path: Path | None) -> Path | None:
     """``path``, after a loud warning on stderr if others than its owner may read it."""
-    from scamtrace.share.exchange import key_exposure
+    from scamtrace.share.exchange.keys import key_exposure
 
     warning = key_exposure(path)
     if warning:
@@ -32,7 +32,7 @@ def _warned(path: Path | None) -> Path | None:
 
 
 def _key(path: Path | None) -> bytes:
-    from scamtrace.share.exchange import load_key
+    from scamtrace.share.exchange.keys import load_key
 
     return load_key(_warned(path))
 
@@ -48,7 +48,7 @@ def keygen(
 
         scamtrace share case-key case.key
     """
-    from scamtrace.share.exchange import write_key
+    from scamtrace.share.exchange.keys import write_key
 
     out.print(f"case key written to {path} (key id {write_key(path, overwrite=overwrite)})")
 
@@ -69,7 +69,8 @@ def request(
 
         scamtrace share request findings/CN cases/x-split/CN --key case.key --out request.json
     """
-    from scamtrace.share.exchange import check_tolerance, write_request
+    from scamtrace.share.exchange.messages import check_tolerance
+    from scamtrace.share.exchange.request import write_request
 
     check_tolerance(tolerance, "--tolerance")
     stats = write_request(findings, case, _key(key), out_file, tolerance_s=tolerance,
@@ -99,7 +100,8 @@ def answer(
 
         scamtrace share answer request.json cases/x-split/ES --key case.key --out answer.json
     """
-    from scamtrace.share.exchange import load_line_key, write_answer
+    from scamtrace.share.exchange.answer import write_answer
+    from scamtrace.share.exchange.keys import load_line_key
 
     case_key = _key(key)
     secret, where = load_line_key(line_key)
@@ -139,7 +141,8 @@ def merge(
             --findings findings/x-merged
     """
     from scamtrace.core.casefolder import ensure_apart
-    from scamtrace.share.exchange import merge_answer, write_exchange_leads
+    from scamtrace.share.exchange.leads import write_exchange_leads
+    from scamtrace.share.exchange.merge import merge_answer
 
     if findings is not None:
         ensure_apart(findings, out_dir, case, answer_file, numbers, option="--findings")
@@ -173,7 +176,7 @@ def resolve(
 
         scamtrace share resolve unresolved.csv subscribers.csv --key case.key --out named.csv
     """
-    from scamtrace.share.exchange import resolve_leads
+    from scamtrace.share.exchange.leads import resolve_leads
 
     found = resolve_leads(unresolved, numbers, country, _key(key), out_file, overwrite=overwrite)
     out.print(f"{found:,} of your numbers are among the leads -> {out_file}")
@@ -200,7 +203,7 @@ def psi_serve(
 
         scamtrace share psi-serve my-numbers.csv --port 5555 --country ES
     """
-    from scamtrace.share.psi import PsiError, check_port, load_items, serve
+    from scamtrace.share.exchange.psi import PsiError, check_port, load_items, serve
 
     check_port(port, any_port=True)
     if client_timeout <= 0 or max_message_mb <= 0:
@@ -231,7 +234,7 @@ def psi_count(
 
         scamtrace share psi-count victims.csv --port 5555 --country CN
     """
-    from scamtrace.share.psi import check_port, count, load_items
+    from scamtrace.share.exchange.psi import check_port, count, load_items
 
     check_port(port)
     items = load_items(numbers, country, _warned(key))

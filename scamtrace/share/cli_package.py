@@ -26,7 +26,7 @@ Overwrite = Annotated[bool, typer.Option(help="replace OUT if it exists")]
 def _refuse(out: Path, overwrite: bool, *inputs: Path | None) -> None:
     """Refuse an output that would replace an input, or an existing one unless ``overwrite``."""
     from scamtrace.core.casefolder import ensure_apart
-    from scamtrace.share.findings import FindingsError
+    from scamtrace.core.errors import FindingsError
     from scamtrace.share.safeio import refuse_existing
 
     ensure_apart(out, *inputs)
@@ -48,7 +48,7 @@ def stix(
 
         scamtrace share stix findings/small-1 --out small-1.stix.json --tlp amber
     """
-    from scamtrace.share.stix import write_stix
+    from scamtrace.share.export.stix import write_stix
 
     _refuse(out, overwrite, findings_dir)
     done = write_stix(findings_dir, out, tlp=tlp, reveal=reveal, agency=agency)
@@ -68,8 +68,8 @@ def stix_import(
 
         scamtrace share stix-import small-1.stix.json --out findings/from-partner
     """
-    from scamtrace.share.findings import write_findings
-    from scamtrace.share.stix import import_stix_file
+    from scamtrace.share.export.base import write_findings
+    from scamtrace.share.export.stix import import_stix_file
 
     _refuse(out, overwrite, bundle)
     findings = import_stix_file(bundle)
@@ -97,7 +97,7 @@ def misp(
 
         scamtrace share misp findings/small-1 --out feeds/small-1 --case cases/small-1
     """
-    from scamtrace.share.misp import write_feed
+    from scamtrace.share.export.misp import write_feed
 
     _refuse(out, overwrite, findings_dir, case_dir)
     done = write_feed(findings_dir, out, reveal=reveal, tlp=tlp, org=org, case_dir=case_dir)
@@ -120,11 +120,10 @@ def ftm(
 
         scamtrace share ftm findings/small-1 cases/small-1 --out small-1.ftm.jsonl
     """
-    from scamtrace.share.findings import FindingsError
-    from scamtrace.share.ftm import write_ftm
+    from scamtrace.share.export.base import check_case_dir
+    from scamtrace.share.export.ftm import write_ftm
 
-    if case_dir is not None and not case_dir.is_dir():  # before --out is created
-        raise FindingsError(f"{case_dir}: case folder not found")
+    check_case_dir(case_dir)  # before --out is created
     if out != "-":
         _refuse(Path(out), overwrite, findings_dir, case_dir)
     if out == "-":

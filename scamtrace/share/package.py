@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from scamtrace.core.casefolder import Staging, ensure_apart, os_error
-from scamtrace.share.findings import Findings, FindingsError, load_findings
+from scamtrace.core.errors import FindingsError
+from scamtrace.share.export.base import Findings, load_findings
 from scamtrace.share.redact import pseudonym_key, redact_findings, victim_leaks_in
 
 FORMAT = "scamtrace-case-package/1"
@@ -142,9 +143,9 @@ def build_package(
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Write the signed case package ``out``; return its manifest."""
-    from scamtrace.share.ftm import write_ftm
-    from scamtrace.share.misp import write_feed
-    from scamtrace.share.stix import write_stix
+    from scamtrace.share.export.ftm import write_ftm
+    from scamtrace.share.export.misp import write_feed
+    from scamtrace.share.export.stix import write_stix
 
     ensure_apart(out, findings_dir, case_dir, key_path)
     key = load_private_key(key_path)
@@ -207,7 +208,7 @@ def build_package(
 
 def _refuse_victims(work: Path, findings: Findings) -> None:
     """Fail closed: a victim's number in any file of a package made without reveal is a bug."""
-    leaking = victim_leaks_in(work, {r["value"] for r in findings.victims()})
+    leaking = victim_leaks_in(work, findings.victim_values())
     if leaking:
         raise PackageError(f"refusing to write the package: {', '.join(leaking[:5])} would name "
                            "victims' numbers; use --reveal only where that is lawful")  # fmt: skip

@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scamtrace.core.errors import FindingsError
 from scamtrace.core.formulas import neutral, restore
-from scamtrace.share.findings import VICTIM_KINDS, Findings, FindingsError
+from scamtrace.share.export.base import VICTIM_KINDS, Findings, victim_leaks
 
 #: Hex digits kept of each pseudonym: 80 bits, no collision among a case's numbers.
 PSEUDONYM_HEX = 20
@@ -240,8 +241,6 @@ def _redact_json(source: Path, out: Path, p: Pseudonymiser) -> None:
 
 def victim_leaks_in(folder: Path, victims: set[str]) -> list[str]:
     """Files under ``folder`` whose text names one of ``victims`` (E.164) in any digit form."""
-    from scamtrace.share.findings import victim_leaks
-
     leaking = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         text = path.read_bytes().decode("utf-8", errors="replace")

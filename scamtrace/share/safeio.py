@@ -3,21 +3,18 @@
 Those files come from outside (a partner's request or answer, a bundle from another tool), so
 reading one must end in a one-line error naming the file, whatever its bytes: not UTF-8, not
 JSON, nested a hundred thousand levels deep. What the commands write must not replace an
-existing file unasked, nor run as a formula when an analyst opens it in a spreadsheet.
+existing file unasked (CSV files they write go through :func:`scamtrace.core.findings.write_rows`,
+which makes every cell inert for spreadsheets).
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import sys
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from scamtrace.core.errors import ScamtraceError
-from scamtrace.core.formulas import neutral
 
 
 def read_json(path: Path, what: str, error: type[ScamtraceError]) -> Any:
@@ -49,24 +46,3 @@ def refuse_existing(out: Path, overwrite: bool, error: type[ScamtraceError]) -> 
         raise error(f"{out}: already exists; pass --overwrite to replace it")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise error(f"{out}: exists and is not empty; pass --overwrite to replace it")
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """Write a CSV file with every cell made inert for spreadsheets (``formulas.neutral``),
-    through a temporary sibling so a reader never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow([neutral(str(h)) for h in header])
-            writer.writerows(neutral_row(r) for r in rows)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def neutral_row(row: Sequence[object]) -> list[object]:
-    """A CSV row with every text cell made inert (numbers and empty cells as they are)."""
-    return [neutral(v) if isinstance(v, str) else v for v in row]

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from scamtrace.core.findings import evidence_spans, read_evidence
 from scamtrace.core.formulas import TRIGGERS, neutral
 from scamtrace.detect.pipeline import detect
 from scamtrace.evaluate import evaluate
 from scamtrace.language.classifier import THRESHOLD, load_classifier
 from scamtrace.report.html import ENTITY_COLUMNS, read_findings_csv
-from scamtrace.share.findings import evidence_spans, load_findings, read_table, write_findings
+from scamtrace.share.export.base import load_findings, write_findings
 from scamtrace.simulate.text import render_transcripts
 from tests.detect import handmade as hm
 
@@ -125,7 +126,7 @@ def test_findings_read_back_give_the_values_found(case_and_findings: tuple[Path,
     assert {"@T00001", "=T00002"} <= {r["tx_id"] for r in findings.transfers}
     assert {r["payee_account"] for r in findings.transfers} >= {RENAMED[hm.MULE]}
     assert ("sip_account", RENAMED[hm.CENTER_ACCOUNTS[0]]) in evidence_spans(out)
-    _, evidence = read_table(out / "evidence.csv")
+    evidence = read_evidence(out)
     assert {"=V00001", "=R001", "-C00104"} <= {r["record_id"] for r in evidence}
     # the report reads the same values, and shows them without the '
     table, _ = read_findings_csv(out / "entities.csv", ENTITY_COLUMNS)

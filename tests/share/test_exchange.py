@@ -14,14 +14,11 @@ import pytest
 from scamtrace.core.errors import ScamtraceError
 from scamtrace.core.sql import run
 from scamtrace.enrich.case import open_case
-from scamtrace.share.exchange import (
-    ExchangeError,
-    build_answer,
-    load_key,
-    merge_answer,
-    own_numbers,
-    score_identified,
-)
+from scamtrace.evaluate import score_identified
+from scamtrace.share.exchange.answer import build_answer
+from scamtrace.share.exchange.keys import load_key
+from scamtrace.share.exchange.merge import merge_answer, own_numbers
+from scamtrace.share.exchange.messages import ExchangeError
 from tests.share.conftest import KEY_HEX, Exchange, run_cli
 
 ALL_KINDS = ("sip_account", "source_ip", "caller_number", "mule_account", "victim_phone",

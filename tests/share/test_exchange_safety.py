@@ -16,18 +16,12 @@ from typer.testing import CliRunner
 
 from scamtrace.cli import app
 from scamtrace.core.errors import ScamtraceError
-from scamtrace.share.exchange import (
-    MAX_TOLERANCE_S,
-    ExchangeError,
-    build_answer,
-    build_request,
-    keyed,
-    load_key,
-    load_line_key,
-    merge_answer,
-    resolve_leads,
-    write_answer,
-)
+from scamtrace.share.exchange.answer import build_answer, write_answer
+from scamtrace.share.exchange.keys import keyed, load_key, load_line_key
+from scamtrace.share.exchange.leads import resolve_leads
+from scamtrace.share.exchange.merge import merge_answer
+from scamtrace.share.exchange.messages import MAX_TOLERANCE_S, ExchangeError
+from scamtrace.share.exchange.request import build_request
 from tests.share.conftest import Exchange, run_cli
 
 

@@ -12,8 +12,8 @@ from followthemoney import model
 from typer.testing import CliRunner
 
 from scamtrace.cli import app
-from scamtrace.share.findings import load_findings, victim_leaks
-from scamtrace.share.ftm import write_ftm
+from scamtrace.share.export.base import load_findings, victim_leaks
+from scamtrace.share.export.ftm import write_ftm
 
 
 def _load(text: str) -> list[Any]:

@@ -15,8 +15,9 @@ from pymisp import MISPEvent
 from typer.testing import CliRunner
 
 from scamtrace.cli import app
-from scamtrace.share.findings import FindingsError, load_findings, victim_number_forms
-from scamtrace.share.misp import write_feed
+from scamtrace.core.errors import FindingsError
+from scamtrace.share.export.base import load_findings, victim_number_forms
+from scamtrace.share.export.misp import write_feed
 from tests.share.conftest import read_rows
 
 
@@ -117,8 +118,8 @@ def test_a_victims_number_spoofed_as_caller_id_stays_home(trimmed_findings: Path
     import io
     import json as json_module
 
-    from scamtrace.share.ftm import write_ftm
-    from scamtrace.share.stix import export_stix
+    from scamtrace.share.export.ftm import write_ftm
+    from scamtrace.share.export.stix import export_stix
 
     folder = tmp_path / "findings"
     shutil.copytree(trimmed_findings, folder)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scamtrace.share.psi import PsiError, count, load_items
+from scamtrace.share.exchange.psi import PsiError, count, load_items
 
 SERVER_NUMBERS = ["+8613800000001", "13800000002", "0086 138 0000 0003", "+8613800000004",
                   "+34600000001"]  # fmt: skip

@@ -11,8 +11,9 @@ from stix2validator import ValidationOptions, validate_file
 from typer.testing import CliRunner
 
 from scamtrace.cli import app
-from scamtrace.share.findings import FindingsError, load_findings, victim_leaks
-from scamtrace.share.stix import (
+from scamtrace.core.errors import FindingsError
+from scamtrace.share.export.base import load_findings, victim_leaks
+from scamtrace.share.export.stix import (
     FINDING_EXTENSION,
     PHONE_EXTENSION,
     PHONE_TYPE,

@@ -57,7 +57,8 @@ def load_items(path: Path, country: str, key_file: Path | None = None) -> list[s
     """Distinct numbers of ``path`` (one a line, or the first CSV column; a header is skipped)
     as E.164, or as keyed hashes with the case key from ``key_file``/``$SCAMTRACE_CASE_KEY``
     when ``key_file`` is given."""
-    from scamtrace.share.exchange import ExchangeError, extra_numbers
+    from scamtrace.share.exchange.merge import extra_numbers
+    from scamtrace.share.exchange.messages import ExchangeError
 
     try:
         numbers = {f"+{n}" for n in extra_numbers(path, country)}
@@ -65,7 +66,7 @@ def load_items(path: Path, country: str, key_file: Path | None = None) -> list[s
         raise PsiError(str(exc)) from exc
     if key_file is None:
         return sorted(numbers)
-    from scamtrace.share.exchange import keyed, load_key
+    from scamtrace.share.exchange.keys import keyed, load_key
 
     return sorted(keyed(load_key(key_file), "phone", numbers).values())
 

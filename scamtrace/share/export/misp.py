@@ -25,16 +25,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from scamtrace.share.findings import (
-    EvidenceSpan,
+from scamtrace.core.errors import FindingsError
+from scamtrace.core.findings import EvidenceSpan, evidence_spans
+from scamtrace.share.export.base import (
+    VICTIM_KINDS,
     Findings,
-    FindingsError,
     Row,
     case_accounts,
-    evidence_spans,
+    check_case_dir,
+    check_tlp,
     is_iban,
     load_findings,
     victim_leaks,
+    victim_number_forms,
 )
 
 #: Namespace of the organisation UUID derived from its name (same name, same UUID).
@@ -59,8 +62,7 @@ def build_events(
     """The MISP events (``pymisp.MISPEvent``) of ``findings``."""
     from pymisp import MISPEvent, MISPOrganisation
 
-    if tlp.lower() not in TLP_TAGS:
-        raise FindingsError(f"TLP level {tlp!r} unknown; use one of {', '.join(TLP_TAGS)}")
+    tag = TLP_TAGS[check_tlp(tlp)]
     orgc = MISPOrganisation()
     orgc.from_dict(name=org, uuid=str(uuid.uuid5(ORG_NAMESPACE, org)))
     spans = evidence_spans(findings.folder)
@@ -81,7 +83,7 @@ def build_events(
         event.date = event_date
         event.threat_level_id = 2
         event.analysis = 1
-        event.add_tag(TLP_TAGS[tlp.lower()])
+        event.add_tag(tag)
         for row in by_network[net]:
             _add_entity(event, row, spans.get((row["kind"], row["value"])), centers, kyc, reveal)
         events.append(event)
@@ -93,11 +95,10 @@ def write_feed(
     org: str = "scamtrace user", case_dir: Path | None = None,
 ) -> MispExport:
     """Write the MISP feed folder ``out`` for the findings folder ``findings_dir``."""
-    if case_dir is not None and not case_dir.is_dir():
-        raise FindingsError(f"{case_dir}: case folder not found")
+    check_case_dir(case_dir)
     findings = load_findings(findings_dir)
     events = build_events(findings, reveal=reveal, tlp=tlp, org=org, case_dir=case_dir)
-    victims = {r["value"] for r in findings.victims()}
+    victims = findings.victim_values()
     manifest: dict[str, Any] = {}
     hashes: list[str] = []
     files: dict[str, str] = {}
@@ -118,8 +119,7 @@ def write_feed(
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False) + "\n",
                                        encoding="utf-8")  # fmt: skip
     (out / "hashes.csv").write_text("".join(f"{h}\n" for h in hashes), encoding="utf-8")
-    shown = sum(r["kind"] in ("victim_phone", "victim_paid") for r in
-                findings.shareable_entities(reveal))  # fmt: skip
+    shown = sum(r["kind"] in VICTIM_KINDS for r in findings.shareable_entities(reveal))
     return MispExport(out, len(events), attributes, objects, shown)
 
 
@@ -164,8 +164,6 @@ def _add_entity(event: Any, row: Row, span: EvidenceSpan | None, centers: dict[s
 def _refuse_victims(files: dict[str, str], hashes: list[str], victims: set[str]) -> None:
     """Fail closed: a victim's number in a feed written without ``reveal`` is a bug."""
     import hashlib
-
-    from scamtrace.share.findings import victim_number_forms
 
     for name, text in files.items():
         leaked = victim_leaks(text, victims)

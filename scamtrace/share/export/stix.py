@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from scamtrace.core import contract
-from scamtrace.share.findings import (
+from scamtrace.core.errors import FindingsError
+from scamtrace.core.findings import EvidenceSpan, evidence_spans
+from scamtrace.share.export.base import (
     VICTIM_KINDS,
-    EvidenceSpan,
     Findings,
-    FindingsError,
     Row,
-    evidence_spans,
+    check_tlp,
     is_iban,
     load_findings,
 )
@@ -57,7 +57,6 @@ PROJECT_IDENTITY = "identity--2e831f89-d782-4970-9177-45a23b1ce454"
 EXTENSIONS_CREATED = "2026-11-28T00:00:00.000Z"
 #: Namespace of deterministic SCO identifiers (STIX 2.1, section 2.9).
 SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
-TLP_LEVELS = ("white", "clear", "green", "amber", "red")
 
 _KIND_LABEL = {
     "caller_number": "presented caller number (may be spoofed)",
@@ -82,9 +81,7 @@ def tlp_marking(level: str) -> StixObject:
 
     by_level = {"white": stix2.TLP_WHITE, "clear": stix2.TLP_WHITE, "green": stix2.TLP_GREEN,
                 "amber": stix2.TLP_AMBER, "red": stix2.TLP_RED}  # fmt: skip
-    if level.lower() not in by_level:
-        raise FindingsError(f"TLP level {level!r} unknown; use one of {', '.join(TLP_LEVELS)}")
-    return _plain(by_level[level.lower()])
+    return _plain(by_level[check_tlp(level)])
 
 
 def sco_id(sco_type: str, contributing: dict[str, Any]) -> str:

@@ -1,8 +1,9 @@
-"""A findings folder read for export, and what of it is personal data.
+"""What the exporters share: a findings folder loaded for export, the indicators it holds, what
+of it is personal data, and the checks every export makes.
 
 The exporters (STIX, MISP, FollowTheMoney) and the case package all start from the folder that
-``scamtrace detect`` writes. Rows are kept as the exact strings of the CSV files so that an export
-followed by an import gives back the same rows.
+``scamtrace detect`` writes, read through :mod:`scamtrace.core.findings`. Rows are kept as the
+exact strings of the CSV files so that an export followed by an import gives back the same rows.
 
 What counts as personal data (PII) here, and is exported only on an explicit ``reveal``:
 - the victims' phone numbers (``victim_phone``, ``victim_paid`` entities),
@@ -15,17 +16,14 @@ accounts are the indicators other agencies, carriers and banks need to block and
 
 from __future__ import annotations
 
-import csv
-import json
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scamtrace.core import contract
-from scamtrace.core.errors import ScamtraceError
-from scamtrace.core.formulas import neutral, restore
+from scamtrace.core import findings as findings_folder
+from scamtrace.core.errors import FindingsError
 
 Row = dict[str, str]
 
@@ -34,14 +32,14 @@ INDICATOR_KINDS = ("caller_number", "sip_account", "source_ip", "mule_account")
 #: Entity kinds that are victims: personal data, shared only on ``reveal``.
 VICTIM_KINDS = ("victim_phone", "victim_paid")
 TABLES = ("entities", "transfers", "centers", "networks")
+#: The entity columns every export needs.
+_ENTITY_KEYS = ("kind", "value", "score", "network_id", "center_id")
 _CONTRACT_COLUMNS = {
     "entities": contract.FINDINGS_ENTITIES, "transfers": contract.FINDINGS_TRANSFERS,
     "centers": contract.FINDINGS_CENTERS, "networks": contract.FINDINGS_NETWORKS,
 }  # fmt: skip
-
-
-class FindingsError(ScamtraceError):
-    """A findings folder (or an export of one) that cannot be read."""
+#: The TLP levels an export may be marked with (``clear`` is TLP 2.0's name for ``white``).
+TLP_LEVELS = ("white", "clear", "green", "amber", "red")
 
 
 @dataclass
@@ -66,6 +64,10 @@ class Findings:
     def victims(self) -> list[Row]:
         return [r for r in self.entities if r["kind"] in VICTIM_KINDS]
 
+    def victim_values(self) -> set[str]:
+        """The victims' numbers: what no export made without ``reveal`` may name."""
+        return {r["value"] for r in self.victims()}
+
     def shareable_entities(self, reveal: bool) -> list[Row]:
         """Entities that may leave the agency: indicators, and victims only on ``reveal``.
 
@@ -73,29 +75,13 @@ class Findings:
         number spoofed by the gang) is left out too: it belongs to the victim."""
         if reveal:
             return self.entities
-        victims = {r["value"] for r in self.victims()}
+        victims = self.victim_values()
         return [r for r in self.indicators() if r["value"] not in victims]
 
     def victim_accounts(self) -> set[str]:
         """Accounts that paid a mule as victims: the victims' own accounts."""
         return {r.get("payer_account", "") for r in self.transfers
                 if r.get("kind") == "victim_payment"} - {""}  # fmt: skip
-
-
-def read_table(path: Path) -> tuple[list[str], list[Row]]:
-    """Header and rows of a CSV file; a missing file is an empty table. Values are given as
-    detect found them: the ``'`` that keeps a spreadsheet from running a value as a formula
-    (:mod:`scamtrace.core.formulas`) is taken off."""
-    if not path.is_file():
-        return [], []
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        rows = [dict(r) for r in reader]
-        header = list(reader.fieldnames or [])
-    for line, row in enumerate(rows, start=2):
-        if None in row or any(v is None for v in row.values()):
-            raise FindingsError(f"{path}, line {line}: wrong number of fields")
-    return header, [{k: restore(v) for k, v in row.items()} for row in rows]
 
 
 def load_findings(folder: Path) -> Findings:
@@ -105,17 +91,11 @@ def load_findings(folder: Path) -> Findings:
     tables: dict[str, list[Row]] = {}
     columns: dict[str, list[str]] = {}
     for name in TABLES:
-        columns[name], tables[name] = read_table(folder / f"{name}.csv")
-    for line, row in enumerate(tables["entities"], start=2):
-        for col in ("kind", "value", "score", "network_id", "center_id"):
-            if col not in row:
-                raise FindingsError(f"{folder / 'entities.csv'}, line {line}: no field {col}")
-    summary: dict[str, Any] = {}
-    if (folder / "summary.json").is_file():
-        try:
-            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise FindingsError(f"{folder / 'summary.json'}: not JSON: {exc}") from exc
+        columns[name], tables[name] = findings_folder.read_rows(folder, name)
+    missing = [c for c in _ENTITY_KEYS if c not in columns["entities"]]
+    if missing:
+        raise FindingsError(f"{folder / 'entities.csv'}: line 1: missing column {missing[0]!r}")
+    summary = findings_folder.read_summary(folder)
     return Findings(tables["entities"], tables["transfers"], tables["centers"],
                     tables["networks"], summary, columns, folder)  # fmt: skip
 
@@ -126,14 +106,12 @@ def write_findings(findings: Findings, folder: Path) -> None:
     for name in TABLES:
         rows: list[Row] = getattr(findings, name)
         header = findings.columns.get(name) or _header(rows) or list(_CONTRACT_COLUMNS[name])
-        with (folder / f"{name}.csv").open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows({k: neutral(v) if isinstance(v, str) else v for k, v in r.items()}
-                             for r in rows)  # values from a partner's bundle: made inert
+        # values from a partner's bundle: made inert; lines end as csv.DictWriter ended them
+        findings_folder.write_rows(findings_folder.table_path(folder, name), header,
+                                   ([r.get(h, "") for h in header] for r in rows),
+                                   line_end="\r\n")  # fmt: skip
     if findings.summary:
-        (folder / "summary.json").write_text(json.dumps(findings.summary, indent=2) + "\n",
-                                             encoding="utf-8")  # fmt: skip
+        findings_folder.write_summary(folder, findings.summary)
 
 
 def _header(rows: list[Row]) -> list[str]:
@@ -143,35 +121,17 @@ def _header(rows: list[Row]) -> list[str]:
     return list(seen)
 
 
-@dataclass(frozen=True)
-class EvidenceSpan:
-    """How many records back an entity, and when they start and end."""
-
-    records: int
-    first: str
-    last: str
+def check_tlp(level: str) -> str:
+    """``level`` in lower case, if it is one of :data:`TLP_LEVELS`."""
+    if level.lower() not in TLP_LEVELS:
+        raise FindingsError(f"TLP level {level!r} unknown; use one of {', '.join(TLP_LEVELS)}")
+    return level.lower()
 
 
-def evidence_spans(folder: Path | None) -> dict[tuple[str, str], EvidenceSpan]:
-    """Count and time span of ``evidence.csv`` records per (kind, value), computed column-wise."""
-    if folder is None or not (folder / "evidence.csv").is_file():
-        return {}
-    import polars as pl
-
-    frame = pl.read_csv(folder / "evidence.csv", infer_schema=False,
-                        columns=["kind", "value", "time"])  # fmt: skip
-    grouped = frame.group_by("kind", "value").agg(
-        pl.len().alias("records"), pl.col("time").min().alias("first"),
-        pl.col("time").max().alias("last"),
-    )  # fmt: skip
-    # keys as read_table gives them, without the ' of scamtrace.core.formulas (one written value
-    # per value found, so grouping before taking it off groups the same rows)
-    return {(restore(k), restore(v)): EvidenceSpan(int(n), f or "", t or "")
-            for k, v, n, f, t in grouped.iter_rows()}  # fmt: skip
-
-
-def kind_counts(rows: list[Row]) -> Counter[str]:
-    return Counter(r["kind"] for r in rows)
+def check_case_dir(case_dir: Path | None) -> None:
+    """Refuse a case folder (for the banks and holders of accounts) that is not there."""
+    if case_dir is not None and not case_dir.is_dir():
+        raise FindingsError(f"{case_dir}: case folder not found")
 
 
 def case_table(case_dir: Path, name: str) -> Path | None:

@@ -23,15 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from scamtrace.share.findings import (
+from scamtrace.core.findings import read_evidence
+from scamtrace.share.export.base import (
     VICTIM_KINDS,
     Findings,
-    FindingsError,
     Row,
     case_accounts,
+    check_case_dir,
     is_iban,
     load_findings,
-    read_table,
 )
 
 ID_PREFIX = "scamtrace"
@@ -136,8 +136,7 @@ def ftm_entities(findings: Findings, case_dir: Path | None = None, *,
 def write_ftm(findings_dir: Path, out: IO[str], case_dir: Path | None = None, *,
               reveal: bool = False) -> FtmExport:  # fmt: skip
     """Write the FtM entities of a findings folder as JSON lines to ``out``."""
-    if case_dir is not None and not case_dir.is_dir():
-        raise FindingsError(f"{case_dir}: case folder not found")
+    check_case_dir(case_dir)
     by_schema: dict[str, int] = {}
     for entity in ftm_entities(load_findings(findings_dir), case_dir, reveal=reveal):
         out.write(json.dumps(entity, ensure_ascii=False, sort_keys=True) + "\n")
@@ -150,11 +149,11 @@ def _calls(b: _Builder, findings: Findings, centers: dict[str, Any], orgs: dict[
     """``Call`` entities for the call records in ``evidence.csv`` behind the lines found."""
     if findings.folder is None:
         return
-    _, rows = read_table(findings.folder / "evidence.csv")
+    rows = read_evidence(findings.folder)
     if not rows:
         return
     entity_of = {(r["kind"], r["value"]): r for r in findings.entities}
-    victims = set() if reveal else {r["value"] for r in findings.victims()}
+    victims = set() if reveal else findings.victim_values()
     done: set[str] = set()
     for ev in rows:
         if ev["source"] not in ("carrier_cdr", "voip_cdr") or ev["kind"] not in (

@@ -1,0 +1,150 @@
+"""The keys of an exchange and the keyed hashes made with them.
+
+The *case key* is agreed by both agencies over a secure channel; every phone number that
+crosses the border is ``HMAC-SHA256(case key, "phone:+E164")``. B's *line key* never leaves B:
+it pseudonymises B's unflagged lines, so A (who holds the case key) cannot hash guesses of B's
+account names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from scamtrace.share.exchange.messages import ExchangeError
+
+#: The environment variable that may hold the case key (hex), instead of a key file.
+KEY_ENV = "SCAMTRACE_CASE_KEY"
+#: The environment variable that may hold B's line key (hex), instead of a key file.
+LINE_KEY_ENV = "SCAMTRACE_LINE_KEY"
+KEY_BYTES = 32
+#: Hex digits kept of each HMAC: 128 bits, no collision among billions of numbers.
+HASH_HEX = 32
+
+
+def new_key() -> str:
+    """A fresh case key: 32 random bytes as hex, to agree over a secure channel."""
+    return secrets.token_hex(KEY_BYTES)
+
+
+def write_key(path: Path, *, overwrite: bool = False) -> str:
+    """Write a new key file readable by its owner only; returns the key's id."""
+    if path.exists() and not overwrite:
+        raise ExchangeError(f"{path}: already exists; pass --overwrite to replace the key")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(new_key() + "\n")
+    return key_id(load_key(path))
+
+
+def load_key(path: Path | None) -> bytes:
+    """The case key from ``path`` (hex text), else from ``$SCAMTRACE_CASE_KEY``."""
+    if path is not None:
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ExchangeError(f"{path}: cannot read the case key: {exc}") from exc
+        where = str(path)
+    else:
+        text, where = os.environ.get(KEY_ENV, "").strip(), f"${KEY_ENV}"
+        if not text:
+            raise ExchangeError(f"no case key: pass --key FILE or set {KEY_ENV} "
+                                "(make one with `scamtrace share case-key`)")  # fmt: skip
+    try:
+        key = bytes.fromhex(text)
+    except ValueError as exc:
+        raise ExchangeError(f"{where}: line 1: the case key is not hex") from exc
+    if len(key) < KEY_BYTES:
+        raise ExchangeError(f"{where}: line 1: the case key has {len(key)} bytes; "
+                            f"at least {KEY_BYTES} are needed")  # fmt: skip
+    return key
+
+
+def key_exposure(path: Path | None) -> str | None:
+    """A warning when the key file ``path`` may be read by others than its owner, else None.
+
+    Such a key is used, not refused (a key on a file system without POSIX modes would
+    otherwise be unusable), but the command says it loudly: anyone who can read the case key
+    can test guesses of every hashed number of the exchange."""
+    if path is None:
+        return None
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (f"{path}: mode {mode:o}: other users of this machine can read this key and, with "
+            f"it, test guesses of every hashed number; run chmod 600 {path}")  # fmt: skip
+
+
+def default_line_key_path() -> Path:
+    """Where B keeps its line key unless told otherwise: ``$XDG_CONFIG_HOME/scamtrace/``
+    (``~/.config/scamtrace/``) ``line.key``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "scamtrace" / "line.key"
+
+
+def load_line_key(path: Path | None = None) -> tuple[bytes, str]:
+    """B's own secret for the pseudonyms of its unflagged lines, and where it came from.
+
+    From ``path``, else ``$SCAMTRACE_LINE_KEY``, else :func:`default_line_key_path`; a key
+    file that does not exist yet is made (32 random bytes, hex, mode 0600). It never leaves
+    B: the case key cannot serve, since A holds it and could hash B's whole account space."""
+    if path is None and os.environ.get(LINE_KEY_ENV, "").strip():
+        text = os.environ[LINE_KEY_ENV].strip()
+        try:
+            key = bytes.fromhex(text)
+        except ValueError as exc:
+            raise ExchangeError(f"${LINE_KEY_ENV}: the line key is not hex") from exc
+        if len(key) < KEY_BYTES:
+            raise ExchangeError(f"${LINE_KEY_ENV}: the line key has {len(key)} bytes; at least "
+                                f"{KEY_BYTES} are needed")  # fmt: skip
+        return key, f"${LINE_KEY_ENV}"
+    where = path if path is not None else default_line_key_path()
+    if not where.exists():
+        write_key(where)
+        return load_key(where), f"{where} (new)"
+    return load_key(where), str(where)
+
+
+def line_pseudonym_key(line_key: bytes, case_key: bytes) -> bytes:
+    """The key of one case's line pseudonyms: B's line key bound to the case (by the case
+    key's id), so one line's pseudonyms in two cases cannot be linked."""
+    return hmac.digest(line_key, b"scamtrace-line-pseudonyms:" + key_id(case_key).encode(),
+                       "sha256")  # fmt: skip
+
+
+def key_id(key: bytes) -> str:
+    """A fingerprint of the key, so both sides can check they use the same one."""
+    return hmac.new(key, b"scamtrace-case-key-id", hashlib.sha256).hexdigest()[:16]
+
+
+def keyed(key: bytes, kind: str, values: Iterable[str]) -> dict[str, str]:
+    """``{value: HMAC-SHA256(key, kind:value)}`` for each distinct value (truncated hex).
+
+    ``kind`` separates domains: the same text as a phone and as a line gives unrelated hashes.
+    """
+    prefix = f"{kind}:".encode()
+    return {v: hmac.digest(key, prefix + v.encode(), "sha256").hex()[:HASH_HEX]
+            for v in set(values)}  # fmt: skip
+
+
+def phone_hashes(key: bytes, digits: Iterable[int]) -> dict[int, str]:
+    """Keyed hashes of E.164 numbers held as digits (the form ``enrich.case`` loads them in)."""
+    texts = {int(d): f"+{int(d)}" for d in digits}
+    hashed = keyed(key, "phone", texts.values())
+    return {d: hashed[t] for d, t in texts.items()}
+
+
+def check_key(raw: dict[str, Any], key: bytes, path: Path) -> None:
+    """Refuse a request or answer made with another case key."""
+    if raw.get("key_id") != key_id(key):
+        raise ExchangeError(f"{path}: field key_id: made with another case key "
+                            f"({raw.get('key_id')!r}, ours is {key_id(key)!r})")  # fmt: skip
