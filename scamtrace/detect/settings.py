@@ -186,6 +186,10 @@ MULE_LAYER_DECAY = 0.95
 #: A later-layer mule received at least this share of its money from mules.
 MULE_FED_SHARE = 0.5
 
+# Words (texts.py).
+#: A script group is a script read on at least two calls: one call is one conversation.
+SCRIPT_MIN_CALLS = 2
+
 # Line reputation (number_reputation.py).
 #: Fewer lines of a kind than this: nothing to learn from.
 REPUTATION_MIN_LINES = 3

@@ -16,7 +16,7 @@ import pyarrow as pa
 from scamtrace.core.phones import e164_sql
 from scamtrace.core.sql import run
 from scamtrace.detect.detector import Detector, TableSpec
-from scamtrace.detect.settings import DetectSettings
+from scamtrace.detect.settings import SCRIPT_MIN_CALLS, DetectSettings
 from scamtrace.enrich.case import Case
 
 #: Caller sentences shown as a script group's example.
@@ -163,7 +163,7 @@ def script_table_sql() -> str:
                arg_max(example, (length(example), example)) AS example,
                array_to_string(list(call_id ORDER BY t, call_id)[:{EXAMPLE_CALLS}], ';')
                    AS call_ids
-        FROM g GROUP BY script_group HAVING count(*) >= 2
+        FROM g GROUP BY script_group HAVING count(*) >= {SCRIPT_MIN_CALLS}
     """
 
 
