@@ -16,7 +16,7 @@ from scamtrace.core import contract
 from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.sql import insert_rows, run
 from scamtrace.detect.detector import TableSpec
-from scamtrace.detect.registry import CASE_TABLES, detector
+from scamtrace.detect.registry import CASE_TABLES, DETECTORS, detector
 from scamtrace.detect.settings import (
     LINE_LIST,
     MULE_LAYER_DECAY,
@@ -63,8 +63,6 @@ def _given(case: Case, name: str, rows: list[list[Any]]) -> None:
 
 
 def _spec(name: str) -> TableSpec:
-    from scamtrace.detect.registry import DETECTORS
-
     return next(s for d in DETECTORS for s in d.makes if s.name == name)
 
 
