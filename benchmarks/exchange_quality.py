@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scamtrace.core import contract
-from scamtrace.detect.pipeline import detect
+from scamtrace.detect.runner import detect
 from scamtrace.evaluate import evaluate, score_identified
 from scamtrace.share.exchange.answer import write_answer
 from scamtrace.share.exchange.leads import write_exchange_leads

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scamtrace.core import contract
-from scamtrace.detect.pipeline import detect
+from scamtrace.detect.runner import detect
 from scamtrace.evaluate import evaluate
 from scamtrace.simulate.config import load_scenario
 from scamtrace.simulate.world import build_world, write_world

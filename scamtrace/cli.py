@@ -243,9 +243,10 @@ def detect(
 
         scamtrace detect cases/small-1 --out findings/small-1
     """
-    from scamtrace.core.casefolder import ensure_apart
-    from scamtrace.detect.pipeline import detect as run_detect
+    from scamtrace.core.casefolder import case_lock, ensure_apart
+    from scamtrace.detect.runner import detect as run_detect
     from scamtrace.detect.settings import load_settings
+    from scamtrace.report import write_report
 
     ensure_apart(out_dir, case_dir, settings)
     with _progress() as bar:
@@ -256,6 +257,10 @@ def detect(
 
         result = run_detect(case_dir, out_dir, settings=load_settings(settings), country=country,
                             overwrite=overwrite, progress=report)  # fmt: skip
+        report("case report", 0.95)
+        # under the findings folder's lock, as it was written: no other writer swaps it meanwhile
+        with case_lock(out_dir, purpose="scamtrace detect"):
+            write_report(out_dir, name=out_dir.name)
     s = result.summary
     out.print(f"inputs used: {', '.join(s['inputs_used']) or 'none'}")
     if s["inputs_missing"]:

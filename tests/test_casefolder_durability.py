@@ -202,8 +202,8 @@ def test_a_reader_never_sees_a_case_without_its_tables(tmp_path: Path) -> None:
 def test_a_full_disk_while_writing_findings_keeps_the_old_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scamtrace.detect import findings
-    from scamtrace.detect.pipeline import detect
+    from scamtrace.detect import assemble
+    from scamtrace.detect.runner import detect
 
     case = build(tmp_path / "case", tables=("carrier_cdr", "voip_cdr"))
     out = tmp_path / "findings"
@@ -213,8 +213,8 @@ def test_a_full_disk_while_writing_findings_keeps_the_old_ones(
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(out) + "/entities.csv")
 
-    monkeypatch.setattr(findings, "write_tables", full)
-    monkeypatch.setattr("scamtrace.detect.pipeline.write_tables", full)
+    monkeypatch.setattr(assemble, "write_tables", full)
+    monkeypatch.setattr("scamtrace.detect.runner.write_tables", full)
     with pytest.raises(ScamtraceError) as caught:
         detect(case, out, overwrite=True)
     assert "No space left on device" in str(caught.value) and "\n" not in str(caught.value)
@@ -249,7 +249,7 @@ def test_a_failed_second_rename_puts_the_old_folder_back(
 def test_a_full_disk_while_packaging_keeps_the_old_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scamtrace.detect.pipeline import detect
+    from scamtrace.detect.runner import detect
     from scamtrace.share import package as package_module
 
     findings = tmp_path / "findings"

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from scamtrace import cli
-from scamtrace.detect import pipeline
+from scamtrace.detect import runner
 from tests.detect.handmade import build
 
 
@@ -110,7 +110,7 @@ def test_a_file_that_cannot_be_written_is_one_line(
     def fail(*_args: object) -> dict[str, int]:
         raise error
 
-    monkeypatch.setattr(pipeline, "write_tables", fail)
+    monkeypatch.setattr(runner, "write_tables", fail)
     code, stderr = _main(monkeypatch, capsys, "detect", str(case), "--out",
                          str(tmp_path / "findings"))  # fmt: skip
     line = _one_error(code, stderr)
@@ -127,7 +127,7 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path, monkeypatch: pytest.Mon
         def stop(*_args: object, raised: BaseException = interrupt) -> dict[str, int]:
             raise raised
 
-        monkeypatch.setattr(pipeline, "write_tables", stop)
+        monkeypatch.setattr(runner, "write_tables", stop)
         code, stderr = _main(monkeypatch, capsys, "detect", str(case), "--out",
                              str(tmp_path / "findings"))  # fmt: skip
         assert _one_error(code, stderr, expected=130) == "error: interrupted"
@@ -139,7 +139,7 @@ def test_a_bug_keeps_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     def bug(*_args: object) -> dict[str, int]:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(pipeline, "write_tables", bug)
+    monkeypatch.setattr(runner, "write_tables", bug)
     monkeypatch.setattr(sys, "argv", ["scamtrace", "detect", str(case), "--out",
                                       str(tmp_path / "findings")])  # fmt: skip
     with pytest.raises(RuntimeError, match="a bug"):

@@ -15,12 +15,18 @@ import igraph as ig
 
 from scamtrace.core.ips import ip_facts
 from scamtrace.core.sql import insert_rows, run
+from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.settings import DetectSettings
 from scamtrace.enrich.case import Case
 
+LINE_CENTER = TableSpec.of("line_center", key_kind="VARCHAR", key="VARCHAR", center="INTEGER")
+CENTER_PLACE = TableSpec.of("center_place", center="INTEGER", country="VARCHAR", asn="VARCHAR",
+                            addresses="VARCHAR")  # fmt: skip
 
-def find_centers(case: Case) -> int:
+
+def find_centers(case: Case, _settings: DetectSettings) -> int:
     """Create ``line_center(key_kind, key, center)`` for SIP accounts and IPs, and
-    ``center_facts``; returns the number of centers."""
+    ``center_place``; returns the number of centers."""
     db = case.db
     edges = run(db, """
         SELECT sip_account, source_ip, count(*) FROM voip_scam GROUP BY ALL
@@ -55,3 +61,9 @@ def find_centers(case: Case) -> int:
         for c, cnt in places.items()
     ])  # fmt: skip
     return len(order)
+
+
+DETECTOR = Detector(
+    name="centers", step="centers", progress=0.75, needs=("voip_cdr", "voip_scam"),
+    makes=(LINE_CENTER, CENTER_PLACE), run=find_centers,
+)  # fmt: skip

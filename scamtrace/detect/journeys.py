@@ -8,13 +8,25 @@ one contacted by several lines of the operation over several days was walked thr
 from __future__ import annotations
 
 from scamtrace.core.sql import run
-from scamtrace.detect.settings import DetectSettings
+from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.settings import (
+    CONFIRMED_BONUS,
+    JOURNEY_MIN_DAYS,
+    JOURNEY_MIN_LINES,
+    DetectSettings,
+)
 from scamtrace.enrich.case import Case
+
+VICTIMS = TableSpec.of(
+    "victims", phone="BIGINT", score="NUMERIC", first_t="BIGINT", last_t="BIGINT",
+    calls="BIGINT", lines="BIGINT", days="BIGINT", reason="VARCHAR",
+)  # fmt: skip
 
 
 def find_victims(case: Case, s: DetectSettings) -> None:
     """Create ``victims(phone, score, first_t, last_t, calls, lines, days, reason)``."""
-    run(case.db, """
+    walked = f"lines >= {JOURNEY_MIN_LINES} AND days >= {JOURNEY_MIN_DAYS}"
+    run(case.db, f"""
         CREATE OR REPLACE TABLE victims AS
         WITH a AS (
             SELECT callee AS phone, max(score) AS score, min(t) AS first_t, max(t) AS last_t,
@@ -22,12 +34,18 @@ def find_victims(case: Case, s: DetectSettings) -> None:
                    count(DISTINCT t // 86400) AS days, max(duration_s) AS longest
             FROM scam_calls WHERE answered AND callee IS NOT NULL GROUP BY callee
         )
-        SELECT phone, least(1.0, score + CASE WHEN lines >= 2 AND days >= 2 THEN 0.05 ELSE 0 END)
+        SELECT phone, least(1.0, score + CASE WHEN {walked} THEN {CONFIRMED_BONUS} ELSE 0 END)
                    AS score, first_t, last_t, calls, lines, days,
-               CASE WHEN lines >= 2 AND days >= 2 THEN
+               CASE WHEN {walked} THEN
                         printf('answered %d scam calls from %d different numbers over %d days '
                                '(longest %d s)', calls, lines, days, longest)
                     ELSE printf('answered %d scam call(s), longest %d s', calls, longest) END
                    AS reason
         FROM a
-    """)
+    """)  # fmt: skip
+
+
+DETECTOR = Detector(
+    name="journeys", step="victims", progress=0.55, needs=("scam_calls",), makes=(VICTIMS,),
+    run=find_victims,
+)

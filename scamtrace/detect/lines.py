@@ -9,20 +9,45 @@ accounts whose calls came from it, weighted by calls.
 
 from __future__ import annotations
 
+from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.phones import BUSINESS_TYPES, calling_code, calling_code_sql, number_facts
 from scamtrace.core.sql import run
-from scamtrace.detect.settings import DetectSettings
+from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.settings import (
+    HOTLINE_MAX_IDS,
+    HOTLINE_SHARE,
+    LINE_HEAVY_ROTATION,
+    LINE_LIST,
+    LINE_LIST_SPOOFED,
+    LINE_LOCAL_SHARE,
+    LINE_NOTHING,
+    LINE_ROTATING_LIST,
+    LINE_SPOOF_BONUS,
+    DetectSettings,
+)
 from scamtrace.enrich.case import Case
+
+SIP_FEATURES = TableSpec.of(
+    "sip_features", only_with="voip_cdr", sip_account="VARCHAR", calls="BIGINT",
+    callees="BIGINT", ids="BIGINT", local_ids="BIGINT", local_share="DOUBLE",
+    answer_rate="DOUBLE", median_talk="DOUBLE", hotlines="BOOLEAN",
+)  # fmt: skip
+SIP_SCORES = TableSpec.of("sip_scores", sip_account="VARCHAR", calls="BIGINT", callees="BIGINT",
+                          ids="BIGINT", score="NUMERIC", reason="VARCHAR")  # fmt: skip
+IP_SCORES = TableSpec.of("ip_scores", source_ip="VARCHAR", calls="BIGINT", score="DOUBLE",
+                         bad_accounts="BIGINT", reason="VARCHAR")  # fmt: skip
+VOIP_SCAM = TableSpec.of("voip_scam", v_line="BIGINT", sip_account="VARCHAR",
+                         source_ip="VARCHAR", score="NUMERIC")  # fmt: skip
 
 
 def score_lines(case: Case, s: DetectSettings) -> None:
     """Create ``sip_scores``, ``ip_scores`` and ``voip_scam`` (the calls of flagged accounts)."""
     db = case.db
     if not case.has("voip_cdr"):
-        run(db, "CREATE OR REPLACE TABLE sip_scores (sip_account VARCHAR, score DOUBLE, "
-                "reason VARCHAR, calls BIGINT, callees BIGINT, ids BIGINT)")  # fmt: skip
-        run(db, "CREATE OR REPLACE TABLE ip_scores (source_ip VARCHAR, score DOUBLE, "
-                "reason VARCHAR, calls BIGINT)")  # fmt: skip
+        run(db, "CREATE OR REPLACE TABLE sip_scores (sip_account VARCHAR, calls BIGINT, "
+                "callees BIGINT, ids BIGINT, score DOUBLE, reason VARCHAR)")  # fmt: skip
+        run(db, "CREATE OR REPLACE TABLE ip_scores (source_ip VARCHAR, calls BIGINT, "
+                "score DOUBLE, bad_accounts BIGINT, reason VARCHAR)")  # fmt: skip
         run(db, "CREATE OR REPLACE TABLE voip_scam (v_line BIGINT, sip_account VARCHAR, "
                 "source_ip VARCHAR, score DOUBLE)")  # fmt: skip
         return
@@ -49,14 +74,15 @@ def score_lines(case: Case, s: DetectSettings) -> None:
     heavy = f"(local_ids >= {s.heavy_rotation_ids} AND NOT hotlines)"
     fanout = (f"(callees >= {s.fanout_min_callees} "
               f"AND callees >= {s.fanout_uniqueness} * calls)")  # fmt: skip
-    spoof = "(local_share >= 0.5)"
+    spoof = f"(local_share >= {LINE_LOCAL_SHARE})"
     run(db, f"""
         CREATE OR REPLACE TABLE sip_scores AS
         SELECT sip_account, calls, callees, local_ids AS ids,
-            CASE WHEN {rotation} AND {fanout} THEN 0.9 + 0.05 * {spoof}::INT
-                 WHEN {heavy} AND {spoof} THEN 0.7
-                 WHEN {fanout} AND {spoof} AND NOT hotlines THEN 0.45
-                 WHEN {fanout} THEN 0.3 ELSE 0.1 END AS score,
+            CASE WHEN {rotation} AND {fanout}
+                    THEN {LINE_ROTATING_LIST} + {LINE_SPOOF_BONUS} * {spoof}::INT
+                 WHEN {heavy} AND {spoof} THEN {LINE_HEAVY_ROTATION}
+                 WHEN {fanout} AND {spoof} AND NOT hotlines THEN {LINE_LIST_SPOOFED}
+                 WHEN {fanout} THEN {LINE_LIST} ELSE {LINE_NOTHING} END AS score,
             CASE WHEN {rotation} AND {fanout} THEN
                     printf('presented %d different caller IDs local to the people it called and '
                            'dialled %d numbers once each in %d calls', local_ids, callees, calls)
@@ -70,26 +96,28 @@ def score_lines(case: Case, s: DetectSettings) -> None:
                  ELSE printf('called %d numbers in %d calls', callees, calls) END AS reason
         FROM sip_features
     """)  # fmt: skip
-    run(db, """
+    flag = FLAG_THRESHOLD
+    run(db, f"""
         CREATE OR REPLACE TABLE ip_scores AS
         SELECT v.source_ip, count(*) AS calls,
-               sum(CASE WHEN a.score >= 0.5 THEN a.score ELSE 0.1 END) / count(*) AS score,
-               count(DISTINCT CASE WHEN a.score >= 0.5 THEN v.sip_account END) AS bad_accounts,
+               sum(CASE WHEN a.score >= {flag} THEN a.score ELSE {LINE_NOTHING} END) / count(*)
+                   AS score,
+               count(DISTINCT CASE WHEN a.score >= {flag} THEN v.sip_account END) AS bad_accounts,
                printf('%d of its %d calls came from %d dialling accounts',
-                      count(*) FILTER (WHERE a.score >= 0.5), count(*),
-                      count(DISTINCT CASE WHEN a.score >= 0.5 THEN v.sip_account END)) AS reason
+                      count(*) FILTER (WHERE a.score >= {flag}), count(*),
+                      count(DISTINCT CASE WHEN a.score >= {flag} THEN v.sip_account END)) AS reason
         FROM voip_cdr v JOIN sip_scores a USING (sip_account)
         WHERE v.source_ip <> ''
         GROUP BY v.source_ip
-    """)
-    run(db, """
+    """)  # fmt: skip
+    run(db, f"""
         CREATE OR REPLACE TABLE voip_scam AS
         SELECT v._line AS v_line, v.sip_account, v.source_ip, a.score
-        FROM voip_cdr v JOIN sip_scores a USING (sip_account) WHERE a.score >= 0.5
-    """)
+        FROM voip_cdr v JOIN sip_scores a USING (sip_account) WHERE a.score >= {flag}
+    """)  # fmt: skip
 
 
-def _mark_hotlines(case: Case, most: int = 50) -> None:
+def _mark_hotlines(case: Case, most: int = HOTLINE_MAX_IDS) -> None:
     """Add ``hotlines`` to ``sip_features``: the account's few presented IDs are business
     numbers (toll-free, shared-cost, UAN), as an honest company's support line presents."""
     db = case.db
@@ -103,8 +131,14 @@ def _mark_hotlines(case: Case, most: int = 50) -> None:
     for account, number in rows:
         business = facts[f"+{number}"].number_type in BUSINESS_TYPES
         per_account.setdefault(account, []).append(business)
-    hotline = [a for a, flags in per_account.items() if sum(flags) >= 0.8 * len(flags)]
+    hotline = [a for a, flags in per_account.items() if sum(flags) >= HOTLINE_SHARE * len(flags)]
     run(db, "ALTER TABLE sip_features ADD COLUMN hotlines BOOLEAN DEFAULT false")
     if hotline:
         db.executemany("UPDATE sip_features SET hotlines = true WHERE sip_account = ?",
                        [[a] for a in hotline])  # fmt: skip
+
+
+DETECTOR = Detector(
+    name="lines", step="scoring dialling lines", progress=0.4, needs=("voip_cdr",),
+    makes=(SIP_FEATURES, SIP_SCORES, IP_SCORES, VOIP_SCAM), run=score_lines,
+)  # fmt: skip

@@ -8,8 +8,11 @@ SIP account and source IP that really placed the call.
 from __future__ import annotations
 
 from scamtrace.core.sql import run
+from scamtrace.detect.detector import Detector, TableSpec
 from scamtrace.detect.settings import DetectSettings
 from scamtrace.enrich.case import Case
+
+CALL_LINK = TableSpec.of("call_link", c_line="BIGINT", v_line="BIGINT", dt="BIGINT")
 
 
 def link_calls(case: Case, settings: DetectSettings) -> int:
@@ -34,3 +37,9 @@ def link_calls(case: Case, settings: DetectSettings) -> int:
         SELECT c_line, v_line, dt FROM ranked WHERE rc = 1 AND rv = 1
     """)  # fmt: skip
     return case.count("SELECT count(*) FROM call_link")
+
+
+DETECTOR = Detector(
+    name="linking", step="linking carrier and VoIP records", progress=0.3,
+    needs=("carrier_cdr", "voip_cdr"), makes=(CALL_LINK,), run=link_calls,
+)  # fmt: skip

@@ -9,11 +9,39 @@ its payers and the money stays. From each mule the money is followed through lat
 
 from __future__ import annotations
 
+from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.sql import run
-from scamtrace.detect.settings import DetectSettings
+from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.settings import (
+    MULE_BASE,
+    MULE_FED_SHARE,
+    MULE_FRESH,
+    MULE_LAYER_DECAY,
+    MULE_PASSES_ON,
+    MULE_PERSONAL,
+    MULE_THREE_VICTIMS,
+    MULE_TWO_VICTIMS,
+    DetectSettings,
+)
 from scamtrace.enrich.case import Case
 
 DAY = 86400
+
+MULES = TableSpec.of("mules", account="VARCHAR", score="DOUBLE", layer="INTEGER",
+                     reason="VARCHAR")  # fmt: skip
+FRAUD_TRANSFERS = TableSpec.of("fraud_transfers", line="BIGINT", tx_id="VARCHAR",
+                               score="DOUBLE", kind="VARCHAR", mule="VARCHAR")  # fmt: skip
+PAID = TableSpec.of("paid", phone="BIGINT", score="DOUBLE", reason="VARCHAR")
+VICTIM_PAYMENTS = TableSpec.of(
+    "victim_payments", line="BIGINT", tx_id="VARCHAR", time="BIGINT", payer="VARCHAR",
+    payee="VARCHAR", amount="NUMERIC", currency="VARCHAR", phone="BIGINT",
+    victim_score="NUMERIC", days_after="DOUBLE",
+)  # fmt: skip
+MULE_CANDIDATES = TableSpec.of(
+    "mule_candidates", account="VARCHAR", victim_payers="BIGINT", taken="NUMERIC",
+    first_in="BIGINT", currency="VARCHAR", payers="BIGINT", inflow="NUMERIC",
+    out_fast="NUMERIC", opened_on="DATE", kind="VARCHAR", passes_on="BOOLEAN", fresh="BOOLEAN",
+)  # fmt: skip
 
 
 def follow_money(case: Case, s: DetectSettings) -> None:
@@ -64,20 +92,22 @@ def follow_money(case: Case, s: DetectSettings) -> None:
         WHERE i.victim_payers >= {s.mule_victim_share} * p.payers
           AND i.taken >= {s.mule_victim_share} * p.inflow
     """)  # fmt: skip
-    run(db, """
+    run(db, f"""
         INSERT INTO mules
         SELECT account,
-               least(1.0, 0.2 + 0.25 * (victim_payers >= 2)::INT + 0.1 * (victim_payers >= 3)::INT
-                     + 0.2 * passes_on::INT + 0.15 * coalesce(fresh, false)::INT
-                     + 0.05 * (coalesce(kind, '') = 'personal')::INT) AS score,
+               least(1.0, {MULE_BASE} + {MULE_TWO_VICTIMS} * (victim_payers >= 2)::INT
+                     + {MULE_THREE_VICTIMS} * (victim_payers >= 3)::INT
+                     + {MULE_PASSES_ON} * passes_on::INT
+                     + {MULE_FRESH} * coalesce(fresh, false)::INT
+                     + {MULE_PERSONAL} * (coalesce(kind, '') = 'personal')::INT) AS score,
                1 AS layer,
                concat(printf('received %s %s from %d of its %d payers after their scam calls',
-                             format('{:,.2f}', taken), currency, victim_payers, payers),
+                             format('{{:,.2f}}', taken), currency, victim_payers, payers),
                       CASE WHEN passes_on THEN ', and passed it on within days' ELSE '' END,
                       CASE WHEN fresh THEN printf(' (account opened %s)', opened_on) ELSE '' END)
         FROM mule_candidates
-    """)
-    run(db, "DELETE FROM mules WHERE score < 0.5")
+    """)  # fmt: skip
+    run(db, f"DELETE FROM mules WHERE score < {FLAG_THRESHOLD}")
     # Layers after the first: accounts fed mostly by mules, until the money leaves.
     for layer in range(2, s.follow_layers + 2):
         added = run(db, f"""
@@ -94,38 +124,46 @@ def follow_money(case: Case, s: DetectSettings) -> None:
                 SELECT payee_account AS account, sum(amount) AS inflow FROM transfers
                 SEMI JOIN sent ON sent.account = transfers.payee_account GROUP BY payee_account
             )
-            SELECT account, up * 0.95, {layer},
+            SELECT account, up * {MULE_LAYER_DECAY}, {layer},
                    printf('received %s %s from %d mule account(s), %d%% of all it received%s',
                           format('{{:,.2f}}', from_mules), currency, mule_payers,
                           CAST(round(100 * from_mules / inflow) AS INTEGER),
                           CASE WHEN channel = 'international' THEN ', sent abroad' ELSE '' END)
             FROM sent JOIN inflow USING (account)
-            WHERE from_mules >= 0.5 * inflow AND up * 0.95 >= 0.5
+            WHERE from_mules >= {MULE_FED_SHARE} * inflow
+              AND up * {MULE_LAYER_DECAY} >= {FLAG_THRESHOLD}
             RETURNING account
         """)  # fmt: skip
         if not added:
             break
-    run(db, """
+    # A payment into a mule is as sure as a finding, however unsure its payer is as a victim.
+    run(db, f"""
         INSERT INTO fraud_transfers
-        SELECT p.line, p.tx_id, least(m.score, greatest(p.victim_score, 0.5)), 'victim_payment',
-               m.account
+        SELECT p.line, p.tx_id, least(m.score, greatest(p.victim_score, {FLAG_THRESHOLD})),
+               'victim_payment', m.account
         FROM victim_payments p JOIN mules m ON m.account = p.payee AND m.layer = 1
-    """)
-    run(db, """
+    """)  # fmt: skip
+    run(db, f"""
         INSERT INTO fraud_transfers
-        SELECT t._line, t.tx_id, m.score * 0.95,
+        SELECT t._line, t.tx_id, m.score * {MULE_LAYER_DECAY},
                CASE WHEN t.payee_account = '' OR t.channel IN ('atm', 'international')
                          OR n.layer IS NULL THEN 'cash_out' ELSE 'layering' END, m.account
         FROM transfers t JOIN mules m ON m.account = t.payer_account
         LEFT JOIN mules n ON n.account = t.payee_account
         WHERE n.layer IS NOT NULL OR t.payee_account = '' OR t.channel IN ('atm', 'international')
-    """)
-    run(db, """
+    """)  # fmt: skip
+    run(db, f"""
         INSERT INTO paid
-        SELECT p.phone, max(least(m.score, greatest(p.victim_score, 0.5))),
+        SELECT p.phone, max(least(m.score, greatest(p.victim_score, {FLAG_THRESHOLD}))),
                arg_max(printf('paid %s %s into mule account %s %.1f days after the first scam call',
-                              format('{:,.2f}', p.amount), p.currency, p.payee, p.days_after),
+                              format('{{:,.2f}}', p.amount), p.currency, p.payee, p.days_after),
                        (p.amount, p.payee, p.days_after, p.currency))
         FROM victim_payments p JOIN mules m ON m.account = p.payee AND m.layer = 1
         WHERE p.phone IS NOT NULL GROUP BY p.phone
-    """)
+    """)  # fmt: skip
+
+
+DETECTOR = Detector(
+    name="mules", step="money", progress=0.6, needs=("transfers", "accounts", "victims"),
+    makes=(MULES, FRAUD_TRANSFERS, PAID, VICTIM_PAYMENTS, MULE_CANDIDATES), run=follow_money,
+)  # fmt: skip

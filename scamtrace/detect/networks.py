@@ -17,27 +17,39 @@ import igraph as ig
 import leidenalg
 
 from scamtrace.core.sql import insert_rows, run
+from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.settings import (
+    ENGAGED_S,
+    LIST_GAP,
+    LIST_WINDOW_S,
+    MIN_COMMUNITY,
+    RESOLUTION,
+    TIMING_SHARE,
+    DetectSettings,
+)
+from scamtrace.detect.spoofing import SCAM_CALLS
 from scamtrace.enrich.case import Case
 
+#: Leiden's random seed: the same case gives the same networks, run after run.
 SEED = 20160701
-#: A victim held this long by two centers was handed from one to the other.
-ENGAGED_S = 60
-#: Neighbouring numbers of one dialling list, dialled within the hour.
-LIST_GAP = 32
-LIST_WINDOW_S = 3600
-#: Attribute a call to a network by its hour only when that network placed this share.
-TIMING_SHARE = 0.8
-#: Leiden resolution (configuration model): below 1 favours keeping a network whole; the
-#: middle of the range (0.6 to 0.9) that split every simulated preset and seed correctly.
-RESOLUTION = 0.75
-#: Smallest community named a network when there are no centers to build networks from.
-MIN_COMMUNITY = 10
+
+CALL_CENTER = SCAM_CALLS.plus("call_center", center="INTEGER", network="INTEGER")
+CENTER_NETWORK = TableSpec.of("center_network", center="INTEGER", network="INTEGER")
+NUMBER_GROUP = TableSpec.of("number_group", value="BIGINT", center="INTEGER", network="INTEGER")
+VICTIM_GROUP = NUMBER_GROUP.plus("victim_group")
+MULE_GROUP = TableSpec.of("mule_group", value="VARCHAR", network="INTEGER")
+SCRIPT_NETWORK = TableSpec.of("script_network", script_group="BIGINT", network="INTEGER")
+HEARD_NETWORK = TableSpec.of("heard_network", temporary=True, value="BIGINT", network="INTEGER")
+#: Filled only when there are no centers (networks of numbers, victims and accounts instead).
+ENTITY_NETWORK = TableSpec.of("entity_network", kind="VARCHAR", value="VARCHAR",
+                              network="INTEGER")  # fmt: skip
 
 
-def assign_networks(case: Case) -> None:
+def assign_networks(case: Case, _settings: DetectSettings) -> None:
     """Create ``call_center`` (scam calls with their center), ``center_network``,
     ``number_group``, ``victim_group`` and ``mule_group`` (center and network per entity)."""
     db = case.db
+    run(db, "CREATE OR REPLACE TABLE entity_network (kind VARCHAR, value VARCHAR, network INTEGER)")
     run(db, """
         CREATE OR REPLACE TABLE call_center AS
         SELECT s.*, lc.center FROM scam_calls s
@@ -257,7 +269,6 @@ def _entity_communities(case: Case) -> None:
     # or centers to tie them, only communities of some size are named.
     sizes = Counter(membership)
     membership = [m if sizes[m] >= MIN_COMMUNITY else -1 for m in membership]
-    run(db, "CREATE OR REPLACE TABLE entity_network (kind VARCHAR, value VARCHAR, network INTEGER)")
     insert_rows(db, "entity_network", [[k, v, membership[n]] for (k, v), n in nodes.items()
                     if membership[n] >= 0])  # fmt: skip
 
@@ -274,3 +285,13 @@ def _leiden(n: int, weighted: list[tuple[int, int, int]]) -> list[int]:
                                     weights="weight", resolution_parameter=RESOLUTION,
                                     seed=SEED)  # fmt: skip
     return list(part.membership)
+
+
+DETECTOR = Detector(
+    name="networks", step="networks", progress=0.8,
+    needs=("transfers", "scam_calls", "line_center", "transcript_calls", "fraud_transfers",
+           "victim_payments", "mules"),
+    makes=(CALL_CENTER, CENTER_NETWORK, NUMBER_GROUP, VICTIM_GROUP, MULE_GROUP, SCRIPT_NETWORK,
+           HEARD_NETWORK, ENTITY_NETWORK),
+    run=assign_networks,
+)  # fmt: skip

@@ -1,4 +1,12 @@
-"""Every threshold and window of detection, typed, in one place, with why it has its value."""
+"""Every threshold, window and weight of detection, in one place, with why it has its value.
+
+``DetectSettings`` holds what a case may change (``--settings FILE.yaml``; recorded in
+``summary.json``). The constants after it are the score weights: they fix what a score means
+(the flag threshold ``contract.FLAG_THRESHOLD``, 0.5, separates findings from leads; ``LEAD_MIN``
+is the floor of a lead), so they are not per-case settings. Scores are additive evidence on a
+0-1 scale (``docs/adr/0002-detectors-as-sql.md``): a weight says how strong one kind of evidence
+is next to the others and to the threshold.
+"""
 
 from __future__ import annotations
 
@@ -16,44 +24,189 @@ class DetectSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Each value says what dialling operations, mule accounts and honest traffic do in general
+    # (the detectors' docstrings and README "scamtrace detect"), not what fits one simulated
+    # world; the simulated presets and seeds only checked them (tests/detect/test_quality.py).
+
+    #: Two operators' switches stamp one call a few seconds apart (set-up and routing delays,
+    #: clocks that differ a little); one-to-one nearest-first matching within ten seconds keeps
+    #: two calls to one number apart.
     link_tolerance_s: int = Field(10, ge=0, description="carrier and VoIP start times of one call")
+    #: A household or a shop calls fewer people than this in a case; a dialling list more.
     fanout_min_callees: int = Field(8, ge=1, description="distinct callees for a dialling line")
+    #: A list is dialled once per number, so callees per call is near 1; people and companies
+    #: call the same numbers again (family, customers calling back).
     fanout_uniqueness: float = Field(
         0.85, gt=0, le=1, description="callees per call: lists are dialled once per number"
     )
+    #: A person or a company presents one number (two with a second line); a rotating
+    #: dialler presents a new one every few calls.
     rotation_min_ids: int = Field(3, ge=2, description="caller IDs one SIP account presents")
+    #: So many local-looking IDs from abroad are a dialler even when its list is short or
+    #: called back (the 'policeman' calls his victims again).
     heavy_rotation_ids: int = Field(
         10, ge=2, description="caller IDs that mark a dialler even without a long list"
     )
+    #: An emigrant family calls a circle of relatives and friends at home, a dozen at most.
     family_max_callees: int = Field(12, ge=1, description="a household's circle abroad")
+    #: Answered scam openers last a few minutes before the hand-over; calls home last longer.
     short_call_s: int = Field(240, ge=1, description="answered scam openers are short")
+    #: Victims pay within days of the last scam call, while the script's pressure lasts.
     payment_window_days: float = Field(10, gt=0, description="scam call to payment")
+    #: Mules forward each deposit within hours to days, before the account is frozen.
     pass_through_hours: float = Field(72, gt=0, description="mules forward within days")
+    #: A mule keeps a small cut and passes the rest on; a shop or a landlord keeps it all.
     pass_through_share: float = Field(0.6, gt=0, le=1, description="share of inflow forwarded")
+    #: Most of a mule's payers (and of its inflow) are victims; a shop's victims are a few of
+    #: its many customers.
     mule_victim_share: float = Field(0.4, gt=0, le=1, description="payers who are victims")
+    #: First-layer mules are opened for the operation, weeks to months before use.
     fresh_account_days: int = Field(365, ge=1, description="accounts opened for the operation")
+    #: Money seen in the case leaves the mule chain (ATM, abroad) within a few layers.
     follow_layers: int = Field(4, ge=1, description="layers of money to follow after the first")
+    #: Enough records for a person to check a finding; the report shows them all.
     evidence_per_entity: int = Field(20, ge=1, description="records kept behind each finding")
+    #: Presented numbers and victims number in the hundreds of thousands in a big case.
     evidence_per_call_entity: int = Field(
         4, ge=1, description="records behind each presented number and victim (there are many)"
     )
+    #: One complaint alone is a lead, not a finding: under contract.FLAG_THRESHOLD (0.5) and
+    #: above LEAD_MIN (0.4), so it is listed in leads.csv.
     report_alone_score: float = Field(0.45, ge=0, le=1, description="one report, no behaviour")
+    #: The classifier's own decision threshold (its scores are calibrated probabilities).
     transcript_scam_score: float = Field(
         0.5, gt=0, lt=1, description="classifier score from which a transcript reads as a scam"
     )
+    #: A subscriber heard on a scam call is a victim, flagged, but less sure than one who
+    #: answered calls of a flagged line or filed a complaint.
     transcript_victim_score: float = Field(
         0.6, ge=0, le=1, description="subscriber heard on a scam call, no other behaviour"
     )
+    #: Line reputation (docs/adr/0004-line-reputation.md): on by default.
     reputation: bool = Field(True, description="score lines against the known fraud lines")
+    #: ADR 0004: the reputation from which a line is said to behave like the known fraud lines.
     reputation_min: float = Field(
         0.9, ge=0, le=1, description="reputation at which a line is like the known fraud lines"
     )
+    #: ADR 0004: reputation only corroborates a line whose own behaviour already counts.
     reputation_floor: float = Field(
         0.3, ge=0, le=1, description="own behavioural score a line needs before reputation lifts it"
     )
+    #: ADR 0004: corroboration, never enough to lift a line from the floor to the flag.
     reputation_lift: float = Field(
         0.05, ge=0, le=0.2, description="corroboration, never enough to flag on its own"
     )
+
+
+# ----------------------------------------------------------------------------- score weights
+#: Entities under the flag threshold and at least this are leads (``leads.csv``): one
+#: complaint alone (``report_alone_score``), a fan-out line with local-looking IDs.
+LEAD_MIN = 0.4
+
+# Dialling lines (lines.py). Rotating local-looking caller IDs while dialling a list once each
+# is what a call center's line does and neither a household nor an honest company does.
+#: Rotation and a list dialled once each: a call center's line, near certain.
+LINE_ROTATING_LIST = 0.9
+#: ... and most of its calls present a number local to the callee: the spoofing itself.
+LINE_SPOOF_BONUS = 0.05
+#: Many local-looking IDs from abroad without a long list: a dialler calling victims back.
+LINE_HEAVY_ROTATION = 0.7
+#: A list with one local-looking ID from abroad: a lead (between LEAD_MIN and the flag).
+LINE_LIST_SPOOFED = 0.45
+#: A list with the line's own ID: what an honest call center does; under the lead floor.
+LINE_LIST = 0.3
+#: Anything else: a line seen, nothing shown. An IP counts calls of unflagged accounts so too.
+LINE_NOTHING = 0.1
+#: Share of an account's calls presenting a number local to the callee that makes it spoof:
+#: most of them (travellers and emigrants present their own number, foreign to the callee).
+LINE_LOCAL_SHARE = 0.5
+#: An account whose presented IDs are at least this share of business numbers (toll-free,
+#: shared cost) is a company's hotline: companies present their own service numbers.
+HOTLINE_SHARE = 0.8
+#: Accounts presenting more IDs than this are not looked up as hotlines (a company has a few
+#: service numbers; the lookup is per number, in Python).
+HOTLINE_MAX_IDS = 50
+
+# Spoofed caller IDs (spoofing.py): a local number on a call from abroad, by its behaviour.
+#: A company hotline presented from abroad is what honest call centers do: behaviour alone
+#: never flags one (a complaint or a dialling line behind it must).
+HOTLINE_CAP = 0.35
+#: A local number from abroad: travellers and emigrants too, so under the lead floor alone ...
+NUMBER_BASE = 0.35
+#: ... each callee called once, like a list: a lead ...
+NUMBER_LIST_ONCE = 0.35
+#: ... also in use at home at the same time (a forgery of a real subscriber's number), or
+#: mostly unanswered or short (openers, not conversations): each tips it over the flag.
+NUMBER_AT_HOME = 0.1
+NUMBER_SHORT = 0.1
+#: A small circle called again and again from abroad: a family member.
+NUMBER_FAMILY = 0.2
+#: Callees per call under this: each person called at least twice on average (a circle).
+NUMBER_FAMILY_REPEAT = 0.5
+#: Answered on fewer than half of the calls: openers that people hang up on.
+NUMBER_ANSWER_RATE = 0.5
+#: Numbers presented on fewer calls are not looked up as business numbers (one call says
+#: nothing of behaviour; the lookup is per number, in Python).
+NUMBER_LOOKUP_MIN_CALLS = 5
+
+# Victims (journeys.py) and complaints (complaints.py, assemble.py).
+#: Walked through the script: answered scam calls from this many numbers on this many days.
+JOURNEY_MIN_LINES = 2
+JOURNEY_MIN_DAYS = 2
+#: Corroboration of what behaviour already flagged (a victim walked through the script, a
+#: complaint naming a flagged line, account or victim): a little surer, never a new finding.
+CONFIRMED_BONUS = 0.05
+#: A complaint naming an entity that behaviour did not flag raises it more than one it did.
+COMPLAINT_RAISES = 0.1
+#: A second, independent complaint (or transcript) about an entity behaviour does not show:
+#: two victims do not mistake the same number, so one alone (0.45) becomes a finding.
+COMPLAINTS_AGREE = 0.2
+#: Keystrokes a remembered number or account may be off by (Damerau-Levenshtein): victims
+#: misremember a digit or swap two.
+MAX_TYPO = 2
+#: A subscriber who filed a complaint about scam calls none of the records show.
+VICTIM_COMPLAINED = 0.75
+#: A complaint reporting a loss no transfer in the case shows.
+PAID_COMPLAINED = 0.6
+
+# Mule accounts (mules.py): a first-layer mule by what the money does.
+#: Victims paid it, after their scam calls ...
+MULE_BASE = 0.2
+#: ... two and three victims: not one victim paying a shop ...
+MULE_TWO_VICTIMS = 0.25
+MULE_THREE_VICTIMS = 0.1
+#: ... passing the money on within days, as a shop or a landlord does not ...
+MULE_PASSES_ON = 0.2
+#: ... an account opened shortly before (opened for the operation) ...
+MULE_FRESH = 0.15
+#: ... a personal account (a shop's is a business account).
+MULE_PERSONAL = 0.05
+#: Each layer of money further from the victims is a little less sure of its mule.
+MULE_LAYER_DECAY = 0.95
+#: A later-layer mule received at least this share of its money from mules.
+MULE_FED_SHARE = 0.5
+
+# Words (texts.py).
+#: A script group is a script read on at least two calls: one call is one conversation.
+SCRIPT_MIN_CALLS = 2
+
+# Line reputation (number_reputation.py).
+#: Fewer lines of a kind than this: nothing to learn from.
+REPUTATION_MIN_LINES = 3
+
+# Networks (networks.py).
+#: A victim held this long by two centers was handed from one to the other.
+ENGAGED_S = 60
+#: Neighbouring numbers of one dialling list, dialled within the hour.
+LIST_GAP = 32
+LIST_WINDOW_S = 3600
+#: Attribute a call to a network by its hour only when that network placed this share.
+TIMING_SHARE = 0.8
+#: Leiden resolution (configuration model): below 1 favours keeping a network whole; the
+#: middle of the range (0.6 to 0.9) that split every simulated preset and seed correctly.
+RESOLUTION = 0.75
+#: Smallest community named a network when there are no centers to build networks from.
+MIN_COMMUNITY = 10
 
 
 def load_settings(path: Path | None) -> DetectSettings:

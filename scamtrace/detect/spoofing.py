@@ -9,14 +9,45 @@ the VoIP provider's record of the call is linked, the line that really placed it
 
 from __future__ import annotations
 
+from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.phones import BUSINESS_TYPES, calling_code, calling_code_sql, number_facts
 from scamtrace.core.sql import insert_rows, run
-from scamtrace.detect.settings import DetectSettings
+from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.settings import (
+    HOTLINE_CAP,
+    NUMBER_ANSWER_RATE,
+    NUMBER_AT_HOME,
+    NUMBER_BASE,
+    NUMBER_FAMILY,
+    NUMBER_FAMILY_REPEAT,
+    NUMBER_LIST_ONCE,
+    NUMBER_LOOKUP_MIN_CALLS,
+    NUMBER_SHORT,
+    DetectSettings,
+)
 from scamtrace.enrich.case import Case
 
-#: A company hotline presented from abroad is what honest call centers do: behaviour alone
-#: never flags one (a complaint or a dialling line behind it must).
-HOTLINE_CAP = 0.35
+NUMBER_SCORES = TableSpec.of("number_scores", caller="BIGINT", calls="BIGINT", callees="BIGINT",
+                             score="NUMERIC", reason="VARCHAR")  # fmt: skip
+#: Without VoIP records the line behind a call is unknown: its columns are untyped NULLs.
+CARRIER_CALLS = TableSpec.of(
+    "carrier_calls", only_with="carrier_cdr", _line="BIGINT", call_id="VARCHAR",
+    start_time="BIGINT", caller_number="BIGINT", called_number="BIGINT", answered="BOOLEAN",
+    duration_s="BIGINT", ingress_trunk="VARCHAR", ingress_country="VARCHAR",
+    line_score="NUMERIC", sip_account="VARCHAR", source_ip="VARCHAR",
+)  # fmt: skip
+NUMBER_FEATURES = TableSpec.of(
+    "number_features", only_with="carrier_cdr", caller="BIGINT", calls="BIGINT",
+    callees="BIGINT", answer_rate="DOUBLE", median_talk="DOUBLE", linked="BIGINT",
+    line_score="NUMERIC",
+)  # fmt: skip
+HOME_USE = TableSpec.of("home_use", only_with="carrier_cdr", caller="BIGINT")
+BUSINESS_NUMBERS = TableSpec.of("business_numbers", only_with="carrier_cdr", caller="BIGINT")
+SCAM_CALLS = TableSpec.of(
+    "scam_calls", source="VARCHAR", line="BIGINT", call_id="VARCHAR", caller="BIGINT",
+    callee="BIGINT", t="BIGINT", answered="BOOLEAN", duration_s="BIGINT", score="NUMERIC",
+    sip_account="VARCHAR", source_ip="VARCHAR", unallocated="BOOLEAN",
+)  # fmt: skip
 
 
 def score_presented_numbers(case: Case, s: DetectSettings) -> None:
@@ -24,8 +55,8 @@ def score_presented_numbers(case: Case, s: DetectSettings) -> None:
     (carrier-side verdict per presented number) and ``scam_calls`` (every call judged scam,
     from either view, with the line behind it where known)."""
     db = case.db
-    run(db, "CREATE OR REPLACE TABLE number_scores (caller BIGINT, score DOUBLE, reason VARCHAR, "
-            "calls BIGINT, callees BIGINT)")  # fmt: skip
+    run(db, "CREATE OR REPLACE TABLE number_scores (caller BIGINT, calls BIGINT, callees BIGINT, "
+            "score DOUBLE, reason VARCHAR)")  # fmt: skip
     scam_parts = []
     if case.has("voip_cdr"):
         scam_parts.append("""
@@ -37,15 +68,16 @@ def score_presented_numbers(case: Case, s: DetectSettings) -> None:
         """)
     if case.has("carrier_cdr"):
         _carrier_calls(case, s)
-        scam_parts.append("""
+        scam_parts.append(f"""
             SELECT 'carrier_cdr' AS source, c._line AS line, c.call_id,
                    c.caller_number AS caller, c.called_number AS callee, c.start_time AS t,
                    c.answered, c.duration_s,
                    greatest(coalesce(c.line_score, 0), coalesce(n.score, 0)) AS score,
                    c.sip_account, c.source_ip, false AS unallocated
             FROM carrier_calls c LEFT JOIN number_scores n ON n.caller = c.caller_number
-            WHERE c.line_score >= 0.5 OR (c.line_score IS NULL AND n.score >= 0.5)
-        """)
+            WHERE c.line_score >= {FLAG_THRESHOLD}
+               OR (c.line_score IS NULL AND n.score >= {FLAG_THRESHOLD})
+        """)  # fmt: skip
     if scam_parts:
         run(db, "CREATE OR REPLACE TABLE scam_calls AS " + " UNION ALL ".join(scam_parts))
     else:
@@ -96,15 +128,17 @@ def _carrier_calls(case: Case, s: DetectSettings) -> None:
         SEMI JOIN number_features f ON f.caller = c.caller_number
         WHERE upper(c.ingress_country) = '{home_iso}'
     """)  # fmt: skip
-    rows = run(db, "SELECT caller FROM number_features WHERE calls >= 5")
+    rows = run(db, f"SELECT caller FROM number_features WHERE calls >= {NUMBER_LOOKUP_MIN_CALLS}")
     facts = number_facts(f"+{r[0]}" for r in rows)
     business = [[int(n[1:])] for n, f in facts.items() if f.number_type in BUSINESS_TYPES]
     run(db, "CREATE OR REPLACE TABLE business_numbers (caller BIGINT)")
     if business:
         insert_rows(db, "business_numbers", business)
     once = f"(f.callees >= {s.fanout_uniqueness} * f.calls)"
-    short = f"(f.answer_rate < 0.5 OR coalesce(f.median_talk, 0) < {s.short_call_s})"
-    family = f"(f.callees <= {s.family_max_callees} AND f.callees < 0.5 * f.calls)"
+    short = (f"(f.answer_rate < {NUMBER_ANSWER_RATE} "
+             f"OR coalesce(f.median_talk, 0) < {s.short_call_s})")  # fmt: skip
+    family = (f"(f.callees <= {s.family_max_callees} "
+              f"AND f.callees < {NUMBER_FAMILY_REPEAT} * f.calls)")  # fmt: skip
     run(db, f"""
         CREATE OR REPLACE TABLE number_scores AS
         WITH x AS (
@@ -114,10 +148,11 @@ def _carrier_calls(case: Case, s: DetectSettings) -> None:
         )
         SELECT caller, calls, callees,
             CASE WHEN linked > 0 THEN line_score
-                 WHEN {family} THEN 0.2
+                 WHEN {family} THEN {NUMBER_FAMILY}
                  WHEN business THEN {HOTLINE_CAP}
-                 ELSE least(1.0, 0.35 + 0.35 * {once}::INT + 0.1 * at_home::INT
-                                 + 0.1 * {short}::INT) END AS score,
+                 ELSE least(1.0, {NUMBER_BASE} + {NUMBER_LIST_ONCE} * {once}::INT
+                                 + {NUMBER_AT_HOME} * at_home::INT
+                                 + {NUMBER_SHORT} * {short}::INT) END AS score,
             CASE WHEN linked > 0 THEN printf('shown on %d calls from abroad placed by a VoIP '
                                              'line scored %.2f', calls, line_score)
                  WHEN {family} THEN printf('calls a circle of %d people from abroad, again and '
@@ -131,3 +166,12 @@ def _carrier_calls(case: Case, s: DetectSettings) -> None:
                 AS reason
         FROM x f
     """)  # fmt: skip
+
+
+DETECTOR = Detector(
+    name="spoofing", step="spoofed caller IDs", progress=0.5,
+    needs=("carrier_cdr", "voip_cdr", "call_link", "sip_scores", "voip_scam"),
+    makes=(NUMBER_SCORES, CARRIER_CALLS, NUMBER_FEATURES, HOME_USE, BUSINESS_NUMBERS,
+           SCAM_CALLS),
+    run=score_presented_numbers,
+)  # fmt: skip

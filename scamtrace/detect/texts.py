@@ -15,13 +15,26 @@ import pyarrow as pa
 
 from scamtrace.core.phones import e164_sql
 from scamtrace.core.sql import run
-from scamtrace.detect.settings import DetectSettings
+from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.settings import SCRIPT_MIN_CALLS, DetectSettings
 from scamtrace.enrich.case import Case
 
 #: Caller sentences shown as a script group's example.
 EXAMPLE_LINES = 3
 #: Calls listed behind each script group (the first ones in time).
 EXAMPLE_CALLS = 20
+
+TRANSCRIPT_SCORES = TableSpec.of(
+    "transcript_scores", _line="BIGINT", call_id="VARCHAR", source="VARCHAR", language="VARCHAR",
+    scam_score="DOUBLE", scam_type="VARCHAR", script_group="BIGINT", example="VARCHAR",
+)  # fmt: skip
+TRANSCRIPT_CALLS = TRANSCRIPT_SCORES.plus("transcript_calls", caller="BIGINT", callee="BIGINT",
+                                          t="BIGINT", sip_account="VARCHAR")  # fmt: skip
+NARRATIVE_INDICATORS = TableSpec.of("narrative_indicators", report_id="VARCHAR", kind="VARCHAR",
+                                    value="VARCHAR")  # fmt: skip
+NARRATIVE_NUMBERS = TableSpec.of("narrative_numbers", report_id="VARCHAR", number="BIGINT")
+NARRATIVE_ACCOUNTS = TableSpec.of("narrative_accounts", report_id="VARCHAR", account="VARCHAR")
+NARRATIVE_AMOUNTS = TableSpec.of("narrative_amounts", report_id="VARCHAR", amount="DOUBLE")
 
 
 def read_texts(case: Case, s: DetectSettings) -> int:
@@ -150,10 +163,19 @@ def script_table_sql() -> str:
                arg_max(example, (length(example), example)) AS example,
                array_to_string(list(call_id ORDER BY t, call_id)[:{EXAMPLE_CALLS}], ';')
                    AS call_ids
-        FROM g GROUP BY script_group HAVING count(*) >= 2
+        FROM g GROUP BY script_group HAVING count(*) >= {SCRIPT_MIN_CALLS}
     """
 
 
 def scripts_found(case: Case) -> list[tuple[Any, ...]]:
     """The script groups, biggest first (for summaries and tests)."""
     return run(case.db, f"SELECT * FROM ({script_table_sql()}) ORDER BY calls DESC")
+
+
+DETECTOR = Detector(
+    name="texts", step="transcripts and narratives", progress=0.65,
+    needs=("transcripts", "reports", "carrier_cdr", "voip_cdr", "call_link"),
+    makes=(TRANSCRIPT_SCORES, TRANSCRIPT_CALLS, NARRATIVE_INDICATORS, NARRATIVE_NUMBERS,
+           NARRATIVE_ACCOUNTS, NARRATIVE_AMOUNTS),
+    run=read_texts,
+)  # fmt: skip

@@ -152,7 +152,7 @@ def merge(
               f"lines; {s.resolved:,} of {s.numbers:,} numbers re-identified, {s.unresolved:,} "
               "kept as leads")  # fmt: skip
     if findings is not None:
-        from scamtrace.detect.pipeline import detect
+        from scamtrace.detect.runner import detect
 
         result = detect(out_dir, findings, overwrite=overwrite)
         leads = write_exchange_leads(out_dir, findings)

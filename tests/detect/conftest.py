@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scamtrace.detect.pipeline import detect
+from scamtrace.detect.runner import detect
+from scamtrace.report import write_report
 from tests.detect.handmade import build
 
 
@@ -31,4 +32,5 @@ def handmade(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def handmade_findings(tmp_path_factory: pytest.TempPathFactory, handmade: Path) -> Path:
     out = tmp_path_factory.mktemp("findings") / "handmade"
     detect(handmade, out)
+    write_report(out)  # as the CLI does after detect
     return out

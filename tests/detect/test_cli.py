@@ -26,6 +26,17 @@ def test_detect_command_writes_findings_and_says_what_it_lacked(tmp_path: Path) 
     assert (out / "report.html").is_file()
 
 
+def test_the_report_is_written_into_the_findings_folder_and_names_it(tmp_path: Path) -> None:
+    case = build(tmp_path / "case")
+    out = tmp_path / "madrid-findings"
+    result = CliRunner().invoke(app, ["detect", str(case), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "<code>madrid-findings</code>" in report
+    assert ".partial-" not in report
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case", "madrid-findings"]
+
+
 def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     settings = tmp_path / "settings.yaml"
     settings.write_text("link_tolerance_s: -3\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scamtrace.detect.pipeline import detect
+from scamtrace.detect.runner import detect
 
 
 def test_findings_do_not_depend_on_threads_or_runs(
@@ -26,12 +26,3 @@ def test_findings_do_not_depend_on_threads_or_runs(
     for other in folders[1:]:
         for name in tables:
             assert (other / name).read_bytes() == (first / name).read_bytes(), name
-
-
-def test_the_report_names_the_findings_folder_not_the_one_written_aside(
-    small_case: Path, tmp_path: Path
-) -> None:
-    detect(small_case, tmp_path / "madrid-findings")
-    report = (tmp_path / "madrid-findings" / "report.html").read_text(encoding="utf-8")
-    assert "<code>madrid-findings</code>" in report
-    assert ".partial-" not in report

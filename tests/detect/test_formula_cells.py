@@ -18,9 +18,10 @@ import pytest
 
 from scamtrace.core.findings import evidence_spans, read_evidence
 from scamtrace.core.formulas import TRIGGERS, neutral
-from scamtrace.detect.pipeline import detect
+from scamtrace.detect.runner import detect
 from scamtrace.evaluate import evaluate
 from scamtrace.language.classifier import THRESHOLD, load_classifier
+from scamtrace.report import write_report
 from scamtrace.report.html import ENTITY_COLUMNS, read_findings_csv
 from scamtrace.share.export.base import load_findings, write_findings
 from scamtrace.simulate.text import render_transcripts
@@ -82,6 +83,7 @@ def case_and_findings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, P
             w.writerow(["mule_account", neutral(RENAMED[mule]), "n1", "", "mule"])
     out = root / "findings"
     detect(case, out)
+    write_report(out)
     return case, out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scamtrace.detect.pipeline import detect
+from scamtrace.detect.runner import detect
 from tests.detect import handmade as hm
 from tests.detect.conftest import flagged, read_rows
 from tests.detect.handmade import build

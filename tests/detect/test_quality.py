@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scamtrace.detect.pipeline import detect
+from scamtrace.detect.runner import detect
 from scamtrace.evaluate import Evaluation, evaluate
 from tests.conftest import make_case
 

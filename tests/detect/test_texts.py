@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from scamtrace.detect.pipeline import detect
+from scamtrace.detect.runner import detect
 from scamtrace.language.classifier import THRESHOLD, load_classifier
+from scamtrace.report import write_report
 from scamtrace.simulate.text import render_transcripts
 from tests.conftest import make_case
 from tests.detect.conftest import flagged, read_rows
@@ -155,7 +156,7 @@ def test_script_groups_follow_the_networks(tmp_path: Path, preset: str, seed: in
         nets = [truth.get((sources[c], c)) for c in row["call_ids"].split(";")]
         by_network.setdefault(row["network_id"], set()).add(max(set(nets), key=nets.count))
     assert all(len(v) == 1 for k, v in by_network.items() if k), by_network
-    report = (tmp_path / "findings" / "report.html").read_text(encoding="utf-8")
+    report = write_report(tmp_path / "findings").read_text(encoding="utf-8")
     assert "Scripts read on its calls" in report
     assert scripts[0]["example"].split(" / ")[0] in report
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from scamtrace.cli import app
-from scamtrace.detect.pipeline import detect
+from scamtrace.detect.runner import detect
 from scamtrace.ingest import writer
 from scamtrace.ingest.base import IngestError, ReadContext
 from scamtrace.ingest.contract_tables import READER

@@ -12,9 +12,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from scamtrace.core.sql import run
-from scamtrace.detect import pipeline as p
-from scamtrace.detect.pipeline import detect
-from scamtrace.detect.reputation import score_reputation
+from scamtrace.detect.number_reputation import score_reputation
+from scamtrace.detect.registry import ORDER
+from scamtrace.detect.runner import detect
 from scamtrace.detect.settings import DetectSettings
 from scamtrace.enrich.case import Case, open_case
 
@@ -29,12 +29,13 @@ def _without_reports(case: Path, root: Path) -> Path:
 
 
 def _up_to_reputation(folder: Path, s: DetectSettings) -> Case:
-    """The detectors that run before the reputation step, in the pipeline's order."""
+    """The detectors that run before the reputation step, in detect's order."""
     case = open_case(folder)
-    for detector in (p.link_calls, p.score_lines, p.score_presented_numbers, p.find_victims,
-                     p.follow_money, p.read_reports):  # fmt: skip
-        detector(case, s)
-    return case
+    for detector in ORDER:
+        if detector.name == "number_reputation":
+            return case
+        detector.run(case, s)
+    raise AssertionError("no reputation step")
 
 
 def _truth(folder: Path) -> set[tuple[str, str]]:
@@ -67,7 +68,7 @@ def test_reputation_ranks_fraud_lines_first(small_case: Path, tmp_path_factory: 
 def test_no_known_fraud_line_scores_without_labels_and_adds_nothing(small_case: Path) -> None:
     s = DetectSettings()
     case = _up_to_reputation(small_case, s)
-    for table in ("report_numbers", "number_scores"):
+    for table in ("complaint_numbers", "number_scores"):
         run(case.db, f"DELETE FROM {table}")
     run(case.db, "UPDATE sip_scores SET score = least(score, 0.4)")
     before = run(case.db, "SELECT sip_account, score, reason FROM sip_scores ORDER BY 1")

@@ -13,8 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from scamtrace.cli import app
-from scamtrace.detect.pipeline import detect
+from scamtrace.detect.runner import detect
 from scamtrace.evaluate import Evaluation, evaluate
+from scamtrace.report import write_report
 from scamtrace.simulate.split import split_case
 from tests.conftest import make_case
 
@@ -33,6 +34,7 @@ def standards_findings(tmp_path_factory: pytest.TempPathFactory, small_case: Pat
     """Findings of the small world (seed 1): 2 networks, 16 centers, ~23k entities."""
     out = tmp_path_factory.mktemp("standards") / "findings"
     detect(small_case, out)
+    write_report(out)  # as the CLI does after detect
     return out
 
 

@@ -209,7 +209,7 @@ def test_domestic_lookup_names_the_leads(exchanges: dict[str, Exchange], tmp_pat
     numbers they return (the split world's stand-in for their subscriber lists, honest numbers
     and victims alike, no labels), A names what it held only as hashes, and its named findings
     reach the fused bar on every kind."""
-    from scamtrace.detect.pipeline import detect
+    from scamtrace.detect.runner import detect
     from scamtrace.evaluate import evaluate
 
     ex = exchanges[preset]

@@ -16,8 +16,10 @@ import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
+from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.sql import run
-from scamtrace.detect.settings import DetectSettings
+from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.settings import REPUTATION_MIN_LINES, DetectSettings
 from scamtrace.enrich.case import Case
 from scamtrace.reputation.features import Lines, carrier_source, line_behaviour, voip_source
 from scamtrace.reputation.graph import (
@@ -42,6 +44,9 @@ TARGETS = (
 #: How the notes name each kind of line.
 LINES = {"sip_account": "SIP accounts", "caller_number": "caller numbers seen from abroad"}
 
+LINE_REPUTATION = TableSpec.of("line_reputation", kind="VARCHAR", key="VARCHAR",
+                               reputation="DOUBLE", mode="VARCHAR")  # fmt: skip
+
 
 def score_reputation(case: Case, s: DetectSettings) -> list[str]:
     """Create ``line_reputation(kind, key, reputation, mode)`` and add its evidence to
@@ -61,7 +66,7 @@ def score_reputation(case: Case, s: DetectSettings) -> list[str]:
         sources["caller_number"] = carrier_source("carrier_calls")
     for kind, source in sources.items():
         lines = line_behaviour(db, source, short_call_s=s.short_call_s)
-        if len(lines.keys) < 3:
+        if len(lines.keys) < REPUTATION_MIN_LINES:
             skipped.append(f"learned line reputation of {LINES[kind]}: {len(lines.keys)} "
                            "lines, too few to learn from")  # fmt: skip
             continue
@@ -97,16 +102,16 @@ def _known_fraud(case: Case, kind: str, keys: list[str]) -> KnownLabels:
     """Lines other detectors flagged, and lines named in complaints (for SIP accounts: those
     that presented a named number)."""
     if kind == "sip_account":
-        sql = """
-            SELECT sip_account FROM sip_scores WHERE score >= 0.5
+        sql = f"""
+            SELECT sip_account FROM sip_scores WHERE score >= {FLAG_THRESHOLD}
             UNION SELECT DISTINCT v.sip_account FROM voip_cdr v
-            JOIN report_numbers r ON r.number = v.from_number
-        """
+            JOIN complaint_numbers r ON r.number = v.from_number
+        """  # fmt: skip
     else:
-        sql = """
-            SELECT CAST(caller AS VARCHAR) FROM number_scores WHERE score >= 0.5
-            UNION SELECT CAST(number AS VARCHAR) FROM report_numbers
-        """
+        sql = f"""
+            SELECT CAST(caller AS VARCHAR) FROM number_scores WHERE score >= {FLAG_THRESHOLD}
+            UNION SELECT CAST(number AS VARCHAR) FROM complaint_numbers
+        """  # fmt: skip
     named = {str(r[0]) for r in run(case.db, sql)}
     index = np.array([i for i, k in enumerate(keys) if k in named], dtype=np.int64)
     return KnownLabels.positives(index)
@@ -123,3 +128,10 @@ def _add_evidence(case: Case, s: DetectSettings, kind: str, table: str, key: str
         WHERE r.kind = '{kind}' AND r.key = {key}
           AND r.mode <> 'unsupervised' AND r.reputation >= {s.reputation_min}
     """)  # fmt: skip
+
+
+DETECTOR = Detector(
+    name="number_reputation", step="number reputation", progress=0.72,
+    needs=("voip_cdr", "carrier_calls", "sip_scores", "number_scores", "complaint_numbers"),
+    makes=(LINE_REPUTATION,), run=score_reputation, updates=("sip_scores", "number_scores"),
+)  # fmt: skip

@@ -1,4 +1,4 @@
-"""Run every detector on a case folder and write the findings folder."""
+"""Run every detector on a case folder and write the findings folder (findings only)."""
 
 from __future__ import annotations
 
@@ -7,28 +7,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from scamtrace import __version__
 from scamtrace.core import contract
 from scamtrace.core.casefolder import CaseFolderWriter, ensure_apart
 from scamtrace.core.sql import run
-from scamtrace.detect.centers import find_centers
-from scamtrace.detect.findings import assemble, write_tables
-from scamtrace.detect.journeys import find_victims
-from scamtrace.detect.lines import score_lines
-from scamtrace.detect.linking import link_calls
-from scamtrace.detect.mules import follow_money
-from scamtrace.detect.networks import assign_networks
-from scamtrace.detect.reports import read_reports
-from scamtrace.detect.reputation import score_reputation
+from scamtrace.detect.assemble import write_tables
+from scamtrace.detect.registry import ORDER
 from scamtrace.detect.settings import DetectSettings
-from scamtrace.detect.spoofing import score_presented_numbers
-from scamtrace.detect.texts import read_texts
 from scamtrace.enrich.case import Case, open_case
 
 Progress = Callable[[str, float], None]
-T = TypeVar("T")
 
 #: What each kind of finding needs, to say plainly what a missing table cost.
 NEEDS = {
@@ -57,54 +47,41 @@ def detect(
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> DetectResult:
-    """Read ``case_dir``, run the detectors, write the findings folder ``out`` atomically."""
+    """Read ``case_dir``, run the detectors (in :data:`~scamtrace.detect.registry.ORDER`), write
+    the findings folder ``out`` atomically. The case report is not part of it: the caller
+    renders it from the folder (``scamtrace.report.write_report``), as the CLI does."""
     ensure_apart(out, case_dir)  # --overwrite would delete the case being read
     s = settings or DetectSettings()
     say = progress or (lambda _m, _f: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
-    def step(name: str, fraction: float, fn: Callable[[], T]) -> T:
-        say(name, fraction)
-        t0 = time.perf_counter()
-        result = fn()
-        timings[name] = round(time.perf_counter() - t0, 3)
-        return result
-
     say("reading the case", 0.0)
     t0 = time.perf_counter()
     case = open_case(case_dir, country=country)
     timings["read and normalise"] = round(time.perf_counter() - t0, 3)
-    linked = step("linking carrier and VoIP records", 0.3, lambda: link_calls(case, s))
-    step("scoring dialling lines", 0.4, lambda: score_lines(case, s))
-    step("spoofed caller IDs", 0.5, lambda: score_presented_numbers(case, s))
-    step("victims", 0.55, lambda: find_victims(case, s))
-    step("money", 0.6, lambda: follow_money(case, s))
-    heard = step("transcripts and narratives", 0.65, lambda: read_texts(case, s))
-    step("reports", 0.7, lambda: read_reports(case, s))
-    skipped = step("number reputation", 0.72, lambda: score_reputation(case, s))
-    centers = step("centers", 0.75, lambda: find_centers(case))
-    step("networks", 0.8, lambda: assign_networks(case))
-    step("findings", 0.85, lambda: assemble(case, s))
+    results: dict[str, object] = {}
+    for detector in ORDER:
+        say(detector.step, detector.progress)
+        t0 = time.perf_counter()
+        results[detector.name] = detector.run(case, s)
+        timings[detector.step] = round(time.perf_counter() - t0, 3)
     say("writing findings", 0.9)
     with CaseFolderWriter(out, overwrite=overwrite, subfolders=(), replaces=("summary.json",),
                           purpose="scamtrace detect") as w:  # fmt: skip
         t0 = time.perf_counter()
         counts = write_tables(case, w.path(""), s)
         flagged = _flagged(case)
-        summary = _summary(case, counts, flagged, int(str(linked)), int(str(centers)), s)
-        summary["transcripts_read_as_scam"] = int(str(heard))
+        summary = _summary(case, counts, flagged, int(str(results["linking"])),
+                           int(str(results["centers"])), s)  # fmt: skip
+        summary["transcripts_read_as_scam"] = int(str(results["texts"]))
         summary["script_groups"] = counts.get("scripts", 0)
         # steps that had too little to work from on this case: the findings stand without them
-        summary["skipped"] = skipped
+        summary["skipped"] = results["number_reputation"]
         timings["write"] = round(time.perf_counter() - t0, 3)
         timings["total"] = round(time.perf_counter() - started, 3)
         summary["timings_s"] = timings
         w.write_json("summary.json", summary)
-        say("case report", 0.95)
-        from scamtrace.report.html import write_report
-
-        write_report(w.path(""), name=out.name)
     case.db.close()
     return DetectResult(out, summary, flagged)
 

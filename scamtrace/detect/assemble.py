@@ -1,9 +1,10 @@
-"""Assemble the detectors' tables into the contract's findings and write the folder.
+"""Assemble the detectors' tables into the contract's findings and write them out.
 
 Scores from behaviour and from complaints meet here, every entity gets its center and network
-label, networks are ranked by victims and loss, and the folder is written aside and swapped in
-whole (``entities.csv``, ``transfers.csv``, ``centers.csv``, ``networks.csv``, ``evidence.csv``,
-``rejected.csv``, ``summary.json``; ``report.html`` is rendered from them).
+label, networks are ranked by victims and loss, and the tables are written into the findings
+folder being built (``entities.csv``, ``leads.csv``, ``transfers.csv``, ``centers.csv``,
+``networks.csv``, ``scripts.csv``, ``evidence.csv``, ``rejected.csv``; ``runner`` adds
+``summary.json``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,34 @@ from pathlib import Path
 import duckdb
 
 from scamtrace.core import contract
+from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.formulas import neutral_sql
 from scamtrace.core.sql import run
-from scamtrace.detect.reports import combine_sql
-from scamtrace.detect.settings import DetectSettings
+from scamtrace.detect.complaints import combine_sql
+from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.settings import (
+    COMPLAINTS_AGREE,
+    CONFIRMED_BONUS,
+    LEAD_MIN,
+    PAID_COMPLAINED,
+    VICTIM_COMPLAINED,
+    DetectSettings,
+)
 from scamtrace.detect.texts import script_table_sql
 from scamtrace.enrich.case import Case
 
 ISO = "'%Y-%m-%dT%H:%M:%SZ'"
+
+SCORED = TableSpec.of("scored", kind="VARCHAR", key="VARCHAR", score="DOUBLE", reason="VARCHAR")
+GROUPED = SCORED.plus("grouped", center="INTEGER", network="INTEGER")
+NETWORK_RANK = TableSpec.of(
+    "network_rank", network="INTEGER", victims="BIGINT", victims_paid="BIGINT",
+    members="BIGINT", loss="NUMERIC", currency="VARCHAR", network_id="VARCHAR",
+)  # fmt: skip
+CENTER_RANK = TableSpec.of("center_rank", center="INTEGER", network="INTEGER",
+                           center_id="VARCHAR")  # fmt: skip
+FOUND = TableSpec.of("found", kind="VARCHAR", value="VARCHAR", key="VARCHAR", score="DOUBLE",
+                     network_id="VARCHAR", center_id="VARCHAR", reason="VARCHAR")  # fmt: skip
 
 
 def iso(t: str) -> str:
@@ -63,12 +84,12 @@ def assemble(case: Case, s: DetectSettings) -> None:
                 UNION ALL SELECT caller, score, reason FROM number_scores
             ) GROUP BY caller
         ), named AS (
-            SELECT number, count(DISTINCT report_id) AS reports FROM report_numbers GROUP BY 1
+            SELECT number, count(DISTINCT report_id) AS reports FROM complaint_numbers GROUP BY 1
         ), complained AS (
             SELECT phone, count(*) AS reports, max(lost) AS lost, min(report_id) AS first
-            FROM report_victims GROUP BY 1
+            FROM complaint_victims GROUP BY 1
         ), accounts_named AS (
-            SELECT account, count(DISTINCT report_id) AS reports FROM report_accounts GROUP BY 1
+            SELECT account, count(DISTINCT report_id) AS reports FROM complaint_accounts GROUP BY 1
         )
         SELECT 'caller_number' AS kind,
                CAST(coalesce(n.caller, r.number, h.number) AS VARCHAR) AS key,
@@ -97,8 +118,9 @@ def assemble(case: Case, s: DetectSettings) -> None:
         UNION ALL
         SELECT 'victim_phone', CAST(coalesce(v.phone, c.phone, h.phone) AS VARCHAR),
                CASE WHEN v.phone IS NULL AND c.phone IS NULL THEN {s.transcript_victim_score}
-                    WHEN v.phone IS NULL THEN 0.75 WHEN c.phone IS NULL AND h.phone IS NULL
-                    THEN v.score ELSE least(1.0, v.score + 0.05) END,
+                    WHEN v.phone IS NULL THEN {VICTIM_COMPLAINED}
+                    WHEN c.phone IS NULL AND h.phone IS NULL
+                    THEN v.score ELSE least(1.0, v.score + {CONFIRMED_BONUS}) END,
                concat(coalesce(v.reason || CASE WHEN c.phone IS NOT NULL
                                                THEN printf('; filed complaint %s', c.first)
                                                ELSE '' END,
@@ -112,8 +134,8 @@ def assemble(case: Case, s: DetectSettings) -> None:
         FULL JOIN heard_victims h ON h.phone = coalesce(v.phone, c.phone)
         UNION ALL
         SELECT 'victim_paid', CAST(coalesce(p.phone, c.phone) AS VARCHAR),
-               CASE WHEN p.phone IS NULL THEN 0.6 WHEN c.phone IS NULL THEN p.score
-                    ELSE least(1.0, p.score + 0.05) END,
+               CASE WHEN p.phone IS NULL THEN {PAID_COMPLAINED} WHEN c.phone IS NULL THEN p.score
+                    ELSE least(1.0, p.score + {CONFIRMED_BONUS}) END,
                coalesce(p.reason, printf('reported losing %s in complaint %s',
                                          format('{{:,.2f}}', c.lost), c.first))
         FROM paid p FULL JOIN (SELECT * FROM complained WHERE lost > 0) c ON c.phone = p.phone
@@ -151,20 +173,34 @@ def assemble(case: Case, s: DetectSettings) -> None:
     _label(case)
 
 
+
+DETECTOR = Detector(
+    name="assemble", step="findings", progress=0.85,
+    needs=("transcript_calls", "scam_calls", "number_scores", "complaint_numbers",
+           "complaint_victims", "complaint_accounts", "sip_scores", "ip_scores", "victims", "paid",
+           "mules", "line_center", "center_network", "number_group", "victim_group", "mule_group",
+           "victim_payments", "fraud_transfers"),
+    makes=(SCORED, GROUPED, NETWORK_RANK, CENTER_RANK, FOUND), run=assemble,
+)  # fmt: skip
+
+
 def heard_sql(score: str, calls: str, alone: float) -> str:
     """SQL: ``score`` raised by transcripts that read as scams. Like complaints, one alone is a
     lead (``alone``) and two or more independent ones a finding, whatever behaviour showed: a
     line heard reading the script twice is no honest line."""
-    return (f"CASE WHEN coalesce({calls}, 0) >= 2 THEN greatest({score}, {alone} + 0.2) "
+    return (f"CASE WHEN coalesce({calls}, 0) >= 2 "
+            f"THEN greatest({score}, {alone} + {COMPLAINTS_AGREE}) "
             f"WHEN {calls} = 1 THEN greatest({score}, {alone}) ELSE {score} END")  # fmt: skip
 
 
 def _label(case: Case) -> None:
     """Rank networks by victims who paid, loss and victims; label N1.. and C01.. ."""
     db = case.db
-    run(db, """
+    run(db, f"""
         CREATE OR REPLACE TABLE network_rank AS
-        WITH flagged AS (SELECT * FROM grouped WHERE score >= 0.5 AND network IS NOT NULL),
+        WITH flagged AS (
+            SELECT * FROM grouped WHERE score >= {FLAG_THRESHOLD} AND network IS NOT NULL
+        ),
         loss AS (
             SELECT g.network, sum(p.amount) AS loss,
                    mode(p.currency ORDER BY p.currency) AS currency
@@ -181,7 +217,7 @@ def _label(case: Case) -> None:
                'N' || row_number() OVER (ORDER BY s.victims_paid DESC, coalesce(l.loss, 0) DESC,
                                          s.victims DESC, s.members DESC, s.network) AS network_id
         FROM stats s LEFT JOIN loss l USING (network)
-    """)
+    """)  # fmt: skip
     run(db, """
         CREATE OR REPLACE TABLE center_rank AS
         SELECT lc.center, cn.network,
@@ -222,7 +258,7 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
     copy("entities", f"SELECT {cols} FROM found WHERE score >= {contract.FLAG_THRESHOLD} "
                      "ORDER BY kind, network_id, center_id, score DESC, value")  # fmt: skip
     copy("leads", f"SELECT {cols} FROM found WHERE score < {contract.FLAG_THRESHOLD} "
-                  "AND score >= 0.4 ORDER BY kind, score DESC, value")  # fmt: skip
+                  f"AND score >= {LEAD_MIN} ORDER BY kind, score DESC, value")  # fmt: skip
     transfers_cols = (
         f"f.tx_id, round(f.score, 3) AS score, coalesce(r.network_id, '') AS network_id, f.kind, "
         f"{iso('t.time')} AS time, t.payer_account, t.payee_account, t.amount, t.currency, "
@@ -255,12 +291,12 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
         LEFT JOIN center_place p USING (center) LEFT JOIN network_rank r USING (network)
         ORDER BY cr.center_id
     """)  # fmt: skip
-    copy("networks", """
+    copy("networks", f"""
         WITH c AS (SELECT network, count(*) AS centers FROM center_rank GROUP BY 1),
         m AS (SELECT network, count(*) FILTER (WHERE kind = 'mule_account') AS mules,
                      count(*) FILTER (WHERE kind IN ('sip_account')) AS accounts,
                      count(*) FILTER (WHERE kind IN ('caller_number')) AS numbers
-              FROM grouped WHERE score >= 0.5 GROUP BY 1)
+              FROM grouped WHERE score >= {FLAG_THRESHOLD} GROUP BY 1)
         SELECT r.network_id, coalesce(c.centers, 0) AS centers,
                CASE WHEN coalesce(m.accounts, 0) > 0 THEN m.accounts ELSE coalesce(m.numbers, 0)
                     END AS lines,
@@ -268,7 +304,7 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
                coalesce(m.mules, 0) AS mule_accounts
         FROM network_rank r LEFT JOIN c USING (network) LEFT JOIN m USING (network)
         ORDER BY CAST(substr(r.network_id, 2) AS INTEGER)
-    """)
+    """)  # fmt: skip
     copy("scripts", f"""
         SELECT printf('S%02d', row_number() OVER (ORDER BY s.calls DESC, s.script_group))
                    AS script_id,
@@ -308,7 +344,7 @@ def _evidence_sql(per_entity: int, per_call_entity: int, scam_score: float) -> s
              "coalesce(nullif(t.payer_account, ''), 'cash'), "
              "coalesce(nullif(t.payee_account, ''), 'cash'), t.channel)")  # fmt: skip
     return f"""
-        WITH flagged AS (SELECT kind, key, value FROM found WHERE score >= 0.5),
+        WITH flagged AS (SELECT kind, key, value FROM found WHERE score >= {FLAG_THRESHOLD}),
         heard AS (
             SELECT call_id, t, caller, callee, sip_account,
                    printf('transcript of %s call %s reads as a scam (%s, score %.2f)',
@@ -352,13 +388,14 @@ def _evidence_sql(per_entity: int, per_call_entity: int, scam_score: float) -> s
             UNION ALL
             SELECT f.kind, f.value, 'reports', r.report_id, r.filed_at,
                    'named in complaint ' || r.report_id
-            FROM flagged f JOIN report_numbers n ON f.kind = 'caller_number'
+            FROM flagged f JOIN complaint_numbers n ON f.kind = 'caller_number'
                  AND n.number = TRY_CAST(f.key AS BIGINT)
             JOIN reports r ON r.report_id = n.report_id
             UNION ALL
             SELECT f.kind, f.value, 'reports', r.report_id, r.filed_at,
                    'named in complaint ' || r.report_id
-            FROM flagged f JOIN report_accounts a ON f.kind = 'mule_account' AND a.account = f.key
+            FROM flagged f JOIN complaint_accounts a ON f.kind = 'mule_account'
+                 AND a.account = f.key
             JOIN reports r ON r.report_id = a.report_id
             UNION ALL
             SELECT f.kind, f.value, 'reports', r.report_id, r.filed_at,
