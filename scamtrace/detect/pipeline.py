@@ -102,7 +102,7 @@ def detect(
         summary["timings_s"] = timings
         w.write_json("summary.json", summary)
         say("case report", 0.95)
-        from scamtrace.report.html import write_report
+        from scamtrace.report import write_report
 
         write_report(w.path(""), name=out.name)
     case.db.close()

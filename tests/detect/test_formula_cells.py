@@ -20,7 +20,7 @@ from scamtrace.core.formulas import TRIGGERS, neutral
 from scamtrace.detect.pipeline import detect
 from scamtrace.evaluate import evaluate
 from scamtrace.language.classifier import THRESHOLD, load_classifier
-from scamtrace.report.html import ENTITY_COLUMNS, read_findings_csv
+from scamtrace.report.load import ENTITY_COLUMNS, read_findings_csv
 from scamtrace.share.findings import evidence_spans, load_findings, read_table, write_findings
 from scamtrace.simulate.text import render_transcripts
 from tests.detect import handmade as hm

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from scamtrace.report import render_report, write_report
-from scamtrace.report.html import read_findings_csv
+from scamtrace.report.load import read_findings_csv
 
 EVIL = "<script>alert(1)</script>"
 EVIL_DETAIL = '<img src=x onerror="alert(2)">'
