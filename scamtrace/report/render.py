@@ -76,7 +76,8 @@ def render_document(case: Case, *, max_rows: int) -> Markup:
     return render(
         "document.html",
         title=case_title(case),
-        # safe: the report's own package files, not data from the case
+        # safe: the report's own package files, not data from the case; inlined as written
+        # (escaping would break CSS selectors like ``a>b`` and the script's quotes)
         css=Markup(static_text("report.css")),
         js=Markup(static_text("report.js")),
         header=render_header(case),

@@ -16,7 +16,7 @@ def render_scripts(case: Case, network_id: str, *, max_rows: int) -> Markup:
     """The first ``max_rows`` scripts of the network; nothing when it has none."""
     rows = [r for r in case.scripts if str(r.get("network_id") or "") == network_id]
     if not rows:
-        return Markup()
+        return Markup()  # safe: empty
     scripts = []
     for r in rows[:max_rows]:
         calls = str(r.get("call_ids") or "").split(";")

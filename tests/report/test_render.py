@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from scamtrace.report import render_report, write_report
-from scamtrace.report.load import read_findings_csv
 
 EVIL = "<script>alert(1)</script>"
 EVIL_DETAIL = '<img src=x onerror="alert(2)">'
@@ -276,14 +275,3 @@ def test_zero_byte_and_malformed_files(findings: Path) -> None:
     assert "1 malformed row of entities.csv" in doc
     assert "summary.json could not be read" in doc
     assert "sip1001" in doc
-
-
-def test_reader_reads_every_column_as_text(tmp_path: Path) -> None:
-    path = tmp_path / "t.csv"
-    path.write_text('\ufeffa,b\n007,""\n1.50,"two\nlines"\n', "utf-8")
-    got = read_findings_csv(path, ("a", "b", "c"))
-    assert got is not None
-    table, bad = got
-    assert bad == 0
-    assert table.to_pydict() == {"a": ["007", "1.50"], "b": ["", "two\nlines"], "c": ["", ""]}
-    assert read_findings_csv(tmp_path / "absent.csv", ("a",)) is None
