@@ -275,3 +275,19 @@ def test_zero_byte_and_malformed_files(findings: Path) -> None:
     assert "1 malformed row of entities.csv" in doc
     assert "summary.json could not be read" in doc
     assert "sip1001" in doc
+
+
+def test_scripts_are_listed_with_values_escaped_once(findings: Path) -> None:
+    header = ("script_id", "network_id", "scam_type", "calls", "numbers", "sip_accounts",
+              "centers", "languages", "first_seen", "last_seen", "example", "call_ids")  # fmt: skip
+    row = ("S<1>", "N1", "bank", "12", "3", "2", "1", "es", "<b>&", "", "a / <i>b</i>",
+           "c1;c2;c3;c4;c5;c6")  # fmt: skip
+    _write(findings / "scripts.csv", header, [row])
+    doc = render_report(findings)
+    n1 = doc.split("<h2>Network N1</h2>")[1].split("</section>")[0]
+    scripts = n1.split("Scripts read on its calls")[1].split("</table>")[0]
+    assert "<td>S&lt;1&gt;</td>" in scripts
+    assert "<td>&lt;b&gt;&amp;</td>" in scripts  # the period, escaped once
+    assert "a<br>&lt;i&gt;b&lt;/i&gt;" in scripts
+    assert "calls: c1, c2, c3, c4, c5 ..." in scripts
+    assert "Scripts read" not in doc.split("<h2>Network N2</h2>")[1]
