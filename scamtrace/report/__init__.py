@@ -6,11 +6,18 @@ as ``report.html`` (atomically). Both only read the folder's CSV files and ``sum
 
 from __future__ import annotations
 
-from scamtrace.report.html import (
+from scamtrace.report.render import (
     DEFAULT_MAX_ENTITIES,
     DEFAULT_MAX_EVIDENCE,
+    REPORT_NAME,
     render_report,
     write_report,
 )
 
-__all__ = ["DEFAULT_MAX_ENTITIES", "DEFAULT_MAX_EVIDENCE", "render_report", "write_report"]
+__all__ = [
+    "DEFAULT_MAX_ENTITIES",
+    "DEFAULT_MAX_EVIDENCE",
+    "REPORT_NAME",
+    "render_report",
+    "write_report",
+]

@@ -157,7 +157,7 @@ class Pseudonymiser:
 
 def redact_findings(source: Path, target: Path, findings: Findings, key: bytes) -> Redaction:
     """Write ``source`` (a findings folder) to ``target`` without personal data."""
-    from scamtrace.report.html import REPORT_NAME, write_report
+    from scamtrace.report import REPORT_NAME, write_report
 
     p = Pseudonymiser(key, findings)
     done = Redaction()

@@ -22,7 +22,7 @@ from scamtrace.detect.runner import detect
 from scamtrace.evaluate import evaluate
 from scamtrace.language.classifier import THRESHOLD, load_classifier
 from scamtrace.report import write_report
-from scamtrace.report.html import ENTITY_COLUMNS, read_findings_csv
+from scamtrace.report.load import ENTITY_COLUMNS, read_findings_csv
 from scamtrace.share.export.base import load_findings, write_findings
 from scamtrace.simulate.text import render_transcripts
 from tests.detect import handmade as hm

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from scamtrace.report import render_report, write_report
-from scamtrace.report.html import read_findings_csv
 
 EVIL = "<script>alert(1)</script>"
 EVIL_DETAIL = '<img src=x onerror="alert(2)">'
@@ -278,12 +277,17 @@ def test_zero_byte_and_malformed_files(findings: Path) -> None:
     assert "sip1001" in doc
 
 
-def test_reader_reads_every_column_as_text(tmp_path: Path) -> None:
-    path = tmp_path / "t.csv"
-    path.write_text('\ufeffa,b\n007,""\n1.50,"two\nlines"\n', "utf-8")
-    got = read_findings_csv(path, ("a", "b", "c"))
-    assert got is not None
-    table, bad = got
-    assert bad == 0
-    assert table.to_pydict() == {"a": ["007", "1.50"], "b": ["", "two\nlines"], "c": ["", ""]}
-    assert read_findings_csv(tmp_path / "absent.csv", ("a",)) is None
+def test_scripts_are_listed_with_values_escaped_once(findings: Path) -> None:
+    header = ("script_id", "network_id", "scam_type", "calls", "numbers", "sip_accounts",
+              "centers", "languages", "first_seen", "last_seen", "example", "call_ids")  # fmt: skip
+    row = ("S<1>", "N1", "bank", "12", "3", "2", "1", "es", "<b>&", "", "a / <i>b</i>",
+           "c1;c2;c3;c4;c5;c6")  # fmt: skip
+    _write(findings / "scripts.csv", header, [row])
+    doc = render_report(findings)
+    n1 = doc.split("<h2>Network N1</h2>")[1].split("</section>")[0]
+    scripts = n1.split("Scripts read on its calls")[1].split("</table>")[0]
+    assert "<td>S&lt;1&gt;</td>" in scripts
+    assert "<td>&lt;b&gt;&amp;</td>" in scripts  # the period, escaped once
+    assert "a<br>&lt;i&gt;b&lt;/i&gt;" in scripts
+    assert "calls: c1, c2, c3, c4, c5 ..." in scripts
+    assert "Scripts read" not in doc.split("<h2>Network N2</h2>")[1]

@@ -1,0 +1,264 @@
+"""Reading a findings folder into what the report needs.
+
+The report reads six CSV tables and ``summary.json``; each has its one reader below, and
+:func:`load_findings` reads them all. Nothing else in :mod:`scamtrace.report` opens a file of
+the folder. A table is read with every column as text (``""`` for empty cells), holding exactly
+the columns the report uses (absent ones filled with ``""``), values as ``detect`` found them
+(without the leading ``'`` of :mod:`scamtrace.core.formulas`). A missing or broken file is not
+an error: the report says what it could not read (:attr:`Findings.notes`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from scamtrace.core import contract
+from scamtrace.core.formulas import restore_table
+from scamtrace.report.format import plural
+
+# Columns the report reads from each findings file; absent ones read as "".
+ENTITY_COLUMNS = contract.FINDINGS_ENTITIES
+TRANSFER_COLUMNS = (
+    *contract.FINDINGS_TRANSFERS,
+    "time",
+    "payer_account",
+    "payee_account",
+    "amount",
+    "currency",
+    "channel",
+    "reason",
+)
+CENTER_COLUMNS = (*contract.FINDINGS_CENTERS, "sip_accounts", "source_ips", "asn")
+NETWORK_COLUMNS = contract.FINDINGS_NETWORKS
+EVIDENCE_COLUMNS = ("kind", "value", "source", "record_id", "time", "detail")
+SCRIPT_COLUMNS = (
+    "script_id", "network_id", "scam_type", "calls", "numbers", "sip_accounts", "centers",
+    "languages", "first_seen", "last_seen", "example", "call_ids",
+)  # fmt: skip
+
+SUMMARY_NAME = "summary.json"
+REJECTED_NAME = "rejected.csv"
+UNKNOWN_INPUTS = "the inputs used are not known."
+
+
+@dataclass(frozen=True)
+class TableRead:
+    """One findings table as the report reads it."""
+
+    table: pa.Table
+    """Exactly the report's columns, all text; no rows when the file is absent or empty."""
+    present: bool
+    """Whether the file is in the folder."""
+    malformed: int
+    """Rows that could not be read and were skipped."""
+
+
+@dataclass(frozen=True)
+class SummaryRead:
+    """``summary.json`` as the report reads it."""
+
+    summary: dict[str, Any]
+    """The object, or ``{}`` when it is absent or unreadable."""
+    present: bool
+    problem: str
+    """Why it could not be used, as a sentence for the reader; ``""`` when it could."""
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Everything the report reads from one findings folder."""
+
+    entities: TableRead
+    transfers: TableRead
+    centers: TableRead
+    networks: TableRead
+    evidence: TableRead
+    scripts: TableRead
+    summary: SummaryRead
+    rejected_listed: bool
+    """Whether ``rejected.csv`` (rows set aside, with the reason) is in the folder."""
+
+    def tables(self) -> dict[str, TableRead]:
+        """The tables by file name (without ``.csv``), in the order the report reads them."""
+        return {
+            "entities": self.entities,
+            "transfers": self.transfers,
+            "centers": self.centers,
+            "networks": self.networks,
+            "evidence": self.evidence,
+            "scripts": self.scripts,
+        }
+
+    @property
+    def present(self) -> dict[str, bool]:
+        """Which files are in the folder: the tables, then ``"summary"``."""
+        got = {name: read.present for name, read in self.tables().items()}
+        got["summary"] = self.summary.present
+        return got
+
+    @property
+    def notes(self) -> list[str]:
+        """What could not be read, one sentence each: malformed rows per table, then the
+        summary's problem."""
+        notes = [
+            f"{plural(read.malformed, 'malformed row')} of {name}.csv could not be read and "
+            "are not in this report."
+            for name, read in self.tables().items()
+            if read.malformed
+        ]
+        if self.summary.problem:
+            notes.append(self.summary.problem)
+        return notes
+
+
+def load_findings(folder: Path) -> Findings:
+    """Read every file of ``folder`` the report uses."""
+    return Findings(
+        entities=read_entities(folder),
+        transfers=read_transfers(folder),
+        centers=read_centers(folder),
+        networks=read_networks(folder),
+        evidence=read_evidence(folder),
+        scripts=read_scripts(folder),
+        summary=read_summary(folder),
+        rejected_listed=(folder / REJECTED_NAME).is_file(),
+    )
+
+
+def read_entities(folder: Path) -> TableRead:
+    """``entities.csv``: the flagged entities."""
+    return _read_table(folder / "entities.csv", ENTITY_COLUMNS)
+
+
+def read_transfers(folder: Path) -> TableRead:
+    """``transfers.csv``: the flagged transfers."""
+    return _read_table(folder / "transfers.csv", TRANSFER_COLUMNS)
+
+
+def read_centers(folder: Path) -> TableRead:
+    """``centers.csv``: the call centers."""
+    return _read_table(folder / "centers.csv", CENTER_COLUMNS)
+
+
+def read_networks(folder: Path) -> TableRead:
+    """``networks.csv``: the networks, ranked (the biggest first)."""
+    return _read_table(folder / "networks.csv", NETWORK_COLUMNS)
+
+
+def read_evidence(folder: Path) -> TableRead:
+    """``evidence.csv``: the records behind each flagged entity."""
+    return _read_table(folder / "evidence.csv", EVIDENCE_COLUMNS)
+
+
+def read_scripts(folder: Path) -> TableRead:
+    """``scripts.csv``: the scam scripts read on the calls."""
+    return _read_table(folder / "scripts.csv", SCRIPT_COLUMNS)
+
+
+def read_summary(folder: Path) -> SummaryRead:
+    """``summary.json``: the case, inputs used and missing, rows read, counts, timings."""
+    path = folder / SUMMARY_NAME
+    if not path.is_file():
+        return SummaryRead(
+            {}, False, "summary.json is missing: the inputs used and rows read are not known."
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return SummaryRead({}, True, "summary.json could not be read: " + UNKNOWN_INPUTS)
+    if not isinstance(data, dict):
+        return SummaryRead({}, True, "summary.json is not an object: " + UNKNOWN_INPUTS)
+    return SummaryRead(data, True, "")
+
+
+def _read_table(path: Path, columns: Sequence[str]) -> TableRead:
+    got = read_findings_csv(path, columns)
+    if got is None:
+        return TableRead(_empty(columns), False, 0)
+    table, malformed = got
+    return TableRead(table.select(list(columns)), True, malformed)
+
+
+def read_findings_csv(path: Path, columns: Sequence[str]) -> tuple[pa.Table, int] | None:
+    """Read one findings CSV with every column as text (``""`` for empty cells).
+
+    Returns ``None`` when the file does not exist, else the table — holding at least
+    ``columns``, absent ones filled with ``""``, values without the leading ``'`` of
+    :mod:`scamtrace.core.formulas` — and the number of malformed rows skipped.
+    """
+    if not path.is_file():
+        return None
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        header = next(csv.reader(fh), None)
+    if not header:
+        return _empty(columns), 0
+    names = _unique_names(header)
+    bad = 0
+
+    def skip(_row: object) -> str:
+        nonlocal bad
+        bad += 1
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
+        table, bad = _read_with_python(path, names)
+    for c in columns:
+        if c not in table.column_names:
+            table = table.append_column(c, pa.array([""] * table.num_rows, pa.string()))
+    # values as detect found them: the ' that keeps a spreadsheet from running one is not shown
+    return restore_table(table), bad
+
+
+def _empty(columns: Sequence[str]) -> pa.Table:
+    return pa.table({c: pa.array([], pa.string()) for c in columns})
+
+
+def _unique_names(header: Sequence[str]) -> list[str]:
+    names: list[str] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(header):
+        name = raw.strip() or f"column_{i + 1}"
+        base, k = name, 1
+        while name in seen:
+            k += 1
+            name = f"{base}_{k}"
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _read_with_python(path: Path, names: list[str]) -> tuple[pa.Table, int]:
+    """Slow, forgiving reader: undecodable bytes replaced, ragged rows skipped."""
+    cols: list[list[str]] = [[] for _ in names]
+    bad = 0
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        for row in reader:
+            if len(row) != len(names):
+                if not row:
+                    continue
+                bad += 1
+                continue
+            for col, cell in zip(cols, row, strict=True):
+                col.append(cell)
+    return pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, cols, strict=True)}), bad
