@@ -35,7 +35,8 @@ from rich.console import Console
 from rich.table import Table
 
 from scamtrace.language.classifier import ScamClassifier, load_classifier
-from scamtrace.language.corpus import (
+from scamtrace.language.early import alert_timing, false_alarm_threshold, score_calls
+from scamtrace.language.training.corpus import (
     Example,
     World,
     duplicate_of,
@@ -44,8 +45,7 @@ from scamtrace.language.corpus import (
     scam_dialogue_split,
     simulated_transcripts,
 )
-from scamtrace.language.early import alert_timing, false_alarm_threshold, score_calls
-from scamtrace.language.train import DIALOGUE_SPLIT_SEED, train
+from scamtrace.language.training.train import DIALOGUE_SPLIT_SEED, train
 
 HELD_OUT_WORLDS: dict[str, World] = {
     "zh": ("hard", None, None),
@@ -115,7 +115,7 @@ def main() -> None:
     path = find_scam_dialogue(args.dialogue)
     in_domain: ScamClassifier | None = None
     if args.split_seed == DIALOGUE_SPLIT_SEED:
-        packaged = load_classifier(train_if_missing=False)
+        packaged = load_classifier()
         ok = packaged.meta.get("dialogue_split_seed") == args.split_seed
         in_domain = packaged if ok else None
     if path is not None:
@@ -147,7 +147,7 @@ def main() -> None:
     else:
         console.print("[yellow]scam-dialogue not found: its rows are left out[/]")
         test_rows = []
-    clf = in_domain or load_classifier(train_if_missing=False)
+    clf = in_domain or load_classifier()
 
     sim = Table(title=f"simulated hard worlds, held-out seeds {args.seeds} (model: packaged)")
     for col in ("language", "world", "calls", "type acc", "F1", "list_dial flagged",

@@ -54,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    clf = load_classifier(train_if_missing=False)
+    clf = load_classifier()
     load_s = time.perf_counter() - started
     clf.predict(["warm-up"], ["en"])
     table = Table(title=f"scam classifier speed (best of {args.repeat})")

@@ -2,7 +2,7 @@
 
 * :class:`ScamClassifier` / :func:`load_classifier`: scam score and type for transcripts in
   Chinese, Spanish and English (character n-gram TF-IDF, logistic regression; the trained model
-  ships with the package, see :mod:`scamtrace.language.train`).
+  ships with the package, see :mod:`scamtrace.language.training`).
 * :func:`classify_rows`: ``scam_score`` and ``scam_type`` columns for a table with ``text``.
 * :func:`score_turns`, :func:`alert_timing`, :func:`false_alarm_threshold`: early warning.
 

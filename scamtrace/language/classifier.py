@@ -7,8 +7,10 @@ score, the other the type of call. A call is ``normal`` when its score is below 
 its type is the most likely of the seven scam types.
 
 The trained model ships with the package (``models/scam_classifier.joblib``, made by
-``python -m scamtrace.language.train``); :func:`load_classifier` reads it, and trains one on first
-use if it is missing. Nothing is ever downloaded.
+``python -m scamtrace.language.training.train``); :func:`load_classifier` reads it and never
+trains: without a readable model it raises :class:`ClassifierMissing`. Nothing is ever downloaded.
+This module is the runtime; training (:mod:`scamtrace.language.training`) imports it, never the
+other way round, so that classifying never runs the simulator.
 """
 
 from __future__ import annotations
@@ -27,20 +29,40 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from scamtrace.core.errors import ScamtraceError
-from scamtrace.language.corpus import SCAM_TYPES, TYPES
 from scamtrace.language.features import detect_language, normalise_language
 
 __all__ = [
     "MODEL_FILE",
     "SCAM_TYPES",
+    "TRAIN_COMMAND",
     "TYPES",
+    "ClassifierMissing",
     "ScamClassifier",
     "classify_rows",
     "load_classifier",
 ]
 
+SCAM_TYPES: tuple[str, ...] = (
+    "neighbor",
+    "police",
+    "official",
+    "customer_service",
+    "loan",
+    "acquaintance",
+    "delivery",
+)
+"""What a scam call is about: ``neighbor`` (a fake neighbour or community worker preparing the
+ground), ``police`` (authority impersonation), ``official`` (asks for a transfer to a "safe"
+account), ``customer_service`` (fake customer service, refunds, tech support), ``loan`` (loan or
+credit offer), ``acquaintance`` (fake friend, relative or boss), ``delivery`` (parcel, customs)."""
+
+TYPES: tuple[str, ...] = (*SCAM_TYPES, "normal")
+"""Every type the classifier returns."""
+
 MODEL_FILE = "scam_classifier.joblib"
 FORMAT = 1
+TRAIN_COMMAND = "python -m scamtrace.language.training.train"
+"""The command that builds the packaged model (named in :class:`ClassifierMissing`)."""
 THRESHOLD = 0.5
 """Score at and above which a call is a scam (and gets a scam type)."""
 
@@ -49,9 +71,14 @@ _lock = threading.Lock()
 _cached: ScamClassifier | None = None
 
 
+class ClassifierMissing(ScamtraceError):
+    """The packaged model is missing or cannot be read; the message names the command that
+    builds it."""
+
+
 class ScamClassifier:
     """A trained model. Build one with :func:`load_classifier` or
-    :func:`scamtrace.language.train.train`."""
+    :func:`scamtrace.language.training.train.train`."""
 
     def __init__(self, model: dict[str, Any]) -> None:
         if model.get("format") != FORMAT:
@@ -166,56 +193,46 @@ def model_path() -> Path:
     return Path(str(resources.files("scamtrace.language") / "models" / MODEL_FILE))
 
 
-def _read_packaged() -> dict[str, Any] | None:
-    """The packaged model, or ``None`` when there is none; :class:`ScamtraceError` when there is
-    one that this installation cannot read."""
+def _read_packaged() -> dict[str, Any]:
+    """The packaged model; :class:`ClassifierMissing` when there is none or this installation
+    cannot read it."""
     import joblib
 
-    resource = resources.files("scamtrace.language") / "models" / MODEL_FILE
-    if not resource.is_file():
-        return None
+    path = model_path()
+    if not path.is_file():
+        raise ClassifierMissing(f"no packaged scam classifier ({path}); build it with: "
+                                f"{TRAIN_COMMAND}")  # fmt: skip
     try:
-        with resources.as_file(resource) as path, warnings.catch_warnings():
+        with warnings.catch_warnings():
             # a model saved by another scikit-learn release usually still loads; FORMAT and the
             # checks in ScamClassifier guard the rest
             warnings.simplefilter("ignore")
             model = joblib.load(path)
     except Exception as exc:  # unpickling raises almost anything on a version mismatch
-        raise ScamtraceError(f"cannot read the packaged scam classifier: {exc!r}") from exc
+        raise ClassifierMissing(f"cannot read the packaged scam classifier ({path}): {exc!r}; "
+                                f"rebuild it with: {TRAIN_COMMAND}") from exc  # fmt: skip
     if not isinstance(model, dict):
-        raise ScamtraceError("the packaged scam classifier is not a model dictionary")
+        raise ClassifierMissing(f"the packaged scam classifier ({path}) is not a model "
+                                f"dictionary; rebuild it with: {TRAIN_COMMAND}")  # fmt: skip
     return model
 
 
-def load_classifier(train_if_missing: bool = True, *, fresh: bool = False) -> ScamClassifier:
+def load_classifier(*, fresh: bool = False) -> ScamClassifier:
     """The packaged classifier (read once per process and cached; ``fresh`` re-reads it).
 
-    If the package has no model file (or one this installation cannot read), one is trained on
-    first use (under a minute, with a progress bar; from the seed corpus, simulated transcripts
-    and, when found, the English scam-dialogue set) and saved where the package keeps it if that
-    folder is writable. ``train_if_missing=False`` raises :class:`ScamtraceError` instead.
+    Never trains one: a missing or unreadable model file raises :class:`ClassifierMissing`,
+    whose message names the command that builds it.
     """
     global _cached
     with _lock:
         if _cached is not None and not fresh:
             return _cached
+        model = _read_packaged()
         try:
-            model = _read_packaged()
-            clf = None if model is None else ScamClassifier(model)
+            clf = ScamClassifier(model)
         except ScamtraceError as exc:
-            if not train_if_missing:
-                raise
-            warnings.warn(f"{exc}; training a new one", RuntimeWarning, stacklevel=2)
-            clf = None
-        if clf is None:
-            if not train_if_missing:
-                raise ScamtraceError(
-                    f"no packaged scam classifier ({model_path()}); "
-                    "run: python -m scamtrace.language.train"
-                )
-            from scamtrace.language.train import train_and_save
-
-            clf = train_and_save(progress=True)
+            raise ClassifierMissing(f"the packaged scam classifier ({model_path()}): {exc}; "
+                                    f"rebuild it with: {TRAIN_COMMAND}") from exc  # fmt: skip
         _cached = clf
         return clf
 

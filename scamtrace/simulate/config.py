@@ -98,7 +98,7 @@ class ConfounderConfig(_Strict):
     voip_locals_per_10k: float = Field(20.0, ge=0, description="provider's home customers")
 
 
-class ReportConfig(_Strict):
+class ComplaintConfig(_Strict):
     paid_report_rate: float = Field(0.3, ge=0, le=1)
     unpaid_report_rate: float = Field(0.01, ge=0, le=1)
     remember_number: float = Field(0.7, ge=0, le=1)
@@ -136,7 +136,7 @@ class Scenario(_Strict):
     networks: list[NetworkConfig] = Field(min_length=1)
     funnel: FunnelConfig = FunnelConfig()
     confounders: ConfounderConfig = ConfounderConfig()
-    reports: ReportConfig = ReportConfig()
+    reports: ComplaintConfig = ComplaintConfig()
     transcripts: TranscriptConfig = TranscriptConfig()
 
     @model_validator(mode="after")

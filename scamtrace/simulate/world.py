@@ -29,6 +29,7 @@ from scamtrace.simulate.banking import (
     account_numbers,
 )
 from scamtrace.simulate.calls import CallBatch, Category, Stage
+from scamtrace.simulate.complaints import victim_complaints
 from scamtrace.simulate.config import Scenario
 from scamtrace.simulate.confounders.diaspora import Diaspora
 from scamtrace.simulate.confounders.foreign_call_center import ForeignCallCenter
@@ -49,7 +50,6 @@ from scamtrace.simulate.render import (
     phone_text,
     prefixed_ids,
 )
-from scamtrace.simulate.reports import victim_reports
 from scamtrace.simulate.transcripts import TranscriptSampler
 from scamtrace.simulate.typologies.mule_chain import MuleChain
 from scamtrace.simulate.typologies.safe_account import SPOOF_STRATEGIES, Center, SafeAccountScam
@@ -191,8 +191,8 @@ def write_world(
         naive.observe_transfers(tcols, account_ids)
 
         say("reports and transcripts", 0.95)
-        reports = victim_reports(world, account_ids, tcols)
-        case.sink(contract.COMPLAINTS, fmt, ctx.victim.utc_offset_hours).write(reports)
+        complaints = victim_complaints(world, account_ids, tcols)
+        case.sink(contract.COMPLAINTS, fmt, ctx.victim.utc_offset_hours).write(complaints)
         transcripts, transcript_kinds = sampler.render()
         case.write_csv_table("truth/transcripts.csv", transcript_kinds)
         case.sink(contract.TRANSCRIPTS, fmt, ctx.victim.utc_offset_hours).write(transcripts)
@@ -219,7 +219,7 @@ def write_world(
         rows = {
             "carrier_cdr": carrier_sink.rows, "voip_cdr": n_voip,
             "accounts": accounts_table.num_rows, "transfers": transfers_table.num_rows,
-            "reports": reports.num_rows, "transcripts": transcripts.num_rows,
+            "reports": complaints.num_rows, "transcripts": transcripts.num_rows,
         }  # fmt: skip
         case.write_json("truth/scenario.json", {
             "scenario": json.loads(world.scenario.model_dump_json()),

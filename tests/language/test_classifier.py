@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pickle
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,8 +25,7 @@ from scamtrace.language import (
     load_classifier,
     score_turns,
 )
-from scamtrace.language.classifier import model_path
-from scamtrace.language.corpus import Example, read_seed_corpus, render_supplement, seed_calls
+from scamtrace.language.classifier import TRAIN_COMMAND, model_path
 from scamtrace.language.early import first_alert, prefixes
 from scamtrace.language.features import (
     CharNgramHasher,
@@ -32,7 +34,13 @@ from scamtrace.language.features import (
     normalise_language,
     split_turns,
 )
-from scamtrace.language.train import TrainConfig, fit
+from scamtrace.language.training.corpus import (
+    Example,
+    read_seed_corpus,
+    render_supplement,
+    seed_calls,
+)
+from scamtrace.language.training.train import TrainConfig, fit
 
 # Written for these tests; none of these lines is in the training corpus (checked below).
 SCAMS: dict[str, dict[str, str]] = {
@@ -135,7 +143,7 @@ NORMALS: dict[str, list[str]] = {
 
 @pytest.fixture(scope="module")
 def clf() -> ScamClassifier:
-    return load_classifier(train_if_missing=False)
+    return load_classifier()
 
 
 def test_test_texts_are_not_training_lines() -> None:
@@ -319,29 +327,92 @@ def test_packaged_model_loads_without_network(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    clf = load_classifier(train_if_missing=False, fresh=True)
+    clf = load_classifier(fresh=True)
     assert clf.meta["features"] > 1000 and set(clf.meta["languages"]) == {"zh", "es", "en"}
     assert clf.predict([SCAMS["zh"]["police"]])[1] == ["police"]
 
 
-def test_missing_model_trains_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def no_training(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every way to train or simulate, replaced by a recorder: the list stays empty unless
+    something tried to train."""
+    import scamtrace.language.training.corpus as corpus_module
+    import scamtrace.language.training.train as train_module
+    import scamtrace.simulate.world as world_module
+
+    calls: list[str] = []
+
+    def recorder(name: str) -> Any:
+        def record(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            raise AssertionError(f"{name} called at run time")
+
+        return record
+
+    targets = [
+        (train_module, "train"),
+        (train_module, "fit"),
+        (train_module, "build_corpus"),
+        (corpus_module, "simulated_transcripts"),
+        (corpus_module, "render_supplement"),
+        (world_module, "build_world"),
+    ]
+    for module, name in targets:
+        monkeypatch.setattr(module, name, recorder(f"{module.__name__}.{name}"))
+    return calls
+
+
+@pytest.mark.parametrize("content", [None, b"not a joblib file", pickle.dumps(["a", "list"])])
+def test_missing_or_unreadable_model_names_the_command_and_trains_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_training: list[str], content: bytes | None
+) -> None:
     import scamtrace.language.classifier as classifier_module
-    import scamtrace.language.train as train_module
 
-    tiny = fit(_tiny_corpus(), 1)
-    calls: list[bool] = []
-
-    def fake_train_and_save(progress: bool = False, seed: int = 0) -> ScamClassifier:
-        calls.append(progress)
-        return tiny
-
+    place = tmp_path / "models" / "scam_classifier.joblib"
+    if content is not None:
+        place.parent.mkdir()
+        place.write_bytes(content)
+    monkeypatch.setattr(classifier_module, "model_path", lambda: place)
     monkeypatch.setattr(classifier_module, "_cached", None)
-    monkeypatch.setattr(classifier_module, "_read_packaged", lambda: None)
-    monkeypatch.setattr(train_module, "train_and_save", fake_train_and_save)
-    with pytest.raises(ScamtraceError, match="no packaged"):
-        load_classifier(train_if_missing=False, fresh=True)
-    assert load_classifier(fresh=True) is tiny and calls == [True]
-    assert load_classifier() is tiny and calls == [True]  # cached
+    with pytest.raises(classifier_module.ClassifierMissing) as caught:
+        load_classifier(fresh=True)
+    assert isinstance(caught.value, ScamtraceError)
+    assert str(place) in str(caught.value)
+    assert "python -m scamtrace.language.training.train" in str(caught.value)
+    assert no_training == [] and classifier_module._cached is None
+    assert not place.exists() or place.read_bytes() == content  # nothing written in its place
+    with pytest.raises(classifier_module.ClassifierMissing):  # still none: not cached, not made
+        classify_rows(pa.table({"text": ["hello"]}))
+    assert no_training == []
+
+
+def test_classify_command_without_model_names_the_command(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    no_training: list[str],
+) -> None:
+    import scamtrace.cli
+    import scamtrace.language.classifier as classifier_module
+
+    source = tmp_path / "texts.csv"
+    source.write_text("id,text\n1,hello there\n", encoding="utf-8")
+    monkeypatch.setattr(classifier_module, "model_path", lambda: tmp_path / "absent.joblib")
+    monkeypatch.setattr(classifier_module, "_cached", None)
+    monkeypatch.setattr(sys, "argv", ["scamtrace", "classify", str(source)])
+    with pytest.raises(SystemExit) as ended:
+        scamtrace.cli.main()
+    assert ended.value.code == 2 and no_training == []
+    assert "python -m scamtrace.language.training.train" in capsys.readouterr().err
+
+
+def test_the_named_command_exists() -> None:
+    args = TRAIN_COMMAND.split()
+    assert args[:2] == ["python", "-m"]
+    done = subprocess.run([sys.executable, *args[1:], "--help"], capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "--seed" in done.stdout and "--out" in done.stdout
 
 
 def test_seed_corpus_covers_every_type_and_language() -> None:

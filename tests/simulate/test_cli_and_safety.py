@@ -58,7 +58,7 @@ def test_a_crash_mid_write_keeps_the_previous_case(
     def boom(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(world_module, "victim_reports", boom)
+    monkeypatch.setattr(world_module, "victim_complaints", boom)
     world = world_module.build_world(load_scenario("small", scale=0.01))
     with pytest.raises(RuntimeError):
         world_module.write_world(world, out, overwrite=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import pytest
 import yaml
@@ -20,12 +22,11 @@ from scamtrace.simulate.text import (
     SCAM_KINDS,
     TRANSCRIPT_KINDS,
     NarrativeDetails,
-    _parse,
-    _templates,
     format_amount,
     render_narratives,
     render_transcripts,
 )
+from scamtrace.simulate.text.templates import TemplateError, load_templates, parse_templates
 
 N = 500  # renders per kind and language
 TURN = re.compile(r"(caller|callee): \S")
@@ -142,23 +143,46 @@ def test_unknown_kind_or_language_is_named() -> None:
 def test_template_errors_are_reported() -> None:
     source = resources.files("scamtrace.simulate.text").joinpath("templates", "en.yaml")
     data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    broken = copy.deepcopy(data)
-    broken["kinds"]["police"]["slots"]["open"].append("This is {nobody}.")
-    with pytest.raises(ValueError, match="nobody"):
-        _parse(broken, "en", "en.yaml")
-    broken = copy.deepcopy(data)
-    del broken["kinds"]["followup"]
-    with pytest.raises(ValueError, match="followup"):
-        _parse(broken, "en", "en.yaml")
-    broken = copy.deepcopy(data)
-    broken["narrative"]["slots"]["closing"].append("call 110")
-    with pytest.raises(ValueError, match="digits"):
-        _parse(broken, "en", "en.yaml")
+    assert parse_templates(copy.deepcopy(data), "en", "en.yaml") == load_templates("en")
+
+    def broken(change: Callable[[dict[str, Any]], object], *named: str) -> None:
+        bad = copy.deepcopy(data)
+        change(bad)
+        with pytest.raises(TemplateError) as caught:
+            parse_templates(bad, "en", "templates/en.yaml")
+        message = str(caught.value)
+        assert message.startswith("templates/en.yaml: "), message
+        for part in named:
+            assert part in message, (part, message)
+
+    broken(lambda d: d["kinds"]["police"]["slots"]["open"].append("This is {nobody}."),
+           "kinds.police.slots.open", "{nobody}")  # fmt: skip
+    broken(lambda d: d["kinds"].pop("followup"), "kinds", "followup")
+    broken(lambda d: d["narrative"]["slots"]["closing"].append("call 110"),
+           "narrative.slots", "closing", "digits")  # fmt: skip
+    broken(lambda d: d["narrative"]["slots"].pop("money"), "narrative.slots", "money")
+    broken(lambda d: d["narrative"]["currency"].pop("*"), "narrative.currency", "'*'")
+    broken(lambda d: d["kinds"]["police"]["script"][0].update(p=1.5),
+           "kinds.police.script[0].p", "1.5")  # fmt: skip
+    broken(lambda d: d["kinds"]["police"]["script"][0].update(turns=[["judge", "Hi."]]),
+           "kinds.police.script[0]", "'judge'")  # fmt: skip
+    broken(lambda d: d["kinds"]["police"].update(turns=[5, 2]), "kinds.police", "turns")
+    broken(lambda d: d["kinds"]["police"].update(scripts=[]), "kinds.police.scripts", "at least 1")
+    police = data["kinds"]["police"]
+    broken(lambda d: d["kinds"]["police"].update(scripts=[police["script"]]),
+           "kinds.police", "exactly one of 'script' and 'scripts'")  # fmt: skip
+    broken(lambda d: d["noise"]["rates"].update(shout=0.1), "noise.rates.shout (the key)")
+    broken(lambda d: d["noise"]["rates"].update(stutter=2), "noise.rates.stutter", "1")
+    broken(lambda d: d["style"].update(split="syllables"), "style.split", "'syllables'")
+    broken(lambda d: d["style"].pop("dash"), "style.dash", "required")
+    broken(lambda d: d.update(colour="red"), "colour", "not permitted")
+    broken(lambda d: d["slots"].update(hello=[]), "slots.hello", "at least 1")
+    broken(lambda d: d.update(language="es"), "'language' must be 'en'")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_templates_have_no_unused_slots(language: str) -> None:
-    tpl = _templates(language)
+    tpl = load_templates(language)
     texts = [x for pool in (*tpl.slots.values(), *tpl.noise.values()) for x in pool]
     for kind in tpl.kinds.values():
         texts += [x for pool in kind.slots.values() for x in pool]
@@ -216,7 +240,7 @@ def test_narratives_quote_only_the_details(details: list[NarrativeDetails], seed
         texts = render_narratives(details, language, seed)
         assert texts == render_narratives(details, language, seed)
         assert len(texts) == len(details)
-        nar = _templates(language).narrative
+        nar = load_templates(language).narrative
         for d, text in zip(details, texts, strict=True):
             amount = format_amount(d.amount, d.currency, language)
             assert amount in text

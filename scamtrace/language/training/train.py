@@ -1,8 +1,8 @@
 """Train the scam-call classifier and save it into the package.
 
-    python -m scamtrace.language.train                # seed 0: models/scam_classifier.joblib
-    python -m scamtrace.language.train --no-dialogue   # without the English scam-dialogue set
-    python -m scamtrace.language.train --out model.joblib --seed 3
+    python -m scamtrace.language.training.train                # seed 0: the packaged model
+    python -m scamtrace.language.training.train --no-dialogue  # without the English dialogues
+    python -m scamtrace.language.training.train --out model.joblib --seed 3
 
 Training data, all deterministic from ``--seed``:
 
@@ -24,7 +24,6 @@ evenly between scam and normal texts (and between types, for the type model).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -35,8 +34,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scamtrace.language.classifier import FORMAT, ScamClassifier, featurize, model_path
-from scamtrace.language.corpus import (
+from scamtrace.language.classifier import (
+    FORMAT,
+    TRAIN_COMMAND,
+    ScamClassifier,
+    featurize,
+    model_path,
+)
+from scamtrace.language.features import LANGUAGES, CharNgramHasher
+from scamtrace.language.training.corpus import (
     Example,
     find_scam_dialogue,
     read_scam_dialogue,
@@ -46,9 +52,8 @@ from scamtrace.language.corpus import (
     seed_calls,
     simulated_transcripts,
 )
-from scamtrace.language.features import LANGUAGES, CharNgramHasher
 
-__all__ = ["TrainConfig", "build_corpus", "fit", "main", "save", "train", "train_and_save"]
+__all__ = ["TrainConfig", "build_corpus", "fit", "main", "save", "train"]
 
 LEFT_OUT = frozenset({"sim/list_dial"})
 """Simulated kinds not trained on: a list-dialling opener is a scam call, but most are wordless
@@ -223,17 +228,9 @@ def save(clf: ScamClassifier, path: str | os.PathLike[str]) -> Path:
     return out
 
 
-def train_and_save(progress: bool = False, seed: int = 0) -> ScamClassifier:
-    """Train the default model; save it into the package when that folder is writable."""
-    clf = train(seed, progress=progress)
-    with contextlib.suppress(OSError):  # a read-only install: keep it in memory for this process
-        save(clf, model_path())
-    return clf
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m scamtrace.language.train",
+        prog=TRAIN_COMMAND,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

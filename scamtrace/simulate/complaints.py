@@ -3,7 +3,8 @@
 A share of paying victims file a report days after their last payment, remembering some of the
 numbers that called them and some of the accounts they paid, now and then with a wrong digit.
 A few people who were hooked but did not pay report too, and some reports name an honest
-number (a pushy telemarketer, a foreign call center) by mistake.
+number (a pushy telemarketer, a foreign call center) by mistake. The rows form the contract's
+``reports`` table (``contract.COMPLAINTS``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pyarrow as pa
 from scamtrace.core import contract
 from scamtrace.simulate.banking import TransferKind
 from scamtrace.simulate.calls import Category, Stage
-from scamtrace.simulate.config import ReportConfig
+from scamtrace.simulate.config import ComplaintConfig
 from scamtrace.simulate.context import DAY
 from scamtrace.simulate.numbering import CountryPlan
 from scamtrace.simulate.render import GROUPED, NATIONAL, phone_text
@@ -32,7 +33,7 @@ I64 = npt.NDArray[np.int64]
 
 @dataclass(frozen=True)
 class _Config:
-    knobs: ReportConfig
+    knobs: ComplaintConfig
     plans: tuple[CountryPlan, ...]
     currency: str
 
@@ -49,7 +50,7 @@ def _typo(text: str, rng: np.random.Generator) -> str:
     return text[:i] + str((int(text[i]) + int(rng.integers(1, 10))) % 10) + text[i + 1 :]
 
 
-def victim_reports(world: World, account_ids: pa.Array, tcols: dict[str, Any]) -> pa.Table:
+def victim_complaints(world: World, account_ids: pa.Array, tcols: dict[str, Any]) -> pa.Table:
     ctx = world.ctx
     plans = (ctx.victim, ctx.centers)
     cfg = _Config(ctx.scenario.reports, plans, ctx.victim.currency)
@@ -83,7 +84,7 @@ def victim_reports(world: World, account_ids: pa.Array, tcols: dict[str, Any]) -
         shown, stages, times = history(phone)
         paid_to = ids[np.unique(tcols["payee"][pay][inv == v])]
         rows.append(
-            _report(
+            _complaint(
                 rng,
                 cfg,
                 phone,
@@ -102,7 +103,7 @@ def victim_reports(world: World, account_ids: pa.Array, tcols: dict[str, Any]) -
     for phone in unpaid[rng.random(len(unpaid)) < cfg.unpaid_report_rate * 10]:
         shown, stages, times = history(int(phone))
         rows.append(
-            _report(
+            _complaint(
                 rng,
                 cfg,
                 int(phone),
@@ -125,7 +126,7 @@ def victim_reports(world: World, account_ids: pa.Array, tcols: dict[str, Any]) -
         pick = rng.choice(np.flatnonzero(honest), size=n_wrong)
         for i in pick:
             rows.append(
-                _report(
+                _complaint(
                     rng,
                     cfg,
                     int(calls.callee[i]),
@@ -162,7 +163,7 @@ def victim_reports(world: World, account_ids: pa.Array, tcols: dict[str, Any]) -
     })  # fmt: skip
 
 
-def _report(
+def _complaint(
     rng: np.random.Generator,
     cfg: _Config,
     phone: int,

@@ -1,7 +1,8 @@
 """Training and evaluation texts: the packaged seed corpus, simulated transcripts, and the public
 English ``scam-dialogue`` set (BothBosu/scam-dialogue, Apache-2.0; not shipped with the package).
 
-Everything here is deterministic given its seed.
+Everything here is deterministic given its seed. Training code: the runtime never imports it
+(it runs the simulator).
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from scamtrace.core.errors import ScamtraceError
+from scamtrace.language.classifier import TYPES
 from scamtrace.language.features import LANGUAGES, normalise
 
 __all__ = [
     "DIALOGUE_TYPE",
     "KIND_TYPE",
-    "SCAM_TYPES",
     "TRAINING_WORLDS",
-    "TYPES",
     "Example",
     "World",
     "duplicate_of",
@@ -38,23 +38,6 @@ __all__ = [
     "seed_calls",
     "simulated_transcripts",
 ]
-
-SCAM_TYPES: tuple[str, ...] = (
-    "neighbor",
-    "police",
-    "official",
-    "customer_service",
-    "loan",
-    "acquaintance",
-    "delivery",
-)
-"""What a scam call is about: ``neighbor`` (a fake neighbour or community worker preparing the
-ground), ``police`` (authority impersonation), ``official`` (asks for a transfer to a "safe"
-account), ``customer_service`` (fake customer service, refunds, tech support), ``loan`` (loan or
-credit offer), ``acquaintance`` (fake friend, relative or boss), ``delivery`` (parcel, customs)."""
-
-TYPES: tuple[str, ...] = (*SCAM_TYPES, "normal")
-"""Every type the classifier returns."""
 
 KIND_TYPE: dict[str, str | None] = {
     "neighbor": "neighbor",
