@@ -3,8 +3,11 @@
 Every contract table that is present becomes one DuckDB table of the same name with typed,
 normalised columns: times as epoch seconds (``t``), phones as E.164 digits in a ``BIGINT``
 (compact, and joins on integers are fast at hundreds of millions of rows; ``+`` is added back
-when a finding is written), amounts as ``DOUBLE``. A row whose time, number or amount cannot be
-read is never dropped silently: it goes to ``rejected`` with its file, line and reason.
+when a finding is written), amounts as ``DOUBLE``. Values are read by the rules ``ingest``
+types them by (:mod:`scamtrace.core.values`, :mod:`scamtrace.core.amounts`, the contract's
+required columns), so a case folder written by hand reads as it would once ingested. A row
+whose time, number or amount cannot be read, or that lacks a required value, is never
+dropped silently: it goes to ``rejected`` with its file, line and reason.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from pathlib import Path
 
 import duckdb
 
-from scamtrace.core import contract
+from scamtrace.core import contract, values
+from scamtrace.core.amounts import amount_sql, register_amount_sql
 from scamtrace.core.casefolder import case_lock, holder_countries, recover_missing
 from scamtrace.core.contract import Column
 from scamtrace.core.errors import CaseFolderError
@@ -23,10 +27,7 @@ from scamtrace.core.phones import (
     phone_parts_sql,
     valid_number_sql,
 )
-from scamtrace.core.sql import connect, quote, run
-
-TRUE_WORDS = "('true', '1', 't', 'yes', 'y')"
-FALSE_WORDS = "('false', '0', 'f', 'no', 'n', '')"
+from scamtrace.core.sql import connect, literal, quote, run
 
 
 @dataclass
@@ -72,6 +73,7 @@ def _open(folder: Path, country: str | None, db: duckdb.DuckDBPyConnection | Non
           tables: tuple[str, ...] | None) -> Case:  # fmt: skip
     default, per_table = holder_countries(folder, country)
     case = Case(folder, db or connect(), default, per_table)
+    register_amount_sql(case.db)
     run(case.db,
         "CREATE OR REPLACE TABLE rejected (tbl VARCHAR, file VARCHAR, line BIGINT, "
         "field VARCHAR, value VARCHAR, reason VARCHAR)"
@@ -97,45 +99,46 @@ def _find(folder: Path, name: str) -> Path | None:
 
 
 def _typed(col: Column, country: str) -> tuple[str, str | None]:
-    """(SQL for the normalised value, SQL that is true when a non-empty value is unreadable)."""
-    raw = f'"{col.name}"'
-    text = f"trim(CAST({raw} AS VARCHAR))"
+    """(SQL for the normalised value, SQL that is true when the row is to be set aside for
+    this column, or None when it never is), over :func:`_staged`'s columns."""
+    text = f'trim(CAST("{col.name}" AS VARCHAR))'
     blank = f"coalesce({text}, '') = ''"
-    if col.kind == "time":
-        value = f"CAST(epoch(TRY_CAST({text} AS TIMESTAMPTZ)) AS BIGINT)"
-        return value, f"{value} IS NULL"
-    if col.kind == "date":
-        value = f"TRY_CAST({text} AS DATE)"
-        return value, f"NOT {blank} AND {value} IS NULL"
-    if col.kind == "int":
-        value = f"TRY_CAST(TRY_CAST({text} AS DOUBLE) AS BIGINT)"
-        return value, f"NOT {blank} AND {value} IS NULL"
-    if col.kind == "decimal":
-        value = f"TRY_CAST({text} AS DOUBLE)"
-        return value, f"NOT {blank} AND ({value} IS NULL OR {value} < 0)"
-    if col.kind == "bool":
-        low = f"lower(coalesce({text}, ''))"
-        value = f"({low} IN {TRUE_WORDS})"
-        return value, f"NOT ({low} IN {TRUE_WORDS} OR {low} IN {FALSE_WORDS})"
+    typed = f'"_typed_{col.name}"'
+    if col.kind in values.SQL_TYPED or col.kind == "decimal":
+        if col.kind == "decimal":
+            checks: values.Checks = [(f"{typed} IS NULL", "")]
+        else:
+            _value, checks = values.typed_sql(col, f"nullif({text}, '')", typed,
+                                              values.lowered_sql(f'CAST("{col.name}" AS VARCHAR)'))
+        value = {"time": f"CAST(epoch({typed}) AS BIGINT)",
+                 "decimal": f"CAST({typed} AS DOUBLE)"}.get(col.kind, typed)  # fmt: skip
+        return value, values.bad_sql(checks, blank, col.required)
     if col.kind == "phone":
         parts = {k: f'"_{k}_{col.name}"' for k in ("digits", "plus", "withheld")}
         number = phone_number_sql(parts["digits"], parts["plus"], parts["withheld"], country)
-        return valid_number_sql(f"({number})"), None
-    return f"coalesce({text}, '')", None
+        value = valid_number_sql(f"({number})")
+        # A required number (the one dialled) is set aside when empty, withheld or unreadable.
+        return value, f"({value}) IS NULL" if col.required else None
+    return f"coalesce({text}, '')", blank if col.required else None
 
 
-#: Columns without which a row is useless (an id, a time, the dialled number).
-_REQUIRED = {"call_id", "start_time", "tx_id", "time", "report_id", "account_id"}
-
-
-def _staged(table: contract.Table, source: str, line: str, country: str) -> str:
-    """``source`` with the phone columns' regex work done once, and ``_line``."""
+def _staged(table: contract.Table, source: str, line: str, plain: frozenset[str] = frozenset()
+            ) -> str:  # fmt: skip
+    """``source`` with ``_line``, the phone columns' regex work done once, and each typed
+    column's value as ``"_typed_<name>"`` (read once, for its checks and its value)."""
     parts = [
         f'{expr} AS "_{part}_{c.name}"'
         for c in table.columns
         if c.kind == "phone"
         for part, expr in phone_parts_sql(f'"{c.name}"').items()
     ]
+    for c in table.columns:
+        text = f"""nullif(trim(CAST("{c.name}" AS VARCHAR)), '')"""
+        if c.kind == "decimal":
+            parts.append(f'{amount_sql(text, c.name in plain)} AS "_typed_{c.name}"')
+        elif c.kind in values.SQL_TYPED:
+            low = values.lowered_sql(f'CAST("{c.name}" AS VARCHAR)')
+            parts.append(f'{values.typed_sql(c, text, "", low)[0]} AS "_typed_{c.name}"')
     extra = "".join(f", {p}" for p in parts)
     return f"(SELECT *, {line} AS _line{extra} FROM {source})"
 
@@ -144,7 +147,7 @@ def _empty(case: Case, table: contract.Table, country: str) -> None:
     """A missing table becomes an empty one of the same shape, so detectors need no special
     case for it (they consult ``Case.present`` to say what they could not do)."""
     blank = ", ".join(f'NULL::VARCHAR AS "{c.name}"' for c in table.columns)
-    source = _staged(table, f"(SELECT {blank})", "0::BIGINT", country)
+    source = _staged(table, f"(SELECT {blank})", "0::BIGINT")
     typed = ", ".join(f'{_typed(c, country)[0]} AS "{c.name}"' for c in table.columns)
     run(case.db, f"CREATE OR REPLACE TABLE {table.name} AS SELECT {typed}, _line "
                  f"FROM {source} WHERE false")  # fmt: skip
@@ -161,7 +164,11 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     )
     forgiving = False
     try:
-        cols = [r[0] for r in run(db, f"DESCRIBE SELECT * FROM {source}")]
+        described = run(db, f"DESCRIBE SELECT * FROM {source}")
+        cols = [str(r[0]) for r in described]
+        # Numbers a Parquet file types as such are written with a "." decimal point.
+        plain = frozenset(str(name) for name, kind, *_rest in described
+                          if str(kind).startswith(_NUMBER_TYPES))  # fmt: skip
     except duckdb.Error as exc:
         # A CSV with a row DuckDB's sniffer cannot make out (a file cut in the middle of a
         # quoted value, a byte that is not UTF-8) is read again with the header's columns
@@ -173,7 +180,7 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
             problem = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
             raise CaseFolderError(f"{path}: cannot be read as {table.name}: "
                                   f"{problem or type(exc).__name__}") from exc  # fmt: skip
-        source, cols, forgiving = retry, got, True
+        source, cols, plain, forgiving = retry, got, frozenset(), True
     lacking = [c.name for c in table.columns if c.name not in cols and not c.optional]
     if lacking:
         raise CaseFolderError(f"{path}: line 1: missing column {lacking[0]!r} of {table.name}")
@@ -200,19 +207,17 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
             continue
         value, bad = _typed(col, country)
         selects.append(f'{value} AS "{col.name}"')
-        if col.name in _REQUIRED and col.kind in ("string", "phone"):
-            bad = f"coalesce(trim(CAST(\"{col.name}\" AS VARCHAR)), '') = ''"
         if bad is not None:
             checks.append((col.name, bad))
     present = [c for c in table.columns if c.name in cols]
     staged = _staged(contract.Table(table.name, tuple(present), table.meaning), source, line,
-                     country)  # fmt: skip
+                     plain)  # fmt: skip
     keep = ""
     if checks:
         union = " UNION ALL ".join(
-            f"SELECT '{table.name}', '{quote(str(path))}', {line}, '{name}', "
+            f"SELECT '{table.name}', {literal(path)}, _line, '{name}', "
             f"left(CAST(\"{name}\" AS VARCHAR), 80), "
-            f"'cannot read {name} as {table.column(name).kind}' FROM {source} WHERE {bad}"
+            f"'cannot read {name} as {table.column(name).kind}' FROM {staged} WHERE {bad}"
             for name, bad in checks
         )
         run(db, f"INSERT INTO rejected {union}")
@@ -224,6 +229,11 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
         run(db, f"DROP TABLE {source}")
     case.rows_read[table.name] = total
     case.rows_set_aside[table.name] = total - case.count(f"SELECT count(*) FROM {table.name}")
+
+
+#: DuckDB's names of the types that hold numbers (a typed Parquet column).
+_NUMBER_TYPES = ("DECIMAL", "DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT",
+                 "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "UHUGEINT")
 
 
 def _forgiving_csv(path: Path, name: str) -> str | None:
