@@ -19,6 +19,7 @@ import numpy as np
 from scamtrace.core import contract
 from scamtrace.core.errors import CaseFolderError
 from scamtrace.core.formulas import restore_sql
+from scamtrace.core.sql import literal
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def _ari_codes(t: np.ndarray[Any, Any], f: np.ndarray[Any, Any]) -> float:
 def _read(db: duckdb.DuckDBPyConnection, path: Path, columns: tuple[str, ...], name: str) -> None:
     if not path.is_file():
         raise CaseFolderError(f"{path}: not found")
-    source = f"read_csv('{str(path).replace(chr(39), chr(39) * 2)}', all_varchar = true, " \
+    source = f"read_csv({literal(path)}, all_varchar = true, " \
              "header = true, delim = ',', quote = '\"', escape = '\"')"  # fmt: skip
     try:
         have = {r[0] for r in db.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}

@@ -27,7 +27,7 @@ from scamtrace.core.phones import (
     phone_parts_sql,
     valid_number_sql,
 )
-from scamtrace.core.sql import connect, literal, quote, run
+from scamtrace.core.sql import connect, literal, run
 
 
 @dataclass
@@ -157,9 +157,9 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     db = case.db
     parquet = path.suffix == ".parquet"
     source = (
-        f"read_parquet('{quote(path)}', file_row_number = true)"
+        f"read_parquet({literal(path)}, file_row_number = true)"
         if parquet
-        else f"read_csv('{quote(path)}', all_varchar = true, header = true, delim = ',', "
+        else f"read_csv({literal(path)}, all_varchar = true, header = true, delim = ',', "
         "quote = '\"', escape = '\"')"
     )
     forgiving = False
@@ -196,7 +196,7 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     if forgiving:
         # DuckDB counts the header as line 1 too; rows after a set-aside one are numbered here
         # by their place among the rows read, as everywhere when a CSV has no bad row
-        run(db, f"""INSERT INTO rejected SELECT '{table.name}', '{quote(str(path))}', line,
+        run(db, f"""INSERT INTO rejected SELECT '{table.name}', {literal(str(path))}, line,
                     coalesce(column_name, ''), left(coalesce(csv_line, ''), 80),
                     'unreadable CSV row: ' || error_message FROM rejects_{table.name}""")
         unreadable = case.count(f"SELECT count(*) FROM rejects_{table.name}")
@@ -248,8 +248,8 @@ def _forgiving_csv(path: Path, name: str) -> str | None:
         return None
     if not header or len(set(header)) < len(header):
         return None
-    columns = ", ".join(f"'{quote(c)}': 'VARCHAR'" for c in header)
-    return (f"read_csv('{quote(path)}', auto_detect = false, header = true, delim = ',', "
+    columns = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header)
+    return (f"read_csv({literal(path)}, auto_detect = false, header = true, delim = ',', "
             f"quote = '\"', escape = '\"', columns = {{{columns}}}, store_rejects = true, "
             f"rejects_table = 'rejects_{name}', rejects_scan = 'rejects_scan_{name}')")  # fmt: skip
 
