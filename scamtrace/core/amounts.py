@@ -132,6 +132,13 @@ _SQL_FUNCTIONS = {False: "scamtrace_amount", True: "scamtrace_plain_amount"}
 _SQL_TYPE = f"DECIMAL({AMOUNT.precision}, {AMOUNT.scale})"
 
 
+def plain_columns(schema: pa.Schema) -> list[str]:
+    """The columns of a typed file (Parquet) whose amounts are ``plain``: numbers typed as
+    such are written with a ``.`` decimal point, never a thousands separator."""
+    return [f.name for f in schema if pa.types.is_decimal(f.type)
+            or pa.types.is_floating(f.type) or pa.types.is_integer(f.type)]  # fmt: skip
+
+
 def amount_sql(text: str, plain: bool = False) -> str:
     """DuckDB SQL for the amount of ``text`` (SQL for the value, trimmed) as the contract's
     decimal, NULL where it is empty or set aside (:func:`parse_amounts`; ``plain`` as there).

@@ -454,7 +454,7 @@ def write_file_atomically(path: Path, write: Callable[[Path], None]) -> None:
         raise os_error(exc, path, f"writing {path}") from exc
 
 
-def replace_file(path: Path, write: Callable[[Path], None], *, durable: bool = False) -> None:
+def replace_file(path: Path, write: Callable[[Path], object], *, durable: bool = False) -> None:
     """``path`` written anew by ``write`` into a hidden sibling renamed over it, never written
     through: a hard link to the old file elsewhere (the old case's, from a staging copy)
     keeps the old content. ``durable``: flushed to the disk before and after the rename, for

@@ -103,10 +103,10 @@ def typed_sql(col: Column, text: str, typed: str, low: str) -> tuple[str, Checks
     raise ValueError(f"{col.name}: a {col.kind} column is not typed by these rules")
 
 
-def bad_sql(checks: Checks, empty: str, required: bool) -> str:
+def bad_sql(failures: Iterable[str], empty: str, required: bool) -> str:
     """SQL true where a value is missing though required (``empty``: SQL true when it is
-    empty), or is not empty and fails one of its ``checks``."""
-    failed = " OR ".join(f"({cond})" for cond, _reason in checks)
+    empty), or is not empty and one of ``failures`` (the conditions of its checks) holds."""
+    failed = " OR ".join(f"({cond})" for cond in failures)
     parts = [f"({empty})"] if required else []
     if failed:
         parts.append(f"(NOT ({empty}) AND ({failed}))")

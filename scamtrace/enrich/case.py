@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from scamtrace.core import contract, values
-from scamtrace.core.amounts import amount_sql, register_amount_sql
+from scamtrace.core.amounts import amount_sql, plain_columns, register_amount_sql
 from scamtrace.core.casefolder import case_lock, holder_countries, recover_missing
 from scamtrace.core.contract import Column
 from scamtrace.core.errors import CaseFolderError
@@ -104,15 +105,13 @@ def _typed(col: Column, country: str) -> tuple[str, str | None]:
     text = f'trim(CAST("{col.name}" AS VARCHAR))'
     blank = f"coalesce({text}, '') = ''"
     typed = f'"_typed_{col.name}"'
-    if col.kind in values.SQL_TYPED or col.kind == "decimal":
-        if col.kind == "decimal":
-            checks: values.Checks = [(f"{typed} IS NULL", "")]
-        else:
-            _value, checks = values.typed_sql(col, f"nullif({text}, '')", typed,
-                                              values.lowered_sql(f'CAST("{col.name}" AS VARCHAR)'))
-        value = {"time": f"CAST(epoch({typed}) AS BIGINT)",
-                 "decimal": f"CAST({typed} AS DOUBLE)"}.get(col.kind, typed)  # fmt: skip
-        return value, values.bad_sql(checks, blank, col.required)
+    if col.kind == "decimal":  # empty, or set aside by the amount rule: NULL
+        return f"CAST({typed} AS DOUBLE)", values.bad_sql([f"{typed} IS NULL"], blank,
+                                                          col.required)  # fmt: skip
+    if col.kind in values.SQL_TYPED:
+        _value, checks = values.typed_sql(col, _text(col), typed, _lowered(col))
+        value = f"CAST(epoch({typed}) AS BIGINT)" if col.kind == "time" else typed
+        return value, values.bad_sql([cond for cond, _reason in checks], blank, col.required)
     if col.kind == "phone":
         parts = {k: f'"_{k}_{col.name}"' for k in ("digits", "plus", "withheld")}
         number = phone_number_sql(parts["digits"], parts["plus"], parts["withheld"], country)
@@ -133,14 +132,23 @@ def _staged(table: contract.Table, source: str, line: str, plain: frozenset[str]
         for part, expr in phone_parts_sql(f'"{c.name}"').items()
     ]
     for c in table.columns:
-        text = f"""nullif(trim(CAST("{c.name}" AS VARCHAR)), '')"""
         if c.kind == "decimal":
-            parts.append(f'{amount_sql(text, c.name in plain)} AS "_typed_{c.name}"')
+            parts.append(f'{amount_sql(_text(c), c.name in plain)} AS "_typed_{c.name}"')
         elif c.kind in values.SQL_TYPED:
-            low = values.lowered_sql(f'CAST("{c.name}" AS VARCHAR)')
-            parts.append(f'{values.typed_sql(c, text, "", low)[0]} AS "_typed_{c.name}"')
+            value = values.typed_sql(c, _text(c), "", _lowered(c))[0]
+            parts.append(f'{value} AS "_typed_{c.name}"')
     extra = "".join(f", {p}" for p in parts)
     return f"(SELECT *, {line} AS _line{extra} FROM {source})"
+
+
+def _text(col: Column) -> str:
+    """SQL for the value of ``col`` as trimmed text, NULL when empty (a typed Parquet column's
+    too: its text is read by the same rules)."""
+    return f"nullif(trim(CAST(\"{col.name}\" AS VARCHAR)), '')"
+
+
+def _lowered(col: Column) -> str:
+    return values.lowered_sql(f'CAST("{col.name}" AS VARCHAR)')
 
 
 def _empty(case: Case, table: contract.Table, country: str) -> None:
@@ -164,11 +172,8 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     )
     forgiving = False
     try:
-        described = run(db, f"DESCRIBE SELECT * FROM {source}")
-        cols = [str(r[0]) for r in described]
-        # Numbers a Parquet file types as such are written with a "." decimal point.
-        plain = frozenset(str(name) for name, kind, *_rest in described
-                          if str(kind).startswith(_NUMBER_TYPES))  # fmt: skip
+        cols = [str(r[0]) for r in run(db, f"DESCRIBE SELECT * FROM {source}")]
+        plain = frozenset(plain_columns(pq.read_schema(path)) if parquet else ())
     except duckdb.Error as exc:
         # A CSV with a row DuckDB's sniffer cannot make out (a file cut in the middle of a
         # quoted value, a byte that is not UTF-8) is read again with the header's columns
@@ -229,11 +234,6 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
         run(db, f"DROP TABLE {source}")
     case.rows_read[table.name] = total
     case.rows_set_aside[table.name] = total - case.count(f"SELECT count(*) FROM {table.name}")
-
-
-#: DuckDB's names of the types that hold numbers (a typed Parquet column).
-_NUMBER_TYPES = ("DECIMAL", "DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT",
-                 "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "UHUGEINT")
 
 
 def _forgiving_csv(path: Path, name: str) -> str | None:

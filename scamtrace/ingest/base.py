@@ -242,8 +242,9 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
             value, checks = _column_sql(col, country)
             typed.append(f'{value} AS "_typed_{col.name}"')
             if col.name in required or checks:
-                maybe.append(values.bad_sql(checks, f"nullif(trim(\"{col.name}\"), '') IS NULL",
-                                        col.name in required))  # fmt: skip
+                empty = f"nullif(trim(\"{col.name}\"), '') IS NULL"
+                maybe.append(values.bad_sql([cond for cond, _reason in checks], empty,
+                                            col.name in required))  # fmt: skip
         narrow = pa.table({**{c.name: raw.column(c.name) for c in in_sql},
                            "_row": pa.array(np.arange(n, dtype=np.int64))})  # fmt: skip
         lows = [_lowered(c) for c in in_sql if c.kind == "bool"]
