@@ -106,10 +106,13 @@ def _typed(col: Column, country: str) -> tuple[str, str | None]:
     blank = f"coalesce({text}, '') = ''"
     typed = f'"_typed_{col.name}"'
     if col.kind == "decimal":  # empty, or set aside by the amount rule: NULL
-        return f"CAST({typed} AS DOUBLE)", values.bad_sql([f"{typed} IS NULL"], blank,
+        return f"CAST({typed} AS DOUBLE)", values.bad_sql([f"{typed} IS NULL"],
+                                                          f'"_text_{col.name}" IS NULL',
                                                           col.required)  # fmt: skip
     if col.kind in values.SQL_TYPED:
-        _value, checks = values.typed_sql(col, _text(col), typed, _lowered(col))
+        _value, checks = values.typed_sql(col, f'"_text_{col.name}"', typed,
+                                          f'"_low_{col.name}"')  # fmt: skip
+        blank = f'"_text_{col.name}" IS NULL'
         value = f"CAST(epoch({typed}) AS BIGINT)" if col.kind == "time" else typed
         return value, values.bad_sql([cond for cond, _reason in checks], blank, col.required)
     if col.kind == "phone":
@@ -124,31 +127,29 @@ def _typed(col: Column, country: str) -> tuple[str, str | None]:
 def _staged(table: contract.Table, source: str, line: str, plain: frozenset[str] = frozenset()
             ) -> str:  # fmt: skip
     """``source`` with ``_line``, the phone columns' regex work done once, and each typed
-    column's value as ``"_typed_<name>"`` (read once, for its checks and its value)."""
+    column's text (``"_text_<name>"``: trimmed, NULL when empty; a typed Parquet column's
+    too, read by the same rules) and value (``"_typed_<name>"``)."""
     parts = [
         f'{expr} AS "_{part}_{c.name}"'
         for c in table.columns
         if c.kind == "phone"
         for part, expr in phone_parts_sql(f'"{c.name}"').items()
     ]
+    typed = []
     for c in table.columns:
+        column, text, low = f'"{c.name}"', f'"_text_{c.name}"', f'"_low_{c.name}"'
         if c.kind == "decimal":
-            parts.append(f'{amount_sql(_text(c), c.name in plain)} AS "_typed_{c.name}"')
+            typed.append(f'{amount_sql(text, c.name in plain)} AS "_typed_{c.name}"')
         elif c.kind in values.SQL_TYPED:
-            value = values.typed_sql(c, _text(c), "", _lowered(c))[0]
-            parts.append(f'{value} AS "_typed_{c.name}"')
+            typed.append(f'{values.typed_sql(c, text, "", low)[0]} AS "_typed_{c.name}"')
+        else:
+            continue
+        parts.append(f"nullif(trim(CAST({column} AS VARCHAR)), '') AS {text}")
+        if c.kind == "bool":
+            parts.append(f"{values.lowered_sql(f'CAST({column} AS VARCHAR)')} AS {low}")
     extra = "".join(f", {p}" for p in parts)
-    return f"(SELECT *, {line} AS _line{extra} FROM {source})"
-
-
-def _text(col: Column) -> str:
-    """SQL for the value of ``col`` as trimmed text, NULL when empty (a typed Parquet column's
-    too: its text is read by the same rules)."""
-    return f"nullif(trim(CAST(\"{col.name}\" AS VARCHAR)), '')"
-
-
-def _lowered(col: Column) -> str:
-    return values.lowered_sql(f'CAST("{col.name}" AS VARCHAR)')
+    outer = "".join(f", {t}" for t in typed)
+    return f"(SELECT *{outer} FROM (SELECT *, {line} AS _line{extra} FROM {source}))"
 
 
 def _empty(case: Case, table: contract.Table, country: str) -> None:
@@ -189,14 +190,10 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     lacking = [c.name for c in table.columns if c.name not in cols and not c.optional]
     if lacking:
         raise CaseFolderError(f"{path}: line 1: missing column {lacking[0]!r} of {table.name}")
-    if parquet:
-        # Parquet rows count from 1; the reader numbers them without a window over the file.
-        line = "file_row_number + 1"
-    else:
-        # CSV: the header is line 1. Numbering needs the file's order, so it is read once.
-        run(db, f"CREATE OR REPLACE TEMP TABLE raw_{table.name} AS SELECT *, "
-                f"CAST(row_number() OVER () AS BIGINT) + 1 AS _csv_line FROM {source}")  # fmt: skip
-        source, line = f"raw_{table.name}", "_csv_line"
+    # Parquet rows count from 1; the reader numbers them without a window over the file. CSV:
+    # the header is line 1; numbering needs the file's order, so it is read once, into the
+    # staged table below.
+    line = "file_row_number + 1" if parquet else "CAST(row_number() OVER () AS BIGINT) + 1"
     unreadable = 0
     if forgiving:
         # DuckDB counts the header as line 1 too; rows after a set-aside one are numbered here
@@ -215,8 +212,13 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
         if bad is not None:
             checks.append((col.name, bad))
     present = [c for c in table.columns if c.name in cols]
-    staged = _staged(contract.Table(table.name, tuple(present), table.meaning), source, line,
-                     plain)  # fmt: skip
+    # Staged once into a temporary table: each value is read once, and the checks and the
+    # values below refer to it (DuckDB would otherwise compute a typed value again in
+    # every check that names it).
+    staged = f"staged_{table.name}"
+    run(db, f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT * FROM "
+            + _staged(contract.Table(table.name, tuple(present), table.meaning), source, line,
+                      plain))  # fmt: skip
     keep = ""
     if checks:
         union = " UNION ALL ".join(
@@ -229,9 +231,8 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
         keep = "WHERE NOT (" + " OR ".join(f"({bad})" for _, bad in checks) + ")"
     run(db, f"CREATE OR REPLACE TABLE {table.name} AS SELECT {', '.join(selects)}, _line "
             f"FROM {staged} {keep}")  # fmt: skip
-    total = case.count(f"SELECT count(*) FROM {source}") + unreadable
-    if not parquet:
-        run(db, f"DROP TABLE {source}")
+    total = case.count(f"SELECT count(*) FROM {staged}") + unreadable
+    run(db, f"DROP TABLE {staged}")
     case.rows_read[table.name] = total
     case.rows_set_aside[table.name] = total - case.count(f"SELECT count(*) FROM {table.name}")
 
