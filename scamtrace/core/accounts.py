@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
-_IBAN_SHAPE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{8,30}")
+#: An IBAN's shape (ISO 13616): a country, two check digits and up to 30 letters or digits,
+#: 15 to 34 characters in all (Norway's are the shortest; none is longer than 34).
+IBAN_SHAPE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
 _CARD_SHAPE = re.compile(r"[0-9]{12,19}")
 
 
@@ -35,12 +37,29 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def has_iban_shape(text: str) -> bool:
+    """Whether ``text`` (compact, upper case) is shaped as an IBAN; its check is not made."""
+    return IBAN_SHAPE.fullmatch(text) is not None
+
+
+def is_iban(text: str) -> bool:
+    """Whether ``text`` (compact, upper case) is a valid IBAN: its shape, then ``schwifty``'s
+    check of its country's length and format and its check digits."""
+    if not has_iban_shape(text):
+        return False
+    try:
+        IBAN(text)
+    except SchwiftyException:
+        return False
+    return True
+
+
 def account_facts(accounts: Iterable[str]) -> dict[str, AccountFacts]:
     """What can be checked of each distinct account number without asking its bank."""
     out: dict[str, AccountFacts] = {}
     for raw in set(accounts):
         text = raw.replace(" ", "").upper()
-        if _IBAN_SHAPE.fullmatch(text):
+        if has_iban_shape(text):
             try:
                 iban = IBAN(text)
                 bank = iban.bank_name or iban.bank_code or ""

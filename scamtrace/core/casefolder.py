@@ -448,17 +448,28 @@ def write_file_atomically(path: Path, write: Callable[[Path], None]) -> None:
     leaves the old file or the new one, an error the old one and a one-line message."""
     target = check_target(path, "--out")
     recover(target)  # a killed run's hidden file (its pid is checked: never a live one's)
-    tmp = target.parent / f".{target.name}.partial-{os.getpid()}"
+    try:
+        replace_file(target, write, durable=True)
+    except OSError as exc:
+        raise os_error(exc, path, f"writing {path}") from exc
+
+
+def replace_file(path: Path, write: Callable[[Path], object], *, durable: bool = False) -> None:
+    """``path`` written anew by ``write`` into a hidden sibling renamed over it, never written
+    through: a hard link to the old file elsewhere (the old case's, from a staging copy)
+    keeps the old content. ``durable``: flushed to the disk before and after the rename, for
+    a file that is itself an output; a file inside a staging folder is flushed with it."""
+    tmp = path.parent / f".{path.name}.partial-{os.getpid()}"
     try:
         write(tmp)
-        _fsync_file(tmp)
-        fault("before-swap")
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
-    except BaseException as exc:
+        if durable:
+            _fsync_file(tmp)
+            fault("before-swap")
+        os.replace(tmp, path)
+        if durable:
+            _fsync_dir(path.parent)
+    except BaseException:
         _remove(tmp)
-        if isinstance(exc, OSError):
-            raise os_error(exc, path, f"writing {path}") from exc
         raise
 
 
@@ -678,19 +689,36 @@ class CaseFolderWriter:
         self._staging.commit()
 
 
+HOLDER = "holder.json"
+
+
+def read_holder(folder: Path) -> dict[str, Any] | None:
+    """``holder.json`` of ``folder`` as written (None when there is none): the default
+    country national numbers belong to (``country``) and per-table ones (``tables``)."""
+    path = folder / HOLDER
+    if not path.is_file():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CaseFolderError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from exc
+    if not isinstance(raw, dict):
+        raise CaseFolderError(f"{path}: expected an object with 'country' and 'tables'")
+    return raw
+
+
+def write_holder(folder: Path, holder: dict[str, Any]) -> None:
+    """Write ``holder.json`` into ``folder`` (a staging folder: see :func:`replace_file`)."""
+    text = json.dumps(holder, indent=2) + "\n"
+    replace_file(folder / HOLDER, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
 def holder_countries(folder: Path, override: str | None = None) -> tuple[str, dict[str, str]]:
     """The default holder country and per-table overrides from ``holder.json``."""
-    path = folder / "holder.json"
-    country, tables = "", {}
-    if path.is_file():
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise CaseFolderError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from exc
-        if not isinstance(raw, dict):
-            raise CaseFolderError(f"{path}: expected an object with 'country' and 'tables'")
-        country = str(raw.get("country", ""))
-        tables = {str(k): str(v) for k, v in (raw.get("tables") or {}).items()}
+    path = folder / HOLDER
+    raw = read_holder(folder) or {}
+    country = str(raw.get("country", ""))
+    tables = {str(k): str(v) for k, v in (raw.get("tables") or {}).items()}
     if override:
         country, tables = override, {}
     if not country:

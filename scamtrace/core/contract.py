@@ -38,10 +38,15 @@ _ARROW: dict[ColumnKind, pa.DataType] = {
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a contract table. ``optional``: the file may lack the column altogether;
+    ``required``: a row without a value here means nothing and is set aside (an id, a time,
+    the dialled number, a payment's amount)."""
+
     name: str
     kind: ColumnKind
     meaning: str
     optional: bool = False
+    required: bool = False
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -67,6 +72,11 @@ class Table:
     def schema(self) -> pa.Schema:
         return pa.schema([pa.field(c.name, c.arrow_type) for c in self.columns])
 
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The columns without whose value a row is set aside."""
+        return tuple(c.name for c in self.columns if c.required)
+
     def column(self, name: str) -> Column:
         for c in self.columns:
             if c.name == name:
@@ -79,13 +89,17 @@ def _t(name: str, meaning: str, *cols: tuple[str, ColumnKind, str] | Column) -> 
     return Table(name, columns, meaning)
 
 
+def _required(name: str, kind: ColumnKind, meaning: str) -> Column:
+    return Column(name, kind, meaning, required=True)
+
+
 CARRIER_CDR = _t(
     "carrier_cdr",
     "the terminating carrier in the victims' country: one row per call delivered or attempted",
-    ("call_id", "string", "unique within the file"),
-    ("start_time", "time", "when the call was set up"),
+    _required("call_id", "string", "unique within the file"),
+    _required("start_time", "time", "when the call was set up"),
     ("caller_number", "phone", "caller ID as presented (may be spoofed, may be empty)"),
-    ("called_number", "phone", "the subscriber"),
+    _required("called_number", "phone", "the subscriber"),
     ("duration_s", "int", "talk time, 0 when not answered"),
     ("answered", "bool", "true/false"),
     ("ingress_trunk", "string", "interconnect or gateway the call came in on"),
@@ -96,13 +110,13 @@ CARRIER_CDR = _t(
 VOIP_CDR = _t(
     "voip_cdr",
     "a VoIP provider in the country where the calls start: one row per call its customers placed",
-    ("call_id", "string", "unique within the file"),
-    ("start_time", "time", "INVITE time"),
+    _required("call_id", "string", "unique within the file"),
+    _required("start_time", "time", "INVITE time"),
     ("sip_account", "string", "the customer account that authenticated"),
     ("source_ip", "string", "IPv4 or IPv6 the INVITE came from"),
     ("user_agent", "string", "SIP User-Agent header"),
     ("from_number", "phone", "the caller ID the client asked for"),
-    ("to_number", "phone", "the number dialled"),
+    _required("to_number", "phone", "the number dialled"),
     ("duration_s", "int", "talk time"),
     ("sip_status", "int", "final SIP response"),
 )
@@ -110,7 +124,7 @@ VOIP_CDR = _t(
 ACCOUNTS = _t(
     "accounts",
     "bank customer records (KYC)",
-    ("account_id", "string", "IBAN or domestic account / card number"),
+    _required("account_id", "string", "IBAN or domestic account / card number"),
     ("bank", "string", "bank name or code"),
     ("country", "string", "ISO 3166 alpha-2"),
     ("holder_id", "string", "pseudonymous customer id"),
@@ -122,11 +136,11 @@ ACCOUNTS = _t(
 TRANSFERS = _t(
     "transfers",
     "payments between accounts",
-    ("tx_id", "string", "unique"),
-    ("time", "time", "when the payment was made"),
+    _required("tx_id", "string", "unique"),
+    _required("time", "time", "when the payment was made"),
     ("payer_account", "string", "may be empty for cash deposits"),
     ("payee_account", "string", "may be empty for cash withdrawals"),
-    ("amount", "decimal", "positive"),
+    _required("amount", "decimal", "positive"),
     ("currency", "string", "ISO 4217"),
     ("channel", "string", "mobile, online, branch, atm, international"),
 )
@@ -136,8 +150,8 @@ TRANSFERS = _t(
 COMPLAINTS = _t(
     "reports",
     "complaints filed by victims with the police",
-    ("report_id", "string", "report identifier"),
-    ("filed_at", "time", "when the complaint was filed"),
+    _required("report_id", "string", "report identifier"),
+    _required("filed_at", "time", "when the complaint was filed"),
     ("victim_phone", "phone", "the complainant's phone"),
     ("reported_numbers", "phone_list", "numbers the victim remembers being called from"),
     ("reported_accounts", "list", "accounts the victim paid into"),
@@ -150,10 +164,10 @@ COMPLAINTS = _t(
 TRANSCRIPTS = _t(
     "transcripts",
     "text of calls, where lawfully held",
-    ("call_id", "string", "a call_id of carrier_cdr or voip_cdr"),
+    _required("call_id", "string", "a call_id of carrier_cdr or voip_cdr"),
     ("source", "string", "carrier_cdr or voip_cdr"),
     ("language", "string", "BCP 47"),
-    ("text", "text", "transcript; turns may be prefixed caller: / callee:"),
+    _required("text", "text", "transcript; turns may be prefixed caller: / callee:"),
 )
 
 INPUT_TABLES: dict[str, Table] = {

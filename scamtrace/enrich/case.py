@@ -3,8 +3,11 @@
 Every contract table that is present becomes one DuckDB table of the same name with typed,
 normalised columns: times as epoch seconds (``t``), phones as E.164 digits in a ``BIGINT``
 (compact, and joins on integers are fast at hundreds of millions of rows; ``+`` is added back
-when a finding is written), amounts as ``DOUBLE``. A row whose time, number or amount cannot be
-read is never dropped silently: it goes to ``rejected`` with its file, line and reason.
+when a finding is written), amounts as ``DOUBLE``. Values are read by the rules ``ingest``
+types them by (:mod:`scamtrace.core.values`, :mod:`scamtrace.core.amounts`, the contract's
+required columns), so a case folder written by hand reads as it would once ingested. A row
+whose time, number or amount cannot be read, or that lacks a required value, is never
+dropped silently: it goes to ``rejected`` with its file, line and reason.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
-from scamtrace.core import contract
+from scamtrace.core import contract, values
+from scamtrace.core.amounts import amount_sql, plain_columns, register_amount_sql
 from scamtrace.core.casefolder import case_lock, holder_countries, recover_missing
 from scamtrace.core.contract import Column
 from scamtrace.core.errors import CaseFolderError
@@ -23,10 +28,7 @@ from scamtrace.core.phones import (
     phone_parts_sql,
     valid_number_sql,
 )
-from scamtrace.core.sql import connect, quote, run
-
-TRUE_WORDS = "('true', '1', 't', 'yes', 'y')"
-FALSE_WORDS = "('false', '0', 'f', 'no', 'n', '')"
+from scamtrace.core.sql import connect, literal, run
 
 
 @dataclass
@@ -72,6 +74,7 @@ def _open(folder: Path, country: str | None, db: duckdb.DuckDBPyConnection | Non
           tables: tuple[str, ...] | None) -> Case:  # fmt: skip
     default, per_table = holder_countries(folder, country)
     case = Case(folder, db or connect(), default, per_table)
+    register_amount_sql(case.db)
     run(case.db,
         "CREATE OR REPLACE TABLE rejected (tbl VARCHAR, file VARCHAR, line BIGINT, "
         "field VARCHAR, value VARCHAR, reason VARCHAR)"
@@ -97,54 +100,63 @@ def _find(folder: Path, name: str) -> Path | None:
 
 
 def _typed(col: Column, country: str) -> tuple[str, str | None]:
-    """(SQL for the normalised value, SQL that is true when a non-empty value is unreadable)."""
-    raw = f'"{col.name}"'
-    text = f"trim(CAST({raw} AS VARCHAR))"
+    """(SQL for the normalised value, SQL that is true when the row is to be set aside for
+    this column, or None when it never is), over :func:`_staged`'s columns."""
+    text = f'trim(CAST("{col.name}" AS VARCHAR))'
     blank = f"coalesce({text}, '') = ''"
-    if col.kind == "time":
-        value = f"CAST(epoch(TRY_CAST({text} AS TIMESTAMPTZ)) AS BIGINT)"
-        return value, f"{value} IS NULL"
-    if col.kind == "date":
-        value = f"TRY_CAST({text} AS DATE)"
-        return value, f"NOT {blank} AND {value} IS NULL"
-    if col.kind == "int":
-        value = f"TRY_CAST(TRY_CAST({text} AS DOUBLE) AS BIGINT)"
-        return value, f"NOT {blank} AND {value} IS NULL"
-    if col.kind == "decimal":
-        value = f"TRY_CAST({text} AS DOUBLE)"
-        return value, f"NOT {blank} AND ({value} IS NULL OR {value} < 0)"
-    if col.kind == "bool":
-        low = f"lower(coalesce({text}, ''))"
-        value = f"({low} IN {TRUE_WORDS})"
-        return value, f"NOT ({low} IN {TRUE_WORDS} OR {low} IN {FALSE_WORDS})"
+    typed = f'"_typed_{col.name}"'
+    if col.kind == "decimal":  # empty, or set aside by the amount rule: NULL
+        return f"CAST({typed} AS DOUBLE)", values.bad_sql([f"{typed} IS NULL"],
+                                                          f'"_text_{col.name}" IS NULL',
+                                                          col.required)  # fmt: skip
+    if col.kind in values.SQL_TYPED:
+        _value, checks = values.typed_sql(col, f'"_text_{col.name}"', typed,
+                                          f'"_low_{col.name}"')  # fmt: skip
+        blank = f'"_text_{col.name}" IS NULL'
+        value = f"CAST(epoch({typed}) AS BIGINT)" if col.kind == "time" else typed
+        return value, values.bad_sql([cond for cond, _reason in checks], blank, col.required)
     if col.kind == "phone":
         parts = {k: f'"_{k}_{col.name}"' for k in ("digits", "plus", "withheld")}
         number = phone_number_sql(parts["digits"], parts["plus"], parts["withheld"], country)
-        return valid_number_sql(f"({number})"), None
-    return f"coalesce({text}, '')", None
+        value = valid_number_sql(f"({number})")
+        # A required number (the one dialled) is set aside when empty, withheld or unreadable.
+        return value, f"({value}) IS NULL" if col.required else None
+    return f"coalesce({text}, '')", blank if col.required else None
 
 
-#: Columns without which a row is useless (an id, a time, the dialled number).
-_REQUIRED = {"call_id", "start_time", "tx_id", "time", "report_id", "account_id"}
-
-
-def _staged(table: contract.Table, source: str, line: str, country: str) -> str:
-    """``source`` with the phone columns' regex work done once, and ``_line``."""
+def _staged(table: contract.Table, source: str, line: str, plain: frozenset[str] = frozenset()
+            ) -> str:  # fmt: skip
+    """``source`` with ``_line``, the phone columns' regex work done once, and each typed
+    column's text (``"_text_<name>"``: trimmed, NULL when empty; a typed Parquet column's
+    too, read by the same rules) and value (``"_typed_<name>"``)."""
     parts = [
         f'{expr} AS "_{part}_{c.name}"'
         for c in table.columns
         if c.kind == "phone"
         for part, expr in phone_parts_sql(f'"{c.name}"').items()
     ]
+    typed = []
+    for c in table.columns:
+        column, text, low = f'"{c.name}"', f'"_text_{c.name}"', f'"_low_{c.name}"'
+        if c.kind == "decimal":
+            typed.append(f'{amount_sql(text, c.name in plain)} AS "_typed_{c.name}"')
+        elif c.kind in values.SQL_TYPED:
+            typed.append(f'{values.typed_sql(c, text, "", low)[0]} AS "_typed_{c.name}"')
+        else:
+            continue
+        parts.append(f"nullif(trim(CAST({column} AS VARCHAR)), '') AS {text}")
+        if c.kind == "bool":
+            parts.append(f"{values.lowered_sql(f'CAST({column} AS VARCHAR)')} AS {low}")
     extra = "".join(f", {p}" for p in parts)
-    return f"(SELECT *, {line} AS _line{extra} FROM {source})"
+    outer = "".join(f", {t}" for t in typed)
+    return f"(SELECT *{outer} FROM (SELECT *, {line} AS _line{extra} FROM {source}))"
 
 
 def _empty(case: Case, table: contract.Table, country: str) -> None:
     """A missing table becomes an empty one of the same shape, so detectors need no special
     case for it (they consult ``Case.present`` to say what they could not do)."""
     blank = ", ".join(f'NULL::VARCHAR AS "{c.name}"' for c in table.columns)
-    source = _staged(table, f"(SELECT {blank})", "0::BIGINT", country)
+    source = _staged(table, f"(SELECT {blank})", "0::BIGINT")
     typed = ", ".join(f'{_typed(c, country)[0]} AS "{c.name}"' for c in table.columns)
     run(case.db, f"CREATE OR REPLACE TABLE {table.name} AS SELECT {typed}, _line "
                  f"FROM {source} WHERE false")  # fmt: skip
@@ -154,14 +166,15 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     db = case.db
     parquet = path.suffix == ".parquet"
     source = (
-        f"read_parquet('{quote(path)}', file_row_number = true)"
+        f"read_parquet({literal(path)}, file_row_number = true)"
         if parquet
-        else f"read_csv('{quote(path)}', all_varchar = true, header = true, delim = ',', "
+        else f"read_csv({literal(path)}, all_varchar = true, header = true, delim = ',', "
         "quote = '\"', escape = '\"')"
     )
     forgiving = False
     try:
-        cols = [r[0] for r in run(db, f"DESCRIBE SELECT * FROM {source}")]
+        cols = [str(r[0]) for r in run(db, f"DESCRIBE SELECT * FROM {source}")]
+        plain = frozenset(plain_columns(pq.read_schema(path)) if parquet else ())
     except duckdb.Error as exc:
         # A CSV with a row DuckDB's sniffer cannot make out (a file cut in the middle of a
         # quoted value, a byte that is not UTF-8) is read again with the header's columns
@@ -173,23 +186,19 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
             problem = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
             raise CaseFolderError(f"{path}: cannot be read as {table.name}: "
                                   f"{problem or type(exc).__name__}") from exc  # fmt: skip
-        source, cols, forgiving = retry, got, True
+        source, cols, plain, forgiving = retry, got, frozenset(), True
     lacking = [c.name for c in table.columns if c.name not in cols and not c.optional]
     if lacking:
         raise CaseFolderError(f"{path}: line 1: missing column {lacking[0]!r} of {table.name}")
-    if parquet:
-        # Parquet rows count from 1; the reader numbers them without a window over the file.
-        line = "file_row_number + 1"
-    else:
-        # CSV: the header is line 1. Numbering needs the file's order, so it is read once.
-        run(db, f"CREATE OR REPLACE TEMP TABLE raw_{table.name} AS SELECT *, "
-                f"CAST(row_number() OVER () AS BIGINT) + 1 AS _csv_line FROM {source}")  # fmt: skip
-        source, line = f"raw_{table.name}", "_csv_line"
+    # Parquet rows count from 1; the reader numbers them without a window over the file. CSV:
+    # the header is line 1; numbering needs the file's order, so it is read once, into the
+    # staged table below.
+    line = "file_row_number + 1" if parquet else "CAST(row_number() OVER () AS BIGINT) + 1"
     unreadable = 0
     if forgiving:
         # DuckDB counts the header as line 1 too; rows after a set-aside one are numbered here
         # by their place among the rows read, as everywhere when a CSV has no bad row
-        run(db, f"""INSERT INTO rejected SELECT '{table.name}', '{quote(str(path))}', line,
+        run(db, f"""INSERT INTO rejected SELECT '{table.name}', {literal(str(path))}, line,
                     coalesce(column_name, ''), left(coalesce(csv_line, ''), 80),
                     'unreadable CSV row: ' || error_message FROM rejects_{table.name}""")
         unreadable = case.count(f"SELECT count(*) FROM rejects_{table.name}")
@@ -200,28 +209,30 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
             continue
         value, bad = _typed(col, country)
         selects.append(f'{value} AS "{col.name}"')
-        if col.name in _REQUIRED and col.kind in ("string", "phone"):
-            bad = f"coalesce(trim(CAST(\"{col.name}\" AS VARCHAR)), '') = ''"
         if bad is not None:
             checks.append((col.name, bad))
     present = [c for c in table.columns if c.name in cols]
-    staged = _staged(contract.Table(table.name, tuple(present), table.meaning), source, line,
-                     country)  # fmt: skip
+    # Staged once into a temporary table: each value is read once, and the checks and the
+    # values below refer to it (DuckDB would otherwise compute a typed value again in
+    # every check that names it).
+    staged = f"staged_{table.name}"
+    run(db, f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT * FROM "
+            + _staged(contract.Table(table.name, tuple(present), table.meaning), source, line,
+                      plain))  # fmt: skip
     keep = ""
     if checks:
         union = " UNION ALL ".join(
-            f"SELECT '{table.name}', '{quote(str(path))}', {line}, '{name}', "
+            f"SELECT '{table.name}', {literal(path)}, _line, '{name}', "
             f"left(CAST(\"{name}\" AS VARCHAR), 80), "
-            f"'cannot read {name} as {table.column(name).kind}' FROM {source} WHERE {bad}"
+            f"'cannot read {name} as {table.column(name).kind}' FROM {staged} WHERE {bad}"
             for name, bad in checks
         )
         run(db, f"INSERT INTO rejected {union}")
         keep = "WHERE NOT (" + " OR ".join(f"({bad})" for _, bad in checks) + ")"
     run(db, f"CREATE OR REPLACE TABLE {table.name} AS SELECT {', '.join(selects)}, _line "
             f"FROM {staged} {keep}")  # fmt: skip
-    total = case.count(f"SELECT count(*) FROM {source}") + unreadable
-    if not parquet:
-        run(db, f"DROP TABLE {source}")
+    total = case.count(f"SELECT count(*) FROM {staged}") + unreadable
+    run(db, f"DROP TABLE {staged}")
     case.rows_read[table.name] = total
     case.rows_set_aside[table.name] = total - case.count(f"SELECT count(*) FROM {table.name}")
 
@@ -238,8 +249,8 @@ def _forgiving_csv(path: Path, name: str) -> str | None:
         return None
     if not header or len(set(header)) < len(header):
         return None
-    columns = ", ".join(f"'{quote(c)}': 'VARCHAR'" for c in header)
-    return (f"read_csv('{quote(path)}', auto_detect = false, header = true, delim = ',', "
+    columns = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header)
+    return (f"read_csv({literal(path)}, auto_detect = false, header = true, delim = ',', "
             f"quote = '\"', escape = '\"', columns = {{{columns}}}, store_rejects = true, "
             f"rejects_table = 'rejects_{name}', rejects_scan = 'rejects_scan_{name}')")  # fmt: skip
 

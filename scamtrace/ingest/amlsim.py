@@ -63,8 +63,10 @@ from pathlib import Path
 
 import duckdb
 
+from scamtrace.core import values
+from scamtrace.core.sql import literal
 from scamtrace.ingest.base import Batch, IngestError, ReadContext
-from scamtrace.ingest.mapped import CsvLayout, LoadedCsv, connection, load_csv, sql_text, stream
+from scamtrace.ingest.mapped import CsvLayout, LoadedCsv, connection, load_csv, stream
 
 ACCOUNT_FILES = ("accounts.csv", "nodes.csv")
 TRANSFER_FILES = ("tx.csv", "transactions.csv", "cash_tx.csv")
@@ -91,7 +93,6 @@ FOREIGN = ("IS_FRGN_TRXN",)
 BUSINESS_WORDS = ("B", "BUSINESS", "ORGANIZATION", "ORGANISATION", "ORG", "CORPORATE", "COMPANY")
 CASH_OUT = ("CASH-OUT", "WITHDRAWAL", "CASH-WITHDRAWAL")
 CASH_IN = ("CASH-IN", "CASH-DEPOSIT", "DEPOSIT")
-TRUE_WORDS = ("true", "1", "t", "yes", "y")
 
 #: Steps beyond this many days are not steps (a date, a typo): they are set aside as times.
 MAX_STEP = 100_000
@@ -190,18 +191,18 @@ def _accounts_sql(path: Path, loaded: LoadedCsv, base: dt.date, ctx: ReadContext
     account = _need(loaded, ACCOUNT_ID, path, "account id")
     customer, country = _col(loaded, CUSTOMER_ID), _col(loaded, COUNTRY)
     bank, business = _col(loaded, BANK), _col(loaded, BUSINESS)
-    words = ", ".join(sql_text(w) for w in BUSINESS_WORDS)
+    words = ", ".join(literal(w) for w in BUSINESS_WORDS)
     kind = (f"CASE WHEN upper(trim({business})) IN ({words}) THEN 'business' ELSE 'personal' END"
             if business else "'personal'")  # fmt: skip
     return f"""
         SELECT rowid AS _rowid,
                trim({account}) AS account_id,
-               {f'trim({bank})' if bank else sql_text(str(ctx.options.get('bank', 'AMLSim')))}
+               {f'trim({bank})' if bank else literal(str(ctx.options.get('bank', 'AMLSim')))}
                    AS bank,
                {f'upper(trim({country}))' if country else "''"} AS country,
                {f'trim({customer})' if customer else "''"} AS holder_id,
                '' AS holder_phone,
-               {sql_text(base.isoformat())} AS opened_on,
+               {literal(base.isoformat())} AS opened_on,
                {kind} AS kind
         FROM src
     """  # fmt: skip
@@ -218,8 +219,8 @@ def _transfers_sql(db: duckdb.DuckDBPyConnection, path: Path, loaded: LoadedCsv,
     if sender is None and receiver is not None:
         sender = own  # tx.csv: ACCOUNT_ID pays COUNTER_PARTY_ACCOUNT_NUM
     tx_type = f"upper(replace(replace(trim({kind}), '_', '-'), ' ', '-'))" if kind else "''"
-    cash_out = f"{tx_type} IN ({', '.join(sql_text(w) for w in CASH_OUT)})"
-    cash_in = f"{tx_type} IN ({', '.join(sql_text(w) for w in CASH_IN)})"
+    cash_out = f"{tx_type} IN ({', '.join(literal(w) for w in CASH_OUT)})"
+    cash_in = f"{tx_type} IN ({', '.join(literal(w) for w in CASH_IN)})"
     if sender is None and receiver is None:
         if own is None:
             raise IngestError(f"{path}: no account column (one of "
@@ -233,7 +234,7 @@ def _transfers_sql(db: duckdb.DuckDBPyConnection, path: Path, loaded: LoadedCsv,
         in_branch = f"{tx_type} IN ('CASH-IN', 'CASH-DEPOSIT')"
     joins, abroad = "", "false"
     if foreign:
-        abroad = f"lower(trim(coalesce({foreign}, ''))) IN ({', '.join(map(sql_text, TRUE_WORDS))})"
+        abroad = f"{values.lowered_sql(foreign)} IN {values.words_sql(values.TRUE_WORDS)}"
     if _load_countries(db, path):
         joins = (f"LEFT JOIN amlsim_country pc ON pc.id = {payer} "
                  f"LEFT JOIN amlsim_country rc ON rc.id = {payee}")  # fmt: skip
@@ -242,9 +243,9 @@ def _transfers_sql(db: duckdb.DuckDBPyConnection, path: Path, loaded: LoadedCsv,
                f"WHEN {abroad} THEN 'international' ELSE 'online' END")  # fmt: skip
     steps = f"TRY_CAST(trim({step}) AS BIGINT)"
     time = (f"CASE WHEN {steps} BETWEEN 0 AND {MAX_STEP} THEN strftime(DATE "
-            f"{sql_text(base.isoformat())} + to_days(CAST({steps} AS INTEGER)), "
+            f"{literal(base.isoformat())} + to_days(CAST({steps} AS INTEGER)), "
             f"'%Y-%m-%dT%H:%M:%SZ') ELSE {step} END")  # fmt: skip
-    currency = sql_text(str(ctx.options.get("currency", "USD")).strip().upper())
+    currency = literal(str(ctx.options.get("currency", "USD")).strip().upper())
     return f"""
         SELECT src.rowid AS _rowid,
                trim({tx_id}) AS tx_id,
@@ -284,7 +285,7 @@ def _load_countries(db: duckdb.DuckDBPyConnection, transfers: Path) -> bool:
     db.execute(f"""
         CREATE OR REPLACE TEMP TABLE amlsim_country AS
         SELECT trim("{account}") AS id, any_value(upper(trim("{country}"))) AS country
-        FROM read_csv({sql_text(str(path))}, all_varchar = true, header = true,
+        FROM read_csv({literal(str(path))}, all_varchar = true, header = true,
                       ignore_errors = true, auto_detect = true)
         WHERE nullif(trim("{country}"), '') IS NOT NULL
         GROUP BY 1
@@ -306,11 +307,11 @@ def amlsim_sar_accounts(path: Path) -> set[str]:
     if account is None or label is None:
         raise IngestError(f"{file}: no account id and label columns "
                           f"({'/'.join(ACCOUNT_ID)}, {'/'.join(SAR)})")  # fmt: skip
-    flag = f'lower(trim("{label}"))'
+    flag = values.lowered_sql(f'"{label}"')
     rows = duckdb.connect().execute(f"""
-        SELECT DISTINCT trim("{account}") FROM read_csv({sql_text(str(file))}, all_varchar = true,
+        SELECT DISTINCT trim("{account}") FROM read_csv({literal(str(file))}, all_varchar = true,
             header = true, ignore_errors = true, auto_detect = true)
-        WHERE {flag} IN ({', '.join(map(sql_text, TRUE_WORDS))})
+        WHERE {flag} IN {values.words_sql(values.TRUE_WORDS)}
            OR coalesce(TRY_CAST({flag} AS DOUBLE) > 0, false)
     """).fetchall()  # fmt: skip
     return {str(r[0]) for r in rows}

@@ -20,10 +20,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scamtrace.core import contract
+from scamtrace.core import amounts, contract, values
 from scamtrace.core.errors import ScamtraceError
 from scamtrace.core.phones import e164_sql, international_user_parts, phone_columns
-from scamtrace.ingest import amounts
+from scamtrace.core.sql import literal
 
 #: Columns that identify a row, for appending without duplicates.
 NATURAL_KEYS: dict[str, tuple[str, ...]] = {
@@ -116,74 +116,28 @@ def text_table(
     columns: Mapping[str, list[Any] | pa.Array], lines: list[int] | pa.Array
 ) -> pa.Table:
     """A table of text columns plus ``_line``, the shape :func:`coerce` takes."""
-    data = {name: pa.array(values, pa.string()) if not isinstance(values, pa.Array)
-            else values.cast(pa.string()) for name, values in columns.items()}  # fmt: skip
+    data = {name: pa.array(cells, pa.string()) if not isinstance(cells, pa.Array)
+            else cells.cast(pa.string()) for name, cells in columns.items()}  # fmt: skip
     data["_line"] = pa.array(lines, pa.int64()) if not isinstance(lines, pa.Array) else \
         lines.cast(pa.int64())  # fmt: skip
     return pa.table(data)
 
 
-_TRUE = "('true', '1', 't', 'yes', 'y')"
-_FALSE = "('false', '0', 'f', 'no', 'n', '')"
-
-#: Times are read between the epoch and 2100 (UTC). A zero time, the epoch itself, is what a
-#: switch or an export writes where it had no time (``0`` seconds): unknown, never a time.
-#: Dates (``opened_on``) between 1900 and 2100.
-TIME_FIRST, TIME_END = "1970-01-01 00:00:00+00", "2100-01-01 00:00:00+00"
-DATE_FIRST, DATE_END = "1900-01-01", "2100-01-01"
-NOT_A_TIME = "not an ISO 8601 time"
-ZERO_TIME = "a zero time (1970-01-01T00:00:00Z, the epoch): unknown, not a time"
-TIME_OUT_OF_RANGE = "a time outside 1970-2099"
-NOT_A_DATE = "not a date (YYYY-MM-DD)"
-DATE_OUT_OF_RANGE = "a date outside 1900-2099"
-NEGATIVE_DURATION = "a negative duration"
-#: Integer columns that count seconds: never negative.
-DURATIONS = frozenset({"duration_s"})
-# A time or date must start as ISO 8601 does (DuckDB also reads 'epoch', 'infinity', years
-# of five digits and dates followed by anything, none of which a log means as a time).
-_TIME_SHAPE = r"^[0-9]{4}-[0-9]"
-_DATE_SHAPE = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$"
-
-#: (SQL true when a non-empty value fails it, the reason), per check of a column.
-Checks = list[tuple[str, str]]
-
-
-def _column_sql(col: contract.Column, country: str) -> tuple[str, Checks]:
+def _column_sql(col: contract.Column, country: str) -> tuple[str, values.Checks]:
     """(typed value, the checks of a non-empty value, in order). A check's SQL reads the
     typed value as ``"_typed_<name>"``; a decimal column's value and reason come from
-    :func:`scamtrace.ingest.amounts.parse_amounts` as ``"_dec_<name>"`` and
-    ``"_decwhy_<name>"``."""
+    :func:`scamtrace.core.amounts.parse_amounts` as ``"_dec_<name>"`` and
+    ``"_decwhy_<name>"``; a flag's is read from ``"_low_<name>"`` (made once, see
+    :func:`coerce`). Times, dates, whole numbers and flags follow
+    :func:`scamtrace.core.values.typed_sql`."""
     text = f"nullif(trim(\"{col.name}\"), '')"
     typed = f'"_typed_{col.name}"'
-    if col.kind == "time":
-        # A time without an offset is UTC (the contract); DuckDB's session zone is UTC.
-        value = f"CASE WHEN regexp_matches({text}, '{_TIME_SHAPE}') THEN " \
-            f"TRY_CAST({text} AS TIMESTAMPTZ) END"  # fmt: skip
-        first, end = f"TIMESTAMPTZ '{TIME_FIRST}'", f"TIMESTAMPTZ '{TIME_END}'"
-        return value, [(f"{typed} IS NULL", NOT_A_TIME), (f"{typed} = {first}", ZERO_TIME),
-                       (f"{typed} < {first} OR {typed} >= {end}", TIME_OUT_OF_RANGE)]
-    if col.kind == "date":
-        value = f"CASE WHEN regexp_matches({text}, '{_DATE_SHAPE}') THEN " \
-            f"TRY_CAST({text} AS DATE) END"  # fmt: skip
-        return value, [(f"{typed} IS NULL", NOT_A_DATE),
-                       (f"{typed} < DATE '{DATE_FIRST}' OR {typed} >= DATE '{DATE_END}'",
-                        DATE_OUT_OF_RANGE)]  # fmt: skip
-    if col.kind == "int":
-        # Plain integers cast straight; '12.0' and '1e3' go the exact decimal way.
-        value = (f"coalesce(TRY_CAST({text} AS BIGINT), "
-                 f"TRY_CAST(TRY_CAST({text} AS DECIMAL(38, 6)) AS BIGINT))")  # fmt: skip
-        checks = [(f"{typed} IS NULL", "not a whole number")]
-        if col.name in DURATIONS:
-            checks.append((f"{typed} < 0", NEGATIVE_DURATION))
-        return value, checks
+    if col.kind in values.SQL_TYPED:
+        return values.typed_sql(col, text, typed, f'"_low_{col.name}"')
     if col.kind == "decimal":
         # Decimal all the way ('1234.56' never passes through a float), read by Arrow kernels.
         why = f'"_decwhy_{col.name}"'
-        return f'"_dec_{col.name}"', [(f"{why} = {_sql_text(r)}", r) for r in amounts.REASONS]
-    if col.kind == "bool":
-        low = f'"_low_{col.name}"'  # lower(trim(text)), made once (see coerce)
-        return f"({low} IN {_TRUE})", \
-            [(f"NOT ({low} IN {_TRUE} OR {low} IN {_FALSE})", "not true/false")]  # fmt: skip
+        return f'"_dec_{col.name}"', [(f"{why} = {literal(r)}", r) for r in amounts.REASONS]
     if col.kind == "phone":
         number = f'"_e164_{col.name}"'
         # Normalised to E.164 where it can be; kept as logged where it cannot (the contract
@@ -201,8 +155,9 @@ def _column_sql(col: contract.Column, country: str) -> tuple[str, Checks]:
     return f"coalesce(\"{col.name}\", '')", []
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def _lowered(col: contract.Column) -> str:
+    """``"_low_<name>"``, the text a flag is read from (:func:`_column_sql`), made once."""
+    return values.lowered_sql('"' + col.name + '"') + f' AS "_low_{col.name}"'
 
 
 def _with_phone_columns(raw: pa.Table, phones: list[contract.Column], country: str,
@@ -220,30 +175,10 @@ def _with_phone_columns(raw: pa.Table, phones: list[contract.Column], country: s
     return raw
 
 
-#: Fields without which a row means nothing.
-REQUIRED = {
-    "carrier_cdr": ("call_id", "start_time", "called_number"),
-    "voip_cdr": ("call_id", "start_time", "to_number"),
-    "accounts": ("account_id",),
-    "transfers": ("tx_id", "time", "amount"),
-    "reports": ("report_id", "filed_at"),
-    "transcripts": ("call_id", "text"),
-}
-
-
 def _connection() -> duckdb.DuckDBPyConnection:
     db = duckdb.connect()
     db.execute("SET TimeZone = 'UTC'").fetchall()
     return db
-
-
-def _maybe_bad(checks: Checks, empty: str, required: bool) -> str:
-    """True where a value is missing though required, or fails one of its checks."""
-    failed = " OR ".join(f"({cond})" for cond, _reason in checks)
-    parts = [f"({empty})"] if required else []
-    if failed:
-        parts.append(f"(NOT ({empty}) AND ({failed}))")
-    return " OR ".join(parts) or "false"
 
 
 def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
@@ -258,14 +193,13 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
 
     ``plain_amounts``: decimal columns whose text a machine wrote (``xs:decimal``, a typed
     Parquet column): a ``.`` is a decimal point there, never a thousands separator
-    (:func:`scamtrace.ingest.amounts.parse_amounts`).
+    (:func:`scamtrace.core.amounts.parse_amounts`).
 
     Vectorised throughout: Arrow kernels finish the text and phone columns, one DuckDB query
     types the others; cheap tests flag the rows that may be bad, and only those go through
     every check (:func:`_judge`) to name their first problem. No Python runs per row kept."""
     table = contract.INPUT_TABLES[table_name]
-    missing = [c.name for c in table.columns if c.name not in raw.column_names
-               and c.name in REQUIRED[table_name]]  # fmt: skip
+    missing = [c.name for c in table.columns if c.name not in raw.column_names and c.required]
     if missing:
         raise IngestError(f"{source}: no column for {table_name}.{missing[0]}")
     for col in table.columns:
@@ -273,7 +207,7 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
             raw = raw.append_column(col.name, pa.nulls(len(raw), pa.string()))
     phones = [c for c in table.columns if c.kind == "phone"]
     raw = _with_phone_columns(raw, phones, country, sip_user_parts)
-    required = REQUIRED[table_name]
+    required = table.required
     n = len(raw)
     # Text and phone columns are finished by Arrow kernels; only the columns that DuckDB
     # types (times, numbers, flags) travel through it, so no text is copied there and back.
@@ -308,12 +242,12 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
             value, checks = _column_sql(col, country)
             typed.append(f'{value} AS "_typed_{col.name}"')
             if col.name in required or checks:
-                maybe.append(_maybe_bad(checks, f"nullif(trim(\"{col.name}\"), '') IS NULL",
-                                        col.name in required))  # fmt: skip
+                empty = f"nullif(trim(\"{col.name}\"), '') IS NULL"
+                maybe.append(values.bad_sql([cond for cond, _reason in checks], empty,
+                                            col.name in required))  # fmt: skip
         narrow = pa.table({**{c.name: raw.column(c.name) for c in in_sql},
                            "_row": pa.array(np.arange(n, dtype=np.int64))})  # fmt: skip
-        lows = [f"lower(coalesce(trim(\"{c.name}\"), '')) AS \"_low_{c.name}\""
-                for c in in_sql if c.kind == "bool"]  # fmt: skip
+        lows = [_lowered(c) for c in in_sql if c.kind == "bool"]
         maybe_sql = " OR ".join(f"({m})" for m in maybe) if maybe else "false"
         outputs = ", ".join(f'"_typed_{c.name}" AS "{c.name}"' for c in in_sql)
         db = _connection()
@@ -351,8 +285,8 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
 _SQL_KINDS = frozenset({"time", "date", "int", "decimal", "bool", "phone_list"})
 
 
-_TRUE_VALUES = pa.array(["true", "1", "t", "yes", "y"], pa.string())
-_FALSE_VALUES = pa.array(["false", "0", "f", "no", "n", ""], pa.string())
+_TRUE_VALUES = pa.array(values.TRUE_WORDS, pa.string())
+_FALSE_VALUES = pa.array(values.FALSE_WORDS, pa.string())
 
 
 def _arrow_typed(col: contract.Column, text: pa.Array, plain: bool = False
@@ -364,7 +298,7 @@ def _arrow_typed(col: contract.Column, text: pa.Array, plain: bool = False
     but fail on the whole column at the first value they cannot read (an empty cell, a date
     without a time, ``12.0``): such a column goes to DuckDB. (Arrow also reads ``T10Z``, an
     hour without minutes, which DuckDB does not: a time must have ``HH:MM``.) Amounts are
-    always read here (:func:`scamtrace.ingest.amounts.parse_amounts`; ``plain``: see
+    always read here (:func:`scamtrace.core.amounts.parse_amounts`; ``plain``: see
     :func:`coerce`)."""
     if col.kind == "decimal":
         value, why = amounts.parse_amounts(text, plain)
@@ -392,19 +326,15 @@ def _arrow_typed(col: contract.Column, text: pa.Array, plain: bool = False
         if typed is None:
             return None
         # The epoch (a zero time: unknown) and times out of range go to the full checks.
-        first = pa.scalar(_TIME_FIRST_US, pa.timestamp("us", tz="UTC"))
-        end = pa.scalar(_TIME_END_US, pa.timestamp("us", tz="UTC"))
+        first = pa.scalar(values.TIME_FIRST_US, pa.timestamp("us", tz="UTC"))
+        end = pa.scalar(values.TIME_END_US, pa.timestamp("us", tz="UTC"))
         return typed, pc.or_(pc.less_equal(typed, first), pc.greater_equal(typed, end))
     typed = _cast(text, pa.int64())
     if typed is None:
         return None
-    if col.name in DURATIONS:
+    if col.name in values.DURATIONS:
         return typed, pc.less(typed, 0)
     return typed, pa.repeat(False, len(text)).cast(pa.bool_())
-
-
-_TIME_FIRST_US = 0
-_TIME_END_US = 4_102_444_800 * 1_000_000  # 2100-01-01T00:00:00Z
 
 
 def _cast(text: pa.Array, to: pa.DataType, then: pa.DataType | None = None) -> pa.Array | None:
@@ -446,10 +376,9 @@ def _judge(table_name: str, raw: pa.Table, country: str, plain_amounts: Collecti
     :func:`_with_phone_columns`): for each row the index of its first failed check (null when
     none), the value that failed it, and for each index the (field, reason)."""
     table = contract.INPUT_TABLES[table_name]
-    required = REQUIRED[table_name]
+    required = table.required
     typed, whens = [], []
-    lows = [f"lower(coalesce(trim(\"{c.name}\"), '')) AS \"_low_{c.name}\""
-            for c in table.columns if c.kind == "bool"]  # fmt: skip
+    lows = [_lowered(c) for c in table.columns if c.kind == "bool"]
     for col in table.columns:
         if col.kind == "decimal":  # read by Arrow kernels (see _column_sql)
             value, why = amounts.parse_amounts(raw.column(col.name).combine_chunks(),

@@ -56,6 +56,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from scamtrace.core import contract
+from scamtrace.core.amounts import plain_columns
 from scamtrace.ingest import base
 from scamtrace.ingest.base import (
     TYPING_ROWS,
@@ -746,10 +747,7 @@ class ContractReader:
         except (OSError, pa.ArrowInvalid) as exc:
             raise IngestError(f"{path}: not a readable Parquet file: {exc}") from exc
         table = self._target(path, pf.schema_arrow.names, ctx)
-        # Numbers typed as such (decimal, float) are written with a "." decimal point.
-        plain = [f.name for f in pf.schema_arrow
-                 if pa.types.is_decimal(f.type) or pa.types.is_floating(f.type)
-                 or pa.types.is_integer(f.type)]  # fmt: skip
+        plain = plain_columns(pf.schema_arrow)
         first = 1
         for batch in pf.iter_batches(batch_size=ctx.batch_rows):
             numbers = np.arange(first, first + batch.num_rows, dtype=np.int64)

@@ -80,6 +80,7 @@ import numpy as np
 import pyarrow as pa
 
 from scamtrace.core import contract
+from scamtrace.core.accounts import has_iban_shape
 from scamtrace.ingest import base
 from scamtrace.ingest.base import (
     Batch,
@@ -97,7 +98,6 @@ PACS008 = ISO + "pacs.008."
 NOT_PROVIDED = "NOTPROVIDED"
 KINDS = ("personal", "business")
 
-_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
 _BIC = re.compile(r"[A-Z]{4}([A-Z]{2})[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 _AMOUNT = re.compile(r"[0-9]{1,18}(?:\.[0-9]{0,5})?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -179,7 +179,7 @@ def _party(elem: Element | None, party: str) -> tuple[str, str, bool]:
 
 def _country(account: str, bic: str) -> str:
     """ISO 3166 alpha-2 of an account: its IBAN's, else its bank's BIC's; ``''`` if neither."""
-    if _IBAN.fullmatch(account):
+    if has_iban_shape(account):
         return account[:2]
     match = _BIC.fullmatch(bic)
     return match.group(1) if match else ""

@@ -86,9 +86,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from scamtrace.core import contract
 from scamtrace.core.errors import ScamtraceError
 from scamtrace.core.phones import dial_plan
+from scamtrace.core.sql import literal
 from scamtrace.ingest import base as ingest_base
 from scamtrace.ingest.base import (
-    REQUIRED,
     Batch,
     IngestError,
     ReadContext,
@@ -109,11 +109,6 @@ class CsvLayout:
     encoding: str = "utf-8"
     skip_rows: int = 0
     header: bool = True
-
-
-def sql_text(value: str) -> str:
-    """``value`` as a SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _codec(encoding: str) -> str:
@@ -189,12 +184,12 @@ def load_csv(
         db.execute("CREATE OR REPLACE TEMP TABLE src (c0 VARCHAR)").fetchall()
         return LoadedCsv(path, [], first_line, lambda: iter(()), np.zeros(0, np.int64))
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names)))
-    q = sql_text(layout.quote)
-    db.execute(f"SET temp_directory = {sql_text(str(workdir / 'duckdb'))}").fetchall()
+    q = literal(layout.quote)
+    db.execute(f"SET temp_directory = {literal(str(workdir / 'duckdb'))}").fetchall()
     try:
         db.execute(
-            f"CREATE OR REPLACE TEMP TABLE src AS SELECT * FROM read_csv({sql_text(str(data))}, "
-            f"delim = {sql_text(layout.delimiter)}, quote = {q}, escape = {q}, "
+            f"CREATE OR REPLACE TEMP TABLE src AS SELECT * FROM read_csv({literal(str(data))}, "
+            f"delim = {literal(layout.delimiter)}, quote = {q}, escape = {q}, "
             f"header = {str(layout.header).lower()}, skip = {layout.skip_rows}, "
             f"auto_detect = false, columns = {{{columns}}}, encoding = '{duck_encoding}', "
             "store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans', "
@@ -339,7 +334,7 @@ def _empty_records(path: Path, quote: str, chunk: int = 1 << 24) -> np.ndarray:
 def connection(workdir: Path) -> duckdb.DuckDBPyConnection:
     db = duckdb.connect()
     db.execute("SET TimeZone = 'UTC'").fetchall()
-    db.execute(f"SET temp_directory = {sql_text(str(workdir / 'duckdb'))}").fetchall()
+    db.execute(f"SET temp_directory = {literal(str(workdir / 'duckdb'))}").fetchall()
     return db
 
 
@@ -404,7 +399,7 @@ def check_zone(value: str) -> str:
     if _OFFSET.match(value):
         return value
     try:
-        duckdb.sql(f"SELECT timezone({sql_text(value)}, TIMESTAMP '2000-01-01')").fetchall()
+        duckdb.sql(f"SELECT timezone({literal(value)}, TIMESTAMP '2000-01-01')").fetchall()
     except duckdb.Error as exc:
         raise ValueError(f"{value!r} is neither an IANA time zone nor ±HH:MM") from exc
     return value
@@ -469,7 +464,7 @@ class MappingFile(BaseModel):
         if "%" not in value:
             raise ValueError(f"{value!r} is not a strptime format (no % code)")
         try:
-            duckdb.sql(f"SELECT try_strptime('', {sql_text(value)})").fetchall()
+            duckdb.sql(f"SELECT try_strptime('', {literal(value)})").fetchall()
         except duckdb.Error as exc:
             raise ValueError(f"{value!r}: {str(exc).splitlines()[0]}") from exc
         return value
@@ -501,7 +496,7 @@ class MappingFile(BaseModel):
         for name in self.columns:
             if name in self.constants:
                 raise ValueError(f"columns.{name}: also given in constants; say one")
-        lacking = [n for n in REQUIRED[self.table] if n not in self.columns
+        lacking = [n for n in contract.INPUT_TABLES[self.table].required if n not in self.columns
                    and n not in self.constants]  # fmt: skip
         if lacking:
             raise ValueError(f"columns: {self.table} needs {', '.join(lacking)}")
@@ -600,13 +595,13 @@ def _mapping_sql(mapping: MappingFile, loaded: LoadedCsv, zone: str | None,
     checks: list[tuple[str, str, str, str]] = []  # (bad when, field, value, reason)
     for col in table.columns:
         if col.name in mapping.constants:
-            text = sql_text(mapping.constants[col.name])
+            text = literal(mapping.constants[col.name])
         elif col.name in mapping.columns:
             text = _source_sql(mapping.columns[col.name], col.name, loaded, mapping_name)
         else:
             continue
         if col.name in mapping.values:
-            cases = " ".join(f"WHEN {sql_text(k.strip())} THEN {sql_text(v)}"
+            cases = " ".join(f"WHEN {literal(k.strip())} THEN {literal(v)}"
                              for k, v in mapping.values[col.name].items())  # fmt: skip
             text = f"(CASE trim({text}) {cases} ELSE {text} END)" if cases else text
         value = text
@@ -615,7 +610,7 @@ def _mapping_sql(mapping: MappingFile, loaded: LoadedCsv, zone: str | None,
             if bad:
                 checks.append((bad, col.name, text, reason))
         elif col.kind == "date" and mapping.date_format:
-            fmt = sql_text(mapping.date_format)
+            fmt = literal(mapping.date_format)
             parsed = f"TRY_CAST(try_strptime(trim({text}), {fmt}) AS DATE)"
             value = f"strftime({parsed}, '%Y-%m-%d')"
             checks.append((f"nullif(trim({text}), '') IS NOT NULL AND {parsed} IS NULL", col.name,
@@ -623,7 +618,7 @@ def _mapping_sql(mapping: MappingFile, loaded: LoadedCsv, zone: str | None,
         selects.append(f'{value} AS "{col.name}"')
     if checks:
         for part, pick in (("field", 1), ("value", 2), ("reason", 3)):
-            whens = " ".join(f"WHEN {c[0]} THEN {c[pick] if pick == 2 else sql_text(c[pick])}"
+            whens = " ".join(f"WHEN {c[0]} THEN {c[pick] if pick == 2 else literal(c[pick])}"
                              for c in checks)  # fmt: skip
             selects.append(f"CASE {whens} END AS _bad_{part}")
     return f"SELECT {', '.join(selects)} FROM src"
@@ -641,7 +636,7 @@ def _source_sql(ref: str | Join, name: str, loaded: LoadedCsv, mapping_name: str
                               f"{col!r} (it has {have})")  # fmt: skip
         parts.append(found)
     if isinstance(ref, Join):
-        return f"concat_ws({sql_text(ref.sep)}, {', '.join(parts)})"
+        return f"concat_ws({literal(ref.sep)}, {', '.join(parts)})"
     return parts[0]
 
 
@@ -653,7 +648,7 @@ def _time_sql(text: str, time_format: str | None, zone: str | None) -> tuple[str
         return f"strftime({ts}, '%Y-%m-%dT%H:%M:%S.%f') || '+00:00'"
 
     if time_format:
-        parsed = f"try_strptime({trimmed}, {sql_text(time_format)})"
+        parsed = f"try_strptime({trimmed}, {literal(time_format)})"
         with_offset = "%z" in time_format or "%Z" in time_format
         ts = parsed if with_offset else _local(parsed, zone)
         return iso(ts), f"{trimmed} IS NOT NULL AND {parsed} IS NULL", \
@@ -676,7 +671,7 @@ def _local(ts: str, zone: str | None) -> str:
         sign, hours, minutes = offset.groups()
         total = (int(hours) * 60 + int(minutes)) * (1 if sign == "+" else -1)
         return f"CAST({ts} - to_minutes({total}) AS TIMESTAMPTZ)"
-    return f"timezone({sql_text(zone)}, {ts})"
+    return f"timezone({literal(zone)}, {ts})"
 
 
 READER = MappedCsvReader()

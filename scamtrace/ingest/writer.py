@@ -19,6 +19,7 @@ case as it was; the next run removes what was left.
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import datetime as dt
 import hashlib
@@ -43,8 +44,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from scamtrace.core import contract
-from scamtrace.core.casefolder import Staging, case_lock, fault, os_error
+from scamtrace.core.casefolder import (
+    Staging,
+    case_lock,
+    fault,
+    os_error,
+    read_holder,
+    replace_file,
+    write_holder,
+)
 from scamtrace.core.formulas import neutral
+from scamtrace.core.sql import literal
 from scamtrace.ingest.base import NATURAL_KEYS, REJECTED_COLUMNS, Batch, IngestError, Rejected
 
 MANIFEST = "ingest.json"
@@ -124,6 +134,8 @@ class CaseAppender:
         self.target = self._staging.target if self._staging else case_dir
         self.tmp = self._staging.root if self._staging else case_dir
         self._reading = contextlib.ExitStack()
+        #: The case's holder.json, read with the rest of its snapshot (None: a new case).
+        self.holder: dict[str, Any] | None = None
         self.parts: dict[str, _Spool] = {}
         # Parquet is written on a second thread (pyarrow lets go of the GIL), one batch at a
         # time: the next batch is read while the last one is compressed.
@@ -152,15 +164,6 @@ class CaseAppender:
             raise IngestError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from exc
         return data if isinstance(data, dict) else {"sources": []}
 
-    def _case_country(self) -> str | None:
-        path = self.target / "holder.json"
-        if not path.is_file():
-            return None
-        try:
-            return str(json.loads(path.read_text(encoding="utf-8")).get("country") or "") or None
-        except json.JSONDecodeError as exc:
-            raise IngestError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from exc
-
     def seen(self, sha256: str) -> bool:
         return any(s.get("sha256") == sha256 for s in self.manifest.get("sources", [])) or any(
             s.sha256 == sha256 and not s.skipped for s in self.sources
@@ -179,8 +182,9 @@ class CaseAppender:
                 self.tmp = Path(tempfile.mkdtemp(prefix="scamtrace-ingest-"))
             # The snapshot every decision builds on, read under the lock.
             self.manifest = self._manifest()
-            self.holder_country = (self.holder_country or self._case_country() or "").upper() \
-                or None  # fmt: skip
+            self.holder = read_holder(self.target)
+            self.holder_country = (self.holder_country or str((self.holder or {}).get("country")
+                                                              or "")).upper() or None  # fmt: skip
             self.spool_dir.mkdir()
         except BaseException as exc:
             self._clean_up()
@@ -326,7 +330,7 @@ class CaseAppender:
         db = duckdb.connect()
         try:
             db.execute("SET TimeZone = 'UTC'")
-            db.execute(f"SET temp_directory = '{_q(self.tmp / '.duckdb')}'")
+            db.execute(f"SET temp_directory = {literal(self.tmp / '.duckdb')}")
             for table in self.parts:
                 self._merge(db, new, table)
                 fault("ingest:merged")
@@ -350,7 +354,8 @@ class CaseAppender:
                 self.manifest.setdefault("incomplete", []).append({**entry, "stopped": s.stopped})
             else:
                 self.manifest.setdefault("sources", []).append(entry)
-        _replace_file(new / MANIFEST, json.dumps(self.manifest, indent=2) + "\n")
+        manifest = json.dumps(self.manifest, indent=2) + "\n"
+        replace_file(new / MANIFEST, lambda tmp: tmp.write_text(manifest, encoding="utf-8"))
         self._staging.commit(new)
 
     def _merge(self, db: duckdb.DuckDBPyConnection, new: Path, table: str) -> None:
@@ -366,7 +371,7 @@ class CaseAppender:
         # Distinct hashes prove distinct keys; alike hashes (a repeat, or rarely a collision)
         # are settled exactly.
         twice = not self._keys_distinct(table) and bool(db.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM read_parquet('{_q(spool.rows)}') "
+            f"SELECT count(*) FROM (SELECT 1 FROM read_parquet({literal(spool.rows)}) "
             f"GROUP BY {keys} HAVING count(*) > 1)").fetchall()[0][0])  # fmt: skip
         out = self.tmp / f"{table}.parquet"
         if old is None and not twice:
@@ -390,7 +395,7 @@ class CaseAppender:
         names = NATURAL_KEYS[table]
         cols = ", ".join(f'"{c}"' for c in schema.names)
         on = " AND ".join(f'a."{k}" = b."{k}"' for k in names)
-        rows = f"read_parquet('{_q(spool.rows)}', file_row_number = true)"
+        rows = f"read_parquet({literal(spool.rows)}, file_row_number = true)"
         keys = ", ".join(f'"{k}"' for k in names)
         # The first of the new rows under a key is the one kept (the file's order).
         rank = f"row_number() OVER (PARTITION BY {keys} ORDER BY file_row_number)" if twice \
@@ -403,7 +408,7 @@ class CaseAppender:
             old_cols = ", ".join(f'"{c}"' if c in present.names else f'NULL AS "{c}"'
                                  for c in schema.names)  # fmt: skip
             db.execute(f"CREATE OR REPLACE TEMP VIEW old_rows AS SELECT {old_cols} "
-                       f"FROM read_parquet('{_q(old)}')")  # fmt: skip
+                       f"FROM read_parquet({literal(old)})")  # fmt: skip
             in_old = f"EXISTS (SELECT 1 FROM old_rows b WHERE {on})"
         others_path = self.spool_dir / f"{table}.others.parquet"
         others: pq.ParquetWriter | None = None
@@ -434,15 +439,15 @@ class CaseAppender:
             return
         others.close()
         db.execute(f"CREATE OR REPLACE TEMP VIEW others AS SELECT * "
-                   f"FROM read_parquet('{_q(others_path)}')")  # fmt: skip
+                   f"FROM read_parquet({literal(others_path)})")  # fmt: skip
         same = " AND ".join(f'a."{c}" IS NOT DISTINCT FROM b."{c}"' for c in schema.names)
         db.execute(f"""
             CREATE OR REPLACE TEMP TABLE judged AS
             SELECT a._pos, any_value(a._in_old) AS _in_old, bool_or({same}) AS _same,
                    concat_ws(';', {', '.join(f'any_value(a."{k}")' for k in names)}) AS _key
-            FROM others a JOIN read_parquet('{_q(out)}') b ON {on} GROUP BY a._pos
+            FROM others a JOIN read_parquet({literal(out)}) b ON {on} GROUP BY a._pos
         """)  # fmt: skip
-        origin = f"read_parquet('{_q(spool.origin)}', file_row_number = true)"
+        origin = f"read_parquet({literal(spool.origin)}, file_row_number = true)"
         counts = db.execute(f"""
             SELECT o._src, j._same, j._in_old, count(*) FROM judged j
             JOIN {origin} o ON o.file_row_number = j._pos GROUP BY ALL
@@ -480,9 +485,7 @@ class CaseAppender:
         from scamtrace.ingest.base import ReadContext
         from scamtrace.ingest.contract_tables import READER
 
-        holder_file = path.parent / "holder.json"
-        holder: dict[str, Any] = json.loads(holder_file.read_text(encoding="utf-8")) \
-            if holder_file.exists() else {}  # fmt: skip
+        holder = self.holder or {}
         tables: dict[str, str] = holder.get("tables") or {}
         country = tables.get(table, str(holder.get("country") or self.holder_country or ""))
         ctx = ReadContext(country, str(self.target / path.name))
@@ -506,27 +509,25 @@ class CaseAppender:
         folder = new / "rejected"
         folder.mkdir(exist_ok=True)
         path = folder / "rejected.csv"
-        tmp = folder / ".rejected.csv.tmp"
-        with tmp.open("wb") as out:
-            if path.exists() and path.stat().st_size:
-                with path.open("rb") as old:
-                    shutil.copyfileobj(old, out, 1 << 20)
-                    old.seek(-1, os.SEEK_END)
-                    if old.read(1) != b"\n":
-                        out.write(b"\n")
-            else:
-                out.write((",".join(REJECTED_COLUMNS) + "\n").encode())
-            with (self.spool_dir / "rejected.csv").open("rb") as spool:
-                shutil.copyfileobj(spool, out, 1 << 20)
-        if path.exists():
-            path.unlink()  # may be a hard link to the old case's file
-        os.replace(tmp, path)
+
+        def append(tmp: Path) -> None:
+            with tmp.open("wb") as out:
+                if path.exists() and path.stat().st_size:
+                    with path.open("rb") as old:
+                        shutil.copyfileobj(old, out, 1 << 20)
+                        old.seek(-1, os.SEEK_END)
+                        if old.read(1) != b"\n":
+                            out.write(b"\n")
+                else:
+                    out.write((",".join(REJECTED_COLUMNS) + "\n").encode())
+                with (self.spool_dir / "rejected.csv").open("rb") as spool:
+                    shutil.copyfileobj(spool, out, 1 << 20)
+
+        replace_file(path, append)
 
     def _write_holder(self, new: Path) -> None:
-        path = new / "holder.json"
-        if path.exists():
-            holder = json.loads(path.read_text(encoding="utf-8"))
-        else:
+        holder = copy.deepcopy(self.holder)  # as the case has it: the staging copy's
+        if holder is None:
             if not self.holder_country:
                 raise IngestError(f"{self.case}: a new case needs --holder-country "
                                   "(the country national numbers belong to)")  # fmt: skip
@@ -535,7 +536,7 @@ class CaseAppender:
             tables = holder.setdefault("tables", {})
             for table in self.parts:
                 tables.setdefault(table, self.holder_country)
-        _replace_file(path, json.dumps(holder, indent=2) + "\n")
+        write_holder(new, holder)
 
 
 def key_hashes(keys: pl.DataFrame) -> np.ndarray:
@@ -573,13 +574,3 @@ def _link_tree(src: Path, dst: Path) -> None:
         dirs[:] = [d for d in dirs if not d.startswith(".")]
 
 
-def _replace_file(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    if path.exists():
-        path.unlink()  # may be a hard link to the old case's file
-    os.replace(tmp, path)
-
-
-def _q(path: Path) -> str:
-    return str(path).replace("'", "''")

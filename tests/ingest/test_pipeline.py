@@ -284,3 +284,24 @@ def test_bad_options_are_errors_even_when_every_source_was_ingested(
     result = CliRunner().invoke(app, ["ingest", str(source), "--into", str(case), *option])
     assert isinstance(result.exception, IngestError) and message in str(result.exception)
     assert _snapshot(case) == before
+
+
+def test_holder_json_names_each_tables_country_and_the_old_case_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    """A table ingested for another country is written into ``holder.json`` as that table's;
+    the new file replaces the old one's name, never its content (the old case is a hard-linked
+    copy); a ``holder.json`` that is no JSON stops the run, naming its file and line."""
+    original = build(tmp_path / "original")
+    case = tmp_path / "case"
+    ingest([str(original / "transfers.csv")], case, holder_country="CN")
+    assert json.loads((case / "holder.json").read_text()) == {"country": "CN", "tables": {}}
+    linked = tmp_path / "linked-holder.json"
+    linked.hardlink_to(case / "holder.json")
+    ingest([str(original / "carrier_cdr.csv")], case, holder_country="ES")
+    assert json.loads((case / "holder.json").read_text()) == \
+        {"country": "CN", "tables": {"carrier_cdr": "ES"}}  # fmt: skip
+    assert json.loads(linked.read_text()) == {"country": "CN", "tables": {}}
+    (case / "holder.json").write_text('{"country": "CN",\n')
+    with pytest.raises(ValueError, match=r"holder\.json: line 2: not valid JSON"):
+        ingest([str(original / "accounts.csv")], case)

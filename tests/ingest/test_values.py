@@ -147,7 +147,7 @@ def test_amount_kernels_agree_with_the_reference(texts: list[str]) -> None:
     value aside; never another value (and never a value the reference would not read)."""
     import pyarrow as pa
 
-    from scamtrace.ingest.amounts import parse_amounts
+    from scamtrace.core.amounts import parse_amounts
 
     values, reasons = parse_amounts(pa.array(texts))
     for text, value, reason in zip(texts, values.to_pylist(), reasons.to_pylist(),

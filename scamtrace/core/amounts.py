@@ -20,12 +20,20 @@ Set aside, each with its reason (:data:`REASONS`):
 
 ``plain`` columns (ISO 20022 ``xs:decimal``, numbers typed in Parquet, machine-written AMLSim
 CSV) take only digits with a ``.`` decimal point: there a ``.`` is never a thousands separator.
+
+``ingest`` reads amounts with :func:`parse_amounts`; ``enrich``, typing a case folder in DuckDB,
+with :func:`amount_sql`, which casts the common shape in SQL and hands every other value to
+:func:`parse_amounts` itself: one rule, never a second reading of it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+from duckdb.sqltypes import VARCHAR
 
 from scamtrace.core.contract import AMOUNT
 
@@ -117,3 +125,43 @@ def _slow(text: pa.Array, plain: bool) -> tuple[pa.Array, pa.Array]:
         pc.if_else(pc.equal(whole, ""), "0", whole),
         pc.utf8_slice_codeunits(pc.utf8_rpad(frac, width=2, padding="0"), 0, 2), ".")
     return _cast(pc.if_else(good, number, none)), reason
+
+
+#: The DuckDB functions :func:`amount_sql` calls for the values its cast does not take.
+_SQL_FUNCTIONS = {False: "scamtrace_amount", True: "scamtrace_plain_amount"}
+_SQL_TYPE = f"DECIMAL({AMOUNT.precision}, {AMOUNT.scale})"
+
+
+def plain_columns(schema: pa.Schema) -> list[str]:
+    """The columns of a typed file (Parquet) whose amounts are ``plain``: numbers typed as
+    such are written with a ``.`` decimal point, never a thousands separator."""
+    return [f.name for f in schema if pa.types.is_decimal(f.type)
+            or pa.types.is_floating(f.type) or pa.types.is_integer(f.type)]  # fmt: skip
+
+
+def amount_sql(text: str, plain: bool = False) -> str:
+    """DuckDB SQL for the amount of ``text`` (SQL for the value, trimmed) as the contract's
+    decimal, NULL where it is empty or set aside (:func:`parse_amounts`; ``plain`` as there).
+    The connection needs :func:`register_amount_sql` first."""
+    return (f"CASE WHEN regexp_matches({text}, '{_FAST}') "
+            f"THEN CAST(ltrim({text}, '+') AS {_SQL_TYPE}) "
+            f"WHEN {text} IS NOT NULL THEN {_SQL_FUNCTIONS[plain]}({text}) END")
+
+
+def register_amount_sql(db: duckdb.DuckDBPyConnection) -> None:
+    """Give ``db`` the functions :func:`amount_sql` calls (once per connection)."""
+    have = {str(r[0]) for r in db.execute(
+        "SELECT function_name FROM duckdb_functions() WHERE function_name LIKE 'scamtrace_%'"
+    ).fetchall()}  # fmt: skip
+    for plain, name in _SQL_FUNCTIONS.items():
+        if name not in have:
+            db.create_function(name, _amounts_only(plain), [VARCHAR],
+                               duckdb.sqltype(_SQL_TYPE), type="arrow",
+                               null_handling="special", side_effects=False)  # fmt: skip
+
+
+def _amounts_only(plain: bool) -> Callable[[pa.ChunkedArray], pa.Array]:
+    def amounts(text: pa.ChunkedArray) -> pa.Array:
+        return parse_amounts(text.combine_chunks(), plain)[0]
+
+    return amounts
