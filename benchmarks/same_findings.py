@@ -27,7 +27,9 @@ WORLDS = (("small", 1), ("small", 2), ("hard", 3), ("es-victims", 4))
 _VOLATILE = re.compile(
     r"(\"(created_at|case|timings_s|scamtrace|generated|created|timestamp|modified|id|"
     r"first_observed|last_observed|valid_from)\": (\"[^\"]*\"|\{[^}]*\}))"
-    r"|(20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z?)|(/tmp/[^\s\"<]*)"
+    r"|(20[0-9]{2}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+Z?( UTC)?)|(/tmp/[^\s\"<]*)"
+    r"|([a-z-]+--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+    r"|(Processing time[^<]*(<[^>]*>[^<]*){0,40}?</(table|dl|p|section)>)"
 )
 
 
@@ -47,6 +49,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="scratch folder")
     parser.add_argument("--cases", type=Path, help="reuse simulated worlds from here")
+    parser.add_argument("--digest-only", action="store_true",
+                        help="digest what --work already holds; run nothing")  # fmt: skip
     args = parser.parse_args()
     cases = args.cases or args.work / "cases"
     for scenario, seed in WORLDS:
@@ -58,10 +62,12 @@ def main() -> None:
         for view in views:
             name = view.name if view == world else f"{world.name}-split-{view.name}"
             out = args.work / "findings" / name
-            cli("detect", str(view), "--out", str(out), "--overwrite")
             exports = args.work / "exports" / name
-            exports.mkdir(parents=True, exist_ok=True)
-            cli("share", "stix", str(out), "--out", str(exports / "stix.json"), "--overwrite")
+            if not args.digest_only:
+                cli("detect", str(view), "--out", str(out), "--overwrite")
+                exports.mkdir(parents=True, exist_ok=True)
+                cli("share", "stix", str(out), "--out", str(exports / "stix.json"),
+                    "--overwrite")  # fmt: skip
             for path in sorted(p for p in out.rglob("*") if p.is_file()):
                 print(f"{name}/{path.relative_to(out)} {digest(path)}")
             summary = json.loads((out / "summary.json").read_text())

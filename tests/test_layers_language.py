@@ -9,7 +9,7 @@ import sys
 
 RUNTIME = (
     "scamtrace.cli",
-    "scamtrace.detect.pipeline",
+    "scamtrace.detect.runner",
     "scamtrace.detect.texts",
     "scamtrace.language",
     "scamtrace.language.classifier",

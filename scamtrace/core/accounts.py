@@ -13,7 +13,9 @@ from schwifty.exceptions import SchwiftyException
 
 #: An IBAN's shape (ISO 13616): a country, two check digits and up to 30 letters or digits,
 #: 15 to 34 characters in all (Norway's are the shortest; none is longer than 34).
-IBAN_SHAPE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
+#: An IBAN written compact: country, check digits, 11 to 30 more (15 to 34 in all, ISO 13616).
+IBAN_PATTERN = r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}"
+IBAN_SHAPE = re.compile(IBAN_PATTERN)
 _CARD_SHAPE = re.compile(r"[0-9]{12,19}")
 
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
 from scamtrace.core import contract
+from scamtrace.core import findings as findings_folder
 from scamtrace.core.contract import FLAG_THRESHOLD
-from scamtrace.core.formulas import neutral_sql
 from scamtrace.core.sql import run
 from scamtrace.detect.complaints import combine_sql
 from scamtrace.detect.detector import Detector, TableSpec
@@ -248,11 +246,7 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
     counts: dict[str, int] = {}
 
     def copy(name: str, sql: str) -> None:
-        path = str(folder / f"{name}.csv").replace("'", "''")
-        run(db, f"CREATE OR REPLACE TEMP TABLE out_{name} AS {sql}")
-        run(db, f"COPY ({safe_select(db, f'out_{name}')}) TO '{path}' "
-                "(HEADER, DELIMITER ',', QUOTE '\"')")  # fmt: skip
-        counts[name] = case.count(f"SELECT count(*) FROM out_{name}")
+        counts[name] = findings_folder.copy_query(db, folder, name, sql)
 
     cols = ", ".join(contract.FINDINGS_ENTITIES)
     copy("entities", f"SELECT {cols} FROM found WHERE score >= {contract.FLAG_THRESHOLD} "
@@ -319,17 +313,6 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
     copy("rejected", "SELECT tbl AS \"table\", file, line, field, value, reason FROM rejected "
                      "ORDER BY tbl, line")  # fmt: skip
     return counts
-
-
-def safe_select(db: duckdb.DuckDBPyConnection, table: str) -> str:
-    """SQL selecting ``table`` with every text column made safe to open in a spreadsheet
-    (:mod:`scamtrace.core.formulas`: a value that starts like a formula gets a leading ``'``; plain
-    numbers such as E.164 values are left as they are). Readers of findings take it off."""
-    cols = []
-    for name, kind, *_ in run(db, f"DESCRIBE {table}"):
-        quoted = '"' + str(name).replace('"', '""') + '"'
-        cols.append(f"{neutral_sql(quoted)} AS {quoted}" if str(kind) == "VARCHAR" else quoted)
-    return f"SELECT {', '.join(cols)} FROM {table}"
 
 
 def _evidence_sql(per_entity: int, per_call_entity: int, scam_score: float) -> str:

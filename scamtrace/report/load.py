@@ -10,7 +10,6 @@ an error: the report says what it could not read (:attr:`Findings.notes`).
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from scamtrace.core import contract
-from scamtrace.core.formulas import restore_table
+from scamtrace.core import findings as findings_folder
 from scamtrace.report.format import plural
 
 # Columns the report reads from each findings file; absent ones read as "".
@@ -44,7 +42,7 @@ SCRIPT_COLUMNS = (
     "languages", "first_seen", "last_seen", "example", "call_ids",
 )  # fmt: skip
 
-SUMMARY_NAME = "summary.json"
+SUMMARY_NAME = findings_folder.SUMMARY
 REJECTED_NAME = "rejected.csv"
 UNKNOWN_INPUTS = "the inputs used are not known."
 
@@ -135,32 +133,32 @@ def load_findings(folder: Path) -> Findings:
 
 def read_entities(folder: Path) -> TableRead:
     """``entities.csv``: the flagged entities."""
-    return _read_table(folder / "entities.csv", ENTITY_COLUMNS)
+    return _read_table(findings_folder.table_path(folder, "entities"), ENTITY_COLUMNS)
 
 
 def read_transfers(folder: Path) -> TableRead:
     """``transfers.csv``: the flagged transfers."""
-    return _read_table(folder / "transfers.csv", TRANSFER_COLUMNS)
+    return _read_table(findings_folder.table_path(folder, "transfers"), TRANSFER_COLUMNS)
 
 
 def read_centers(folder: Path) -> TableRead:
     """``centers.csv``: the call centers."""
-    return _read_table(folder / "centers.csv", CENTER_COLUMNS)
+    return _read_table(findings_folder.table_path(folder, "centers"), CENTER_COLUMNS)
 
 
 def read_networks(folder: Path) -> TableRead:
     """``networks.csv``: the networks, ranked (the biggest first)."""
-    return _read_table(folder / "networks.csv", NETWORK_COLUMNS)
+    return _read_table(findings_folder.table_path(folder, "networks"), NETWORK_COLUMNS)
 
 
 def read_evidence(folder: Path) -> TableRead:
     """``evidence.csv``: the records behind each flagged entity."""
-    return _read_table(folder / "evidence.csv", EVIDENCE_COLUMNS)
+    return _read_table(findings_folder.table_path(folder, "evidence"), EVIDENCE_COLUMNS)
 
 
 def read_scripts(folder: Path) -> TableRead:
     """``scripts.csv``: the scam scripts read on the calls."""
-    return _read_table(folder / "scripts.csv", SCRIPT_COLUMNS)
+    return _read_table(findings_folder.table_path(folder, "scripts"), SCRIPT_COLUMNS)
 
 
 def read_summary(folder: Path) -> SummaryRead:
@@ -187,78 +185,9 @@ def _read_table(path: Path, columns: Sequence[str]) -> TableRead:
     return TableRead(table.select(list(columns)), True, malformed)
 
 
-def read_findings_csv(path: Path, columns: Sequence[str]) -> tuple[pa.Table, int] | None:
-    """Read one findings CSV with every column as text (``""`` for empty cells).
-
-    Returns ``None`` when the file does not exist, else the table — holding at least
-    ``columns``, absent ones filled with ``""``, values without the leading ``'`` of
-    :mod:`scamtrace.core.formulas` — and the number of malformed rows skipped.
-    """
-    if not path.is_file():
-        return None
-    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
-        header = next(csv.reader(fh), None)
-    if not header:
-        return _empty(columns), 0
-    names = _unique_names(header)
-    bad = 0
-
-    def skip(_row: object) -> str:
-        nonlocal bad
-        bad += 1
-        return "skip"
-
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
-        table, bad = _read_with_python(path, names)
-    for c in columns:
-        if c not in table.column_names:
-            table = table.append_column(c, pa.array([""] * table.num_rows, pa.string()))
-    # values as detect found them: the ' that keeps a spreadsheet from running one is not shown
-    return restore_table(table), bad
+#: The report's reader: tolerant of broken rows, which it counts and reports.
+read_findings_csv = findings_folder.read_forgiving
 
 
 def _empty(columns: Sequence[str]) -> pa.Table:
     return pa.table({c: pa.array([], pa.string()) for c in columns})
-
-
-def _unique_names(header: Sequence[str]) -> list[str]:
-    names: list[str] = []
-    seen: set[str] = set()
-    for i, raw in enumerate(header):
-        name = raw.strip() or f"column_{i + 1}"
-        base, k = name, 1
-        while name in seen:
-            k += 1
-            name = f"{base}_{k}"
-        seen.add(name)
-        names.append(name)
-    return names
-
-
-def _read_with_python(path: Path, names: list[str]) -> tuple[pa.Table, int]:
-    """Slow, forgiving reader: undecodable bytes replaced, ragged rows skipped."""
-    cols: list[list[str]] = [[] for _ in names]
-    bad = 0
-    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader, None)
-        for row in reader:
-            if len(row) != len(names):
-                if not row:
-                    continue
-                bad += 1
-                continue
-            for col, cell in zip(cols, row, strict=True):
-                col.append(cell)
-    return pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, cols, strict=True)}), bad

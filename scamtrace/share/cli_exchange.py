@@ -152,9 +152,13 @@ def merge(
               f"lines; {s.resolved:,} of {s.numbers:,} numbers re-identified, {s.unresolved:,} "
               "kept as leads")  # fmt: skip
     if findings is not None:
+        from scamtrace.core.casefolder import case_lock
         from scamtrace.detect.runner import detect
+        from scamtrace.report import write_report
 
         result = detect(out_dir, findings, overwrite=overwrite)
+        with case_lock(findings, purpose="scamtrace share merge"):
+            write_report(findings, name=findings.name)
         leads = write_exchange_leads(out_dir, findings)
         flagged = ", ".join(f"{k} {v:,}" for k, v in result.flagged.items())
         out.print(f"findings -> {findings}: {flagged}; {leads:,} leads by keyed hash in "

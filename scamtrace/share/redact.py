@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scamtrace.core.accounts import IBAN_PATTERN
 from scamtrace.core.errors import FindingsError
 from scamtrace.core.formulas import neutral, restore
 from scamtrace.share.export.base import VICTIM_KINDS, Findings, victim_leaks
@@ -55,7 +56,7 @@ _ACCOUNT_COLUMNS = ("payer_account", "payee_account")
 #: A phone or account number written in text: 7 or more digits standing alone (not part of a
 #: record id such as C0000152111, nor the integer part of an amount such as 1692906.71).
 _NUMBER = re.compile(r"(?<![0-9A-Za-z.])(\+?)(\d{7,})(?![0-9A-Za-z]|\.\d)")
-_IBAN = re.compile(r"(?<![0-9A-Za-z])[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}(?![0-9A-Za-z])")
+_IBAN = re.compile(rf"(?<![0-9A-Za-z]){IBAN_PATTERN}(?![0-9A-Za-z])")
 _CALL = re.compile(
     r"^(?P<head>(?:answered \d+ s|not answered): )(?P<caller>\S+) -> (?P<callee>\S+)"
     r"(?: via (?P<account>\S+) from (?P<ip>\S+))?(?P<tail>.*)$", re.DOTALL,

@@ -5,7 +5,6 @@ folder beside A's own tables, the numbers A holds re-identified, the others kept
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scamtrace.core import contract
-from scamtrace.core.casefolder import CaseFolderWriter, ensure_apart, holder_countries
+from scamtrace.core.casefolder import (
+    HOLDER,
+    CaseFolderWriter,
+    ensure_apart,
+    holder_countries,
+    read_holder,
+)
 from scamtrace.core.findings import neutral_row
 from scamtrace.core.phones import to_e164
 from scamtrace.core.sql import connect, run
@@ -120,15 +125,14 @@ def merge_answer(
     })  # fmt: skip
     with CaseFolderWriter(out, overwrite=overwrite, subfolders=("exchange",)) as w:
         for item in sorted(case_dir.iterdir()):
-            if item.is_file() and item.name != "holder.json":
+            if item.is_file() and item.name != HOLDER:
                 shutil.copyfile(item, w.path(item.name))
             elif item.is_dir() and item.name == "truth":
                 shutil.copytree(item, w.path("truth"))
-        holder = json.loads((case_dir / "holder.json").read_text(encoding="utf-8")) \
-            if (case_dir / "holder.json").is_file() else {}  # fmt: skip
+        holder = read_holder(case_dir) or {}
         tables = dict(holder.get("tables") or {})
         tables["voip_cdr"] = str(raw.get("answering_country") or holder.get("country", ""))
-        w.write_json("holder.json", {**holder, "tables": tables})
+        w.write_json(HOLDER, {**holder, "tables": tables})
         w.sink(contract.VOIP_CDR, "parquet").write(voip)
         shutil.copyfile(answer_path, w.path("exchange/answer.json"))
         _write_unresolved(w, calls, hashes - resolved)

@@ -211,19 +211,3 @@ def _nationals(victims: set[str]) -> dict[str, str]:
         except phonenumbers.NumberParseException:
             continue
     return out
-
-
-_IBAN_SHAPE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}")
-
-
-def is_iban(value: str) -> bool:
-    """Whether ``value`` is a valid IBAN (checked with ``schwifty``)."""
-    if not _IBAN_SHAPE.fullmatch(value):
-        return False
-    from schwifty import IBAN
-
-    try:
-        IBAN(value)
-    except ValueError:
-        return False
-    return True

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from scamtrace.core.accounts import is_iban
 from scamtrace.core.findings import read_evidence
 from scamtrace.share.export.base import (
     VICTIM_KINDS,
@@ -30,7 +31,6 @@ from scamtrace.share.export.base import (
     Row,
     case_accounts,
     check_case_dir,
-    is_iban,
     load_findings,
 )
 

@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from scamtrace.core.accounts import is_iban
 from scamtrace.core.errors import FindingsError
 from scamtrace.core.findings import EvidenceSpan, evidence_spans
 from scamtrace.share.export.base import (
@@ -34,7 +35,6 @@ from scamtrace.share.export.base import (
     case_accounts,
     check_case_dir,
     check_tlp,
-    is_iban,
     load_findings,
     victim_leaks,
     victim_number_forms,

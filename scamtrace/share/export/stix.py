@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from scamtrace.core import contract
+from scamtrace.core.accounts import is_iban
 from scamtrace.core.errors import FindingsError
 from scamtrace.core.findings import EvidenceSpan, evidence_spans
 from scamtrace.share.export.base import (
@@ -42,7 +43,6 @@ from scamtrace.share.export.base import (
     Findings,
     Row,
     check_tlp,
-    is_iban,
     load_findings,
 )
 

@@ -1,0 +1,123 @@
+"""The rules that keep the layout honest (docs/adr/0012-core-and-one-way-stages.md).
+
+- ``core`` imports nothing else from scamtrace;
+- stages import only down the flow: ingest -> enrich -> detect -> report / share;
+- the runtime never imports ``simulate`` or training code, not even by accident at import time;
+
+The import graph is read from the source with ``ast`` (every import, also those inside
+functions), so a rule breaks the moment a line that breaks it is written.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "scamtrace"
+
+#: Which other parts each part may import (``core`` and the package root are always allowed).
+ALLOWED: dict[str, frozenset[str]] = {
+    "core": frozenset(),
+    "ingest": frozenset(),
+    "enrich": frozenset(),
+    "language": frozenset(),
+    "reputation": frozenset(),
+    "detect": frozenset({"enrich", "language", "reputation"}),
+    "report": frozenset(),
+    "share": frozenset({"detect", "enrich", "report"}),
+    "evaluate": frozenset({"share"}),  # what an exchange identified, by keyed hash
+    "simulate": frozenset(),
+    "cli": frozenset({"ingest", "enrich", "detect", "language", "reputation", "report", "share",
+                      "evaluate", "simulate"}),
+}
+#: Tools beside the flow: they make worlds and models; the runtime never loads them.
+TOOLS = ("scamtrace.simulate", "scamtrace.language.training")
+#: Modules that make up the tools and may therefore import them.
+TOOL_USERS = ("scamtrace.simulate", "scamtrace.language.training")
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # the importing module
+    target: str  # the imported module
+    line: int
+    top_level: bool  # False when the import sits inside a function (runs only when called)
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts).removesuffix(".__init__")
+
+
+def imports() -> Iterator[Import]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        inside = {id(n) for f in ast.walk(tree)
+                  if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+                  for n in ast.walk(f)}  # fmt: skip
+        for node in ast.walk(tree):
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module]
+                if node.module == "scamtrace":  # from scamtrace import core, simulate...
+                    targets = [f"scamtrace.{a.name}" for a in node.names
+                               if (PACKAGE / a.name).is_dir()
+                               or (PACKAGE / f"{a.name}.py").is_file()]  # fmt: skip
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            for target in targets:
+                if target.startswith("scamtrace"):
+                    yield Import(module, target, node.lineno, id(node) not in inside)
+
+
+def part(module: str) -> str:
+    pieces = module.split(".")
+    return pieces[1] if len(pieces) > 1 else ""
+
+
+def test_the_graph_is_read() -> None:
+    found = list(imports())
+    assert any(i.module == "scamtrace.cli" and part(i.target) == "detect" for i in found)
+    assert any(not i.top_level for i in found)  # lazy imports are seen too
+
+
+def test_core_imports_nothing_else_from_scamtrace() -> None:
+    bad = [i for i in imports() if part(i.module) == "core"
+           and part(i.target) not in ("core", "")]  # fmt: skip
+    assert not bad, bad
+
+
+def test_stages_import_only_down_the_flow() -> None:
+    bad = []
+    for i in imports():
+        source, target = part(i.module), part(i.target)
+        if target in ("", "core", source) or i.module.startswith(TOOL_USERS):
+            continue
+        if source not in ALLOWED:
+            bad.append(f"{i.module}: no rule for the part {source!r}")
+        elif target not in ALLOWED[source]:
+            bad.append(f"{i.module}:{i.line} imports {i.target}")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_runtime_never_imports_tools_at_import_time() -> None:
+    bad = [f"{i.module}:{i.line} imports {i.target}" for i in imports()
+           if i.top_level and i.target.startswith(TOOLS)
+           and not i.module.startswith(TOOL_USERS)]  # fmt: skip
+    assert not bad, "\n".join(bad)
+
+
+def test_loading_every_runtime_module_loads_no_tool() -> None:
+    runtime = sorted(module_name(p) for p in PACKAGE.rglob("*.py")
+                     if not module_name(p).startswith(TOOL_USERS))  # fmt: skip
+    code = ("import importlib, sys\n"
+            f"for m in {runtime!r}: importlib.import_module(m)\n"
+            f"print(sorted(m for m in sys.modules if m.startswith({TOOLS!r})))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=PACKAGE.parent)  # fmt: skip
+    assert done.stdout.strip() == "[]", done.stdout
