@@ -119,8 +119,10 @@ def _typed(col: Column, country: str) -> tuple[str, str | None]:
         parts = {k: f'"_{k}_{col.name}"' for k in ("digits", "plus", "withheld")}
         number = phone_number_sql(parts["digits"], parts["plus"], parts["withheld"], country)
         value = valid_number_sql(f"({number})")
-        # A required number (the one dialled) is set aside when empty, withheld or unreadable.
-        return value, f"({value}) IS NULL" if col.required else None
+        # Kept even when the dialled number is empty or unreadable: ingest sets such rows aside,
+        # but a merged exchange case holds calls whose callee is only a keyed hash, and those
+        # calls are still evidence of the line and the address that placed them.
+        return value, None
     return f"coalesce({text}, '')", blank if col.required else None
 
 
