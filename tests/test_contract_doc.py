@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from scamtrace.core import contract
-from scamtrace.core.contract_doc import FINDINGS_FILES, KIND_WORDS, markdown
+from scamtrace.core.contract_doc import KIND_WORDS, markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "CONTRACT.md"
@@ -77,7 +77,7 @@ def test_every_shared_truth_and_findings_column_is_implemented() -> None:
     findings = shared_file_columns(text, "Findings folder")
     assert set(findings) == {"entities", "transfers", "centers", "networks"}
     for name, columns in findings.items():
-        assert FINDINGS_FILES[name][: len(columns)] == columns, name
+        assert tuple(contract.FINDINGS_TABLES[name].required_names) == columns, name
     assert f"at least {contract.FLAG_THRESHOLD}" in text
     for kind in contract.TRUTH_ENTITY_KINDS:
         assert f"`{kind}`" in text

@@ -38,15 +38,6 @@ def _table(table: contract.Table) -> list[str]:
     return [*lines, ""]
 
 
-#: The findings files the shared contract names, with their columns.
-FINDINGS_FILES: dict[str, tuple[str, ...]] = {
-    "entities": contract.FINDINGS_ENTITIES,
-    "transfers": contract.FINDINGS_TRANSFERS,
-    "centers": contract.FINDINGS_CENTERS,
-    "networks": contract.FINDINGS_NETWORKS,
-}
-
-
 def _columns(names: tuple[str, ...]) -> str:
     return ",".join(names)
 
@@ -81,11 +72,12 @@ def markdown() -> str:
         "",
         "## Findings folder (what `scamtrace detect` writes)",
         "",
-    ]
-    for name, columns in FINDINGS_FILES.items():
-        lines.append(f"- `{name}.csv`: `{_columns(columns)}`")
-    lines += [
+        "Each table is `NAME.csv`; optional columns are scamtrace's own additions.",
         "",
+    ]
+    for table in contract.FINDINGS_TABLES.values():
+        lines += _table(table)
+    lines += [
         f"An entity is flagged when its score is at least {contract.FLAG_THRESHOLD}.",
         "",
     ]
