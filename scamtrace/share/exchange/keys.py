@@ -56,12 +56,17 @@ def load_key(path: Path | None) -> bytes:
         if not text:
             raise ExchangeError(f"no case key: pass --key FILE or set {KEY_ENV} "
                                 "(make one with `scamtrace share case-key`)")  # fmt: skip
+    return _hex_key(text, f"{where}: line 1", "the case key")
+
+
+def _hex_key(text: str, where: str, what: str) -> bytes:
+    """``text`` read as a hex key of at least :data:`KEY_BYTES` bytes."""
     try:
         key = bytes.fromhex(text)
     except ValueError as exc:
-        raise ExchangeError(f"{where}: line 1: the case key is not hex") from exc
+        raise ExchangeError(f"{where}: {what} is not hex") from exc
     if len(key) < KEY_BYTES:
-        raise ExchangeError(f"{where}: line 1: the case key has {len(key)} bytes; "
+        raise ExchangeError(f"{where}: {what} has {len(key)} bytes; "
                             f"at least {KEY_BYTES} are needed")  # fmt: skip
     return key
 
@@ -98,14 +103,7 @@ def load_line_key(path: Path | None = None) -> tuple[bytes, str]:
     file that does not exist yet is made (32 random bytes, hex, mode 0600). It never leaves
     B: the case key cannot serve, since A holds it and could hash B's whole account space."""
     if path is None and os.environ.get(LINE_KEY_ENV, "").strip():
-        text = os.environ[LINE_KEY_ENV].strip()
-        try:
-            key = bytes.fromhex(text)
-        except ValueError as exc:
-            raise ExchangeError(f"${LINE_KEY_ENV}: the line key is not hex") from exc
-        if len(key) < KEY_BYTES:
-            raise ExchangeError(f"${LINE_KEY_ENV}: the line key has {len(key)} bytes; at least "
-                                f"{KEY_BYTES} are needed")  # fmt: skip
+        key = _hex_key(os.environ[LINE_KEY_ENV].strip(), f"${LINE_KEY_ENV}", "the line key")
         return key, f"${LINE_KEY_ENV}"
     where = path if path is not None else default_line_key_path()
     if not where.exists():
