@@ -9,6 +9,7 @@ with the data holders cannot drift apart. Regenerate with::
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from scamtrace.core import contract
@@ -84,5 +85,14 @@ def markdown() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m scamtrace.core.contract_doc",
+        description="Write the contract scamtrace implements, as Markdown, to standard output.",
+        epilog="example: python -m scamtrace.core.contract_doc > docs/contract.md")
+    parser.parse_args(argv)
     sys.stdout.write(markdown())
+
+
+if __name__ == "__main__":
+    main()
