@@ -196,14 +196,6 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     # the header is line 1; numbering needs the file's order, so it is read once, into the
     # staged table below.
     line = "file_row_number + 1" if parquet else "CAST(row_number() OVER () AS BIGINT) + 1"
-    unreadable = 0
-    if forgiving:
-        # DuckDB counts the header as line 1 too; rows after a set-aside one are numbered here
-        # by their place among the rows read, as everywhere when a CSV has no bad row
-        run(db, f"""INSERT INTO rejected SELECT '{table.name}', {literal(str(path))}, line,
-                    coalesce(column_name, ''), left(coalesce(csv_line, ''), 80),
-                    'unreadable CSV row: ' || error_message FROM rejects_{table.name}""")
-        unreadable = case.count(f"SELECT count(*) FROM rejects_{table.name}")
     selects, checks = [], []
     for col in table.columns:
         if col.name not in cols:
@@ -221,6 +213,15 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     run(db, f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT * FROM "
             + _staged(contract.Table(table.name, tuple(present), table.meaning), source, line,
                       plain))  # fmt: skip
+    unreadable = 0
+    if forgiving:
+        # the rejects table is filled by the scan that staged the rows above
+        # DuckDB counts the header as line 1 too; rows after a set-aside one are numbered here
+        # by their place among the rows read, as everywhere when a CSV has no bad row
+        run(db, f"""INSERT INTO rejected SELECT '{table.name}', {literal(str(path))}, line,
+                    coalesce(column_name, ''), left(coalesce(csv_line, ''), 80),
+                    'unreadable CSV row: ' || error_message FROM rejects_{table.name}""")
+        unreadable = case.count(f"SELECT count(*) FROM rejects_{table.name}")
     keep = ""
     if checks:
         union = " UNION ALL ".join(
