@@ -254,6 +254,7 @@ def _entity_communities(case: Case) -> None:
                CAST(t.caller AS VARCHAR), count(*)
         FROM transcript_calls t JOIN scam_calls c ON c.source = t.source AND c.call_id = t.call_id
         WHERE t.script_group >= 0 AND t.caller IS NOT NULL GROUP BY ALL
+        ORDER BY 1, 2, 3, 4  -- components are numbered in the order their nodes are met
     """)
     nodes: dict[tuple[str, str], int] = {}
     pairs = []
