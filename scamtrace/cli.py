@@ -169,6 +169,7 @@ def ingest(
     """
     from scamtrace.core.casefolder import ensure_apart
     from scamtrace.ingest.pipeline import ingest as run_ingest
+    from scamtrace.ingest.writer import REJECTED_FILE
 
     ensure_apart(into, *(Path(s) for s in sources if s != "-"), mapping, option="--into")
     options = {k: v for k, v in (("table", table), ("mapping", mapping), ("timezone", timezone),
@@ -203,7 +204,7 @@ def ingest(
     for reason, n in sorted(reasons.items(), key=lambda x: -x[1]):
         out.print(f"  rejected {n:,}: {reason}")
     if reasons and not dry_run:
-        out.print(f"rejected rows are in {into / 'rejected' / 'rejected.csv'}", soft_wrap=True)
+        out.print(f"rejected rows are in {into / REJECTED_FILE}", soft_wrap=True)
     for s in result.sources:
         if s.error:
             out.print(f"[bold red]{s.source}[/]: not read: {s.error}", soft_wrap=True)

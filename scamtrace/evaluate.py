@@ -135,9 +135,14 @@ def _load(db: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
     db.unregister(f"_{name}")
 
 
+def _truth_path(case_dir: Path, name: str) -> Path:
+    """``truth/<name>.csv`` of a simulated case: the true entities or transfers."""
+    return case_dir / "truth" / f"{name}.csv"
+
+
 def _truth(case_dir: Path, name: str, columns: tuple[str, ...]) -> pa.Table:
     """``truth/<name>.csv`` of a simulated case, ``columns`` as text."""
-    path = case_dir / "truth" / f"{name}.csv"
+    path = _truth_path(case_dir, name)
     return findings_folder.read_csv_text(path, columns).select(list(columns))
 
 
@@ -201,7 +206,7 @@ def _transfers(
     db: duckdb.DuckDBPyConnection, findings_dir: Path, case_dir: Path
 ) -> tuple[KindScore | None, dict[str, float]]:
     found = findings_folder.table_path(findings_dir, "transfers")
-    if not (found.is_file() and (case_dir / "truth" / "transfers.csv").is_file()):
+    if not (found.is_file() and _truth_path(case_dir, "transfers").is_file()):
         return None, {}
     _load(db, "truth_tx", _truth(case_dir, "transfers", contract.TRUTH_TRANSFERS))
     _load(db, "found_tx_all", _found(findings_dir, "transfers", contract.FINDINGS_TRANSFERS))

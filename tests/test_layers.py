@@ -3,6 +3,8 @@
 - ``core`` imports nothing else from scamtrace;
 - stages import only down the flow: ingest -> enrich -> detect -> report / share;
 - the runtime never imports ``simulate`` or training code, not even by accident at import time;
+- the files of a findings folder are named only by ``core/findings.py``, the one module that
+  reads and writes it.
 
 The import graph is read from the source with ``ast`` (every import, also those inside
 functions), so a rule breaks the moment a line that breaks it is written.
@@ -38,6 +40,12 @@ ALLOWED: dict[str, frozenset[str]] = {
 TOOLS = ("scamtrace.simulate", "scamtrace.language.training")
 #: Modules that make up the tools and may therefore import them.
 TOOL_USERS = ("scamtrace.simulate", "scamtrace.language.training")
+#: The one module that names the files of a findings folder.
+FINDINGS_MODULE = "scamtrace.core.findings"
+#: A case folder has a ``rejected.csv`` of its own, written by ingest (not a findings file).
+CASE_FILES = {"scamtrace.ingest": frozenset({"rejected.csv"})}
+#: A simulated case's ground truth (``truth/entities.csv``) shares names with findings tables.
+TRUTH = "truth/"
 
 
 @dataclass(frozen=True)
@@ -121,3 +129,27 @@ def test_loading_every_runtime_module_loads_no_tool() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=PACKAGE.parent)  # fmt: skip
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def findings_file_names() -> frozenset[str]:
+    from scamtrace.core import contract, findings
+
+    return frozenset({findings.SUMMARY, *map(findings.table_file, contract.FINDINGS_TABLES)})
+
+
+def test_findings_files_are_named_only_by_the_findings_module() -> None:
+    names = findings_file_names()
+    assert {"entities.csv", "evidence.csv", "summary.json"} <= names  # the rule sees them
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = module_name(path)
+        if module == FINDINGS_MODULE or module.startswith(TOOL_USERS):
+            continue
+        allowed = next((f for m, f in CASE_FILES.items() if module.startswith(m)), frozenset())
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                # a whole name, or the end of a path written in an f-string or a join
+                named = {n for n in names if node.value == n
+                         or (node.value.endswith("/" + n) and not node.value.endswith(TRUTH + n))}
+                bad += [f"{module}:{node.lineno} names {n}" for n in named - allowed]
+    assert not bad, "\n".join(bad)

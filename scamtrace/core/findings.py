@@ -47,9 +47,14 @@ SUMMARY = "summary.json"
 _TEXT_KINDS = frozenset({"string", "phone", "phone_list", "list", "text"})
 
 
+def table_file(name: str) -> str:
+    """The file name of findings table ``name`` (``entities`` -> ``entities.csv``)."""
+    return f"{name}.csv"
+
+
 def table_path(folder: Path, name: str) -> Path:
     """Where table ``name`` of a findings folder lives."""
-    return folder / f"{name}.csv"
+    return folder / table_file(name)
 
 
 def spec(name: str) -> contract.Table | None:

@@ -12,6 +12,7 @@ from typing import Any
 from scamtrace import __version__
 from scamtrace.core import contract
 from scamtrace.core.casefolder import CaseFolderWriter, ensure_apart
+from scamtrace.core.findings import SUMMARY
 from scamtrace.core.sql import run
 from scamtrace.detect.assemble import write_tables
 from scamtrace.detect.registry import ORDER
@@ -67,7 +68,7 @@ def detect(
         results[detector.name] = detector.run(case, s)
         timings[detector.step] = round(time.perf_counter() - t0, 3)
     say("writing findings", 0.9)
-    with CaseFolderWriter(out, overwrite=overwrite, subfolders=(), replaces=("summary.json",),
+    with CaseFolderWriter(out, overwrite=overwrite, subfolders=(), replaces=(SUMMARY,),
                           purpose="scamtrace detect") as w:  # fmt: skip
         t0 = time.perf_counter()
         counts = write_tables(case, w.path(""), s)
@@ -81,7 +82,7 @@ def detect(
         timings["write"] = round(time.perf_counter() - t0, 3)
         timings["total"] = round(time.perf_counter() - started, 3)
         summary["timings_s"] = timings
-        w.write_json("summary.json", summary)
+        w.write_json(SUMMARY, summary)
     case.db.close()
     return DetectResult(out, summary, flagged)
 

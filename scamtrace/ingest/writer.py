@@ -58,6 +58,8 @@ from scamtrace.core.sql import literal
 from scamtrace.ingest.base import NATURAL_KEYS, REJECTED_COLUMNS, Batch, IngestError, Rejected
 
 MANIFEST = "ingest.json"
+#: Where a case folder keeps the rows ingest set aside, relative to the folder.
+REJECTED_FILE = Path("rejected") / "rejected.csv"
 
 #: Rows of one table up to which the new rows' keys are checked for repeats by 64-bit hashes
 #: held in memory (8 bytes a row); past it, by DuckDB over the spooled rows (which may spill
@@ -234,7 +236,7 @@ class CaseAppender:
         spreadsheet (:func:`scamtrace.core.formulas.neutral`): a source's values are the
         other side's."""
         if self._rejected is None:
-            self._rejected = (self.spool_dir / "rejected.csv").open("w", encoding="utf-8",
+            self._rejected = (self.spool_dir / REJECTED_FILE.name).open("w", encoding="utf-8",
                                                                     newline="")  # fmt: skip
             self._rejected_writer = csv.writer(self._rejected, lineterminator="\n")
         count = 0
@@ -506,9 +508,8 @@ class CaseAppender:
             return
         self._rejected.close()
         self._rejected = None
-        folder = new / "rejected"
-        folder.mkdir(exist_ok=True)
-        path = folder / "rejected.csv"
+        path = new / REJECTED_FILE
+        path.parent.mkdir(exist_ok=True)
 
         def append(tmp: Path) -> None:
             with tmp.open("wb") as out:
@@ -520,7 +521,7 @@ class CaseAppender:
                             out.write(b"\n")
                 else:
                     out.write((",".join(REJECTED_COLUMNS) + "\n").encode())
-                with (self.spool_dir / "rejected.csv").open("rb") as spool:
+                with (self.spool_dir / REJECTED_FILE.name).open("rb") as spool:
                     shutil.copyfileobj(spool, out, 1 << 20)
 
         replace_file(path, append)

@@ -26,12 +26,12 @@ TRANSFER_STEP_LABELS: dict[str, str] = {
     "layering": "Mule accounts moved money on",
     "cash_out": "Money taken out (cash-out)",
 }
-ABSENT_FILE_CONSEQUENCES: dict[str, str] = {
-    "entities.csv": "no flagged entities can be listed",
-    "transfers.csv": "the money flows cannot be shown",
-    "centers.csv": "the call centers cannot be shown",
-    "networks.csv": "the networks cannot be ranked",
-    "evidence.csv": "the records behind each entity cannot be shown",
+ABSENT_TABLE_CONSEQUENCES: dict[str, str] = {
+    "entities": "no flagged entities can be listed",
+    "transfers": "the money flows cannot be shown",
+    "centers": "the call centers cannot be shown",
+    "networks": "the networks cannot be ranked",
+    "evidence": "the records behind each entity cannot be shown",
 }
 
 
@@ -51,6 +51,6 @@ def network_title(network_id: str) -> str:
 
 
 def absent_consequence(absent: list[str]) -> str:
-    """What the report cannot show without the ``absent`` findings files."""
-    parts = [ABSENT_FILE_CONSEQUENCES[a] for a in absent if a in ABSENT_FILE_CONSEQUENCES]
+    """What the report cannot show without the ``absent`` findings tables."""
+    parts = [ABSENT_TABLE_CONSEQUENCES[a] for a in absent if a in ABSENT_TABLE_CONSEQUENCES]
     return ("Therefore " + "; ".join(parts) + ".") if parts else ""

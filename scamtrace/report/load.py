@@ -43,7 +43,7 @@ SCRIPT_COLUMNS = (
 )  # fmt: skip
 
 SUMMARY_NAME = findings_folder.SUMMARY
-REJECTED_NAME = "rejected.csv"
+REJECTED_NAME = findings_folder.table_file("rejected")
 UNKNOWN_INPUTS = "the inputs used are not known."
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from scamtrace.core import contract
+from scamtrace.core.findings import table_file
 from scamtrace.report.format import Money, add_money, fmt_time, to_decimal, to_int
 from scamtrace.report.labels import INPUT_LABELS, absent_consequence, network_title
 from scamtrace.report.query import Case, flagged_counts, ordered
@@ -32,7 +33,7 @@ def render_header(case: Case) -> Markup:
     """What the case is, which inputs it had and lacked, its figures and what was not read."""
     s = case.summary
     rendered = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    absent = [f"{n}.csv" for n, ok in case.present.items() if not ok and n != "summary"]
+    absent = [n for n, ok in case.present.items() if not ok and n != "summary"]
     read = s.get("rows_read") if isinstance(s.get("rows_read"), dict) else {}
     set_aside = s.get("rows_set_aside") if isinstance(s.get("rows_set_aside"), dict) else {}
     assert isinstance(read, dict) and isinstance(set_aside, dict)
@@ -55,7 +56,7 @@ def render_header(case: Case) -> Markup:
         rejected_listed=case.rejected_listed,
         notes=case.notes,
         skipped=_str_list(s.get("skipped")),  # steps with too little in this case to learn from
-        absent=", ".join(absent),
+        absent=", ".join(map(table_file, absent)),
         absent_consequence=absent_consequence(absent),
     )
 

@@ -86,15 +86,16 @@ class Findings:
 
 def load_findings(folder: Path) -> Findings:
     """Read a findings folder written by ``scamtrace detect``."""
-    if not (folder / "entities.csv").is_file():
-        raise FindingsError(f"{folder}: not a findings folder (no entities.csv)")
+    entities = findings_folder.table_path(folder, "entities")
+    if not entities.is_file():
+        raise FindingsError(f"{folder}: not a findings folder (no {entities.name})")
     tables: dict[str, list[Row]] = {}
     columns: dict[str, list[str]] = {}
     for name in TABLES:
         columns[name], tables[name] = findings_folder.read_rows(folder, name)
     missing = [c for c in _ENTITY_KEYS if c not in columns["entities"]]
     if missing:
-        raise FindingsError(f"{folder / 'entities.csv'}: line 1: missing column {missing[0]!r}")
+        raise FindingsError(f"{entities}: line 1: missing column {missing[0]!r}")
     summary = findings_folder.read_summary(folder)
     return Findings(tables["entities"], tables["transfers"], tables["centers"],
                     tables["networks"], summary, columns, folder)  # fmt: skip
