@@ -42,6 +42,16 @@ SCRIPT_COLUMNS = (
     "languages", "first_seen", "last_seen", "example", "call_ids",
 )  # fmt: skip
 
+#: The findings tables the report shows: entities, the flagged transfers, the call centers,
+#: the networks (ranked, the biggest first), the records behind each entity, the scripts.
+REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "entities": ENTITY_COLUMNS,
+    "transfers": TRANSFER_COLUMNS,
+    "centers": CENTER_COLUMNS,
+    "networks": NETWORK_COLUMNS,
+    "evidence": EVIDENCE_COLUMNS,
+    "scripts": SCRIPT_COLUMNS,
+}
 SUMMARY_NAME = findings_folder.SUMMARY
 REJECTED_NAME = findings_folder.table_file("rejected")
 UNKNOWN_INPUTS = "the inputs used are not known."
@@ -86,14 +96,7 @@ class Findings:
 
     def tables(self) -> dict[str, TableRead]:
         """The tables by file name (without ``.csv``), in the order the report reads them."""
-        return {
-            "entities": self.entities,
-            "transfers": self.transfers,
-            "centers": self.centers,
-            "networks": self.networks,
-            "evidence": self.evidence,
-            "scripts": self.scripts,
-        }
+        return {name: getattr(self, name) for name in REPORT_COLUMNS}
 
     @property
     def present(self) -> dict[str, bool]:
@@ -107,8 +110,8 @@ class Findings:
         """What could not be read, one sentence each: malformed rows per table, then the
         summary's problem."""
         notes = [
-            f"{plural(read.malformed, 'malformed row')} of {name}.csv could not be read and "
-            "are not in this report."
+            f"{plural(read.malformed, 'malformed row')} of {findings_folder.table_file(name)} "
+            "could not be read and are not in this report."
             for name, read in self.tables().items()
             if read.malformed
         ]
@@ -120,45 +123,15 @@ class Findings:
 def load_findings(folder: Path) -> Findings:
     """Read every file of ``folder`` the report uses."""
     return Findings(
-        entities=read_entities(folder),
-        transfers=read_transfers(folder),
-        centers=read_centers(folder),
-        networks=read_networks(folder),
-        evidence=read_evidence(folder),
-        scripts=read_scripts(folder),
+        **{name: read_report_table(folder, name) for name in REPORT_COLUMNS},
         summary=read_summary(folder),
         rejected_listed=(folder / REJECTED_NAME).is_file(),
     )
 
 
-def read_entities(folder: Path) -> TableRead:
-    """``entities.csv``: the flagged entities."""
-    return _read_table(findings_folder.table_path(folder, "entities"), ENTITY_COLUMNS)
-
-
-def read_transfers(folder: Path) -> TableRead:
-    """``transfers.csv``: the flagged transfers."""
-    return _read_table(findings_folder.table_path(folder, "transfers"), TRANSFER_COLUMNS)
-
-
-def read_centers(folder: Path) -> TableRead:
-    """``centers.csv``: the call centers."""
-    return _read_table(findings_folder.table_path(folder, "centers"), CENTER_COLUMNS)
-
-
-def read_networks(folder: Path) -> TableRead:
-    """``networks.csv``: the networks, ranked (the biggest first)."""
-    return _read_table(findings_folder.table_path(folder, "networks"), NETWORK_COLUMNS)
-
-
-def read_evidence(folder: Path) -> TableRead:
-    """``evidence.csv``: the records behind each flagged entity."""
-    return _read_table(findings_folder.table_path(folder, "evidence"), EVIDENCE_COLUMNS)
-
-
-def read_scripts(folder: Path) -> TableRead:
-    """``scripts.csv``: the scam scripts read on the calls."""
-    return _read_table(findings_folder.table_path(folder, "scripts"), SCRIPT_COLUMNS)
+def read_report_table(folder: Path, name: str) -> TableRead:
+    """Findings table ``name`` (a key of :data:`REPORT_COLUMNS`) with the report's columns."""
+    return _read_table(findings_folder.table_path(folder, name), REPORT_COLUMNS[name])
 
 
 def read_summary(folder: Path) -> SummaryRead:

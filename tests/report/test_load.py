@@ -11,9 +11,8 @@ from scamtrace.report.load import (
     EVIDENCE_COLUMNS,
     SCRIPT_COLUMNS,
     load_findings,
-    read_entities,
     read_findings_csv,
-    read_scripts,
+    read_report_table,
     read_summary,
 )
 
@@ -33,7 +32,7 @@ def test_a_table_holds_exactly_the_report_columns(tmp_path: Path) -> None:
     (tmp_path / "entities.csv").write_text(
         "value,kind,extra\n'=1+1,sip_account,x\nshort\n", "utf-8"
     )
-    read = read_entities(tmp_path)
+    read = read_report_table(tmp_path, "entities")
     assert read.present and read.malformed == 1
     assert tuple(read.table.column_names) == ENTITY_COLUMNS
     row = read.table.to_pylist()[0]
@@ -42,7 +41,7 @@ def test_a_table_holds_exactly_the_report_columns(tmp_path: Path) -> None:
 
 
 def test_absent_table_is_empty_and_not_present(tmp_path: Path) -> None:
-    read = read_scripts(tmp_path)
+    read = read_report_table(tmp_path, "scripts")
     assert not read.present and read.malformed == 0
     assert read.table.num_rows == 0 and tuple(read.table.column_names) == SCRIPT_COLUMNS
 
