@@ -22,36 +22,16 @@ from scamtrace.core import contract
 from scamtrace.core import findings as findings_folder
 from scamtrace.report.format import plural
 
-# Columns the report reads from each findings file; absent ones read as "".
-ENTITY_COLUMNS = contract.FINDINGS_ENTITIES
-TRANSFER_COLUMNS = (
-    *contract.FINDINGS_TRANSFERS,
-    "time",
-    "payer_account",
-    "payee_account",
-    "amount",
-    "currency",
-    "channel",
-    "reason",
-)
-CENTER_COLUMNS = (*contract.FINDINGS_CENTERS, "sip_accounts", "source_ips", "asn")
-NETWORK_COLUMNS = contract.FINDINGS_NETWORKS
-EVIDENCE_COLUMNS = ("kind", "value", "source", "record_id", "time", "detail")
-SCRIPT_COLUMNS = (
-    "script_id", "network_id", "scam_type", "calls", "numbers", "sip_accounts", "centers",
-    "languages", "first_seen", "last_seen", "example", "call_ids",
-)  # fmt: skip
-
-#: The findings tables the report shows: entities, the flagged transfers, the call centers,
-#: the networks (ranked, the biggest first), the records behind each entity, the scripts.
+#: The findings tables the report shows (entities, the flagged transfers, the call centers, the
+#: networks ranked the biggest first, the records behind each entity, the scripts), each with
+#: every column the contract declares for it; absent ones read as "".
 REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "entities": ENTITY_COLUMNS,
-    "transfers": TRANSFER_COLUMNS,
-    "centers": CENTER_COLUMNS,
-    "networks": NETWORK_COLUMNS,
-    "evidence": EVIDENCE_COLUMNS,
-    "scripts": SCRIPT_COLUMNS,
+    name: tuple(contract.FINDINGS_TABLES[name].column_names)
+    for name in ("entities", "transfers", "centers", "networks", "evidence", "scripts")
 }
+ENTITY_COLUMNS = REPORT_COLUMNS["entities"]
+EVIDENCE_COLUMNS = REPORT_COLUMNS["evidence"]
+SCRIPT_COLUMNS = REPORT_COLUMNS["scripts"]
 SUMMARY_NAME = findings_folder.SUMMARY
 REJECTED_NAME = findings_folder.table_file("rejected")
 UNKNOWN_INPUTS = "the inputs used are not known."
