@@ -337,7 +337,8 @@ def _read_text_csv(path: Path) -> pa.Table:
     import csv
 
     import pyarrow as pa
-    import pyarrow.csv as pacsv
+
+    from scamtrace.core.findings import read_as_written
 
     if not path.is_file():
         raise ScamtraceError(f"{path}: file not found")
@@ -350,13 +351,7 @@ def _read_text_csv(path: Path) -> pa.Table:
         raise ScamtraceError(f"{path}: no 'text' column to classify (columns: "
                              f"{', '.join(header) or 'none'})")  # fmt: skip
     try:
-        return pacsv.read_csv(
-            path,
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )  # fmt: skip
+        return read_as_written(path, header)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise ScamtraceError(f"{path}: not a readable CSV file: {_first_line(exc)}") from exc
 

@@ -106,18 +106,26 @@ def read_csv_text(path: Path, required: Sequence[str] = ()) -> pa.Table:
     if not header:
         return pa.table({})
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=header),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in header},
-                strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )  # fmt: skip
+        table = read_as_written(path, header)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise _first_fault(path, len(header)) from exc
     # values as they were found: the ' that keeps a spreadsheet from running one is not data
     return restore_table(table)
+
+
+def read_as_written(path: Path, header: Sequence[str]) -> pa.Table:
+    """The rows of the CSV file ``path`` under ``header`` (its first line), every cell the
+    text written, ``""`` for an empty one: no number, date or null guessed, so an id like
+    ``00123`` or a number like ``+34612345678`` comes back as it went in. Raises pyarrow's
+    errors; :func:`read_csv_text` names the line at fault."""
+    return pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(skip_rows=1, column_names=list(header)),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in header},
+            strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )  # fmt: skip
 
 
 def _first_fault(path: Path, fields: int) -> FindingsError:
