@@ -170,6 +170,12 @@ TRANSCRIPTS = _t(
     _required("text", "text", "transcript; turns may be prefixed caller: / callee:"),
 )
 
+#: Tables written by SIP servers: their phone columns are SIP user parts, where a switch logs
+#: an international number as its bare digits (``8613800138000``) as often as with ``+``.
+#: Such a value is international when it is a valid number after ``+`` and not a valid
+#: national number of the table's holder (:func:`scamtrace.core.phones.international_user_parts`).
+SIP_TABLES = frozenset({"voip_cdr"})
+
 INPUT_TABLES: dict[str, Table] = {
     t.name: t for t in (CARRIER_CDR, VOIP_CDR, ACCOUNTS, TRANSFERS, COMPLAINTS, TRANSCRIPTS)
 }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scamtrace.core import contract, values
@@ -24,6 +25,8 @@ from scamtrace.core.casefolder import case_lock, holder_countries, recover_missi
 from scamtrace.core.contract import Column
 from scamtrace.core.errors import CaseFolderError
 from scamtrace.core.phones import (
+    dial_plan,
+    international_user_parts,
     phone_number_sql,
     phone_parts_sql,
     valid_number_sql,
@@ -99,9 +102,10 @@ def _find(folder: Path, name: str) -> Path | None:
     return None
 
 
-def _typed(col: Column, country: str) -> tuple[str, str | None]:
+def _typed(col: Column, country: str, sip: bool = False) -> tuple[str, str | None]:
     """(SQL for the normalised value, SQL that is true when the row is to be set aside for
-    this column, or None when it never is), over :func:`_staged`'s columns."""
+    this column, or None when it never is), over :func:`_staged`'s columns. ``sip``: the
+    table is SIP-side and its staging has ``"_intl_<name>"`` (:func:`_mark_international`)."""
     text = f'trim(CAST("{col.name}" AS VARCHAR))'
     blank = f"coalesce({text}, '') = ''"
     typed = f'"_typed_{col.name}"'
@@ -118,6 +122,9 @@ def _typed(col: Column, country: str) -> tuple[str, str | None]:
     if col.kind == "phone":
         parts = {k: f'"_{k}_{col.name}"' for k in ("digits", "plus", "withheld")}
         number = phone_number_sql(parts["digits"], parts["plus"], parts["withheld"], country)
+        if sip:
+            number = (f'CASE WHEN "_intl_{col.name}" THEN TRY_CAST({parts["digits"]} AS BIGINT) '
+                      f"ELSE {number} END")  # fmt: skip
         value = valid_number_sql(f"({number})")
         # Kept even when the dialled number is empty or unreadable: ingest sets such rows aside,
         # but a merged exchange case holds calls whose callee is only a keyed hash, and those
@@ -196,12 +203,13 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     # the header is line 1; numbering needs the file's order, so it is read once, into the
     # staged table below.
     line = "file_row_number + 1" if parquet else "CAST(row_number() OVER () AS BIGINT) + 1"
+    sip = table.name in contract.SIP_TABLES
     selects, checks = [], []
     for col in table.columns:
         if col.name not in cols:
             selects.append(f"'' AS \"{col.name}\"")
             continue
-        value, bad = _typed(col, country)
+        value, bad = _typed(col, country, sip)
         selects.append(f'{value} AS "{col.name}"')
         if bad is not None:
             checks.append((col.name, bad))
@@ -213,6 +221,10 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     run(db, f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT * FROM "
             + _staged(contract.Table(table.name, tuple(present), table.meaning), source, line,
                       plain))  # fmt: skip
+    if sip:
+        for col in present:
+            if col.kind == "phone":
+                _mark_international(db, staged, col.name, country)
     unreadable = 0
     if forgiving:
         # the rejects table is filled by the scan that staged the rows above
@@ -238,6 +250,35 @@ def _load(case: Case, table: contract.Table, path: Path, country: str) -> None:
     run(db, f"DROP TABLE {staged}")
     case.rows_read[table.name] = total
     case.rows_set_aside[table.name] = total - case.count(f"SELECT count(*) FROM {table.name}")
+
+
+def _mark_international(db: duckdb.DuckDBPyConnection, staged: str, name: str,
+                        country: str) -> None:  # fmt: skip
+    """Add ``"_intl_<name>"`` to ``staged``: whether the value is international digits written
+    without ``+``, by the rule ingest applies to SIP-side tables
+    (:func:`scamtrace.core.phones.international_user_parts`). Only bare digits can be; each
+    distinct one is judged once, with ``phonenumbers``' patterns run by Arrow kernels."""
+    flag = f'"_intl_{name}"'
+    run(db, f"ALTER TABLE {staged} ADD COLUMN {flag} BOOLEAN DEFAULT false")
+    intl = dial_plan(country).international_prefix
+    candidates = db.sql(f"""
+        SELECT DISTINCT "_digits_{name}" AS digits FROM {staged}
+        WHERE NOT "_plus_{name}" AND length("_digits_{name}") >= 7
+          AND NOT starts_with("_digits_{name}", {literal(intl)})
+          AND "_digits_{name}" = trim(CAST("{name}" AS VARCHAR))
+    """).to_arrow_table()["digits"].combine_chunks()  # fmt: skip
+    if len(candidates) == 0:
+        return
+    international = candidates.filter(international_user_parts(candidates, country))
+    if len(international) == 0:
+        return
+    found = pa.table({"digits": international})
+    db.register("_international_digits", found)
+    try:
+        run(db, f"""UPDATE {staged} SET {flag} = true WHERE "_digits_{name}" IN
+                    (SELECT digits FROM _international_digits)""")  # fmt: skip
+    finally:
+        db.unregister("_international_digits")
 
 
 def _forgiving_csv(path: Path, name: str) -> str | None:

@@ -343,7 +343,7 @@ class AsteriskReader:
 
         def typed_part(part: _Part) -> Batch:
             raw, refused = self._map(*part, zone, ctx)
-            batch = coerce(TABLE, raw, ctx.source, ctx.holder_country, sip_user_parts=True)
+            batch = coerce(TABLE, raw, ctx.source, ctx.holder_country)
             batch.rejected = sorted(refused + batch.rejected, key=lambda r: r.line)
             return batch
 

@@ -182,14 +182,15 @@ def _connection() -> duckdb.DuckDBPyConnection:
 
 
 def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
-           sip_user_parts: bool = False, plain_amounts: Collection[str] = ()) -> Batch:  # fmt: skip
+           plain_amounts: Collection[str] = ()) -> Batch:  # fmt: skip
     """Type ``raw`` (text columns named after the contract's, plus ``_line``) into the contract
     table ``table_name``; rows with an unreadable or missing required field are set aside.
 
-    ``sip_user_parts``: the phone columns are SIP user parts, where a switch may log an
-    international number as its digits without ``+`` (``8613800138000``); such a value is
-    read as international when it is a valid number so and not a valid national number of
-    ``country`` (:func:`scamtrace.core.phones.international_user_parts`).
+    In a SIP-side table (``contract.SIP_TABLES``) the phone columns are SIP user parts, where
+    a switch may log an international number as its digits without ``+``
+    (``8613800138000``); such a value is read as international when it is a valid number so
+    and not a valid national number of ``country``
+    (:func:`scamtrace.core.phones.international_user_parts`), whichever reader read it.
 
     ``plain_amounts``: decimal columns whose text a machine wrote (``xs:decimal``, a typed
     Parquet column): a ``.`` is a decimal point there, never a thousands separator
@@ -206,7 +207,7 @@ def coerce(table_name: str, raw: pa.Table, source: str, country: str, *,
         if col.name not in raw.column_names:
             raw = raw.append_column(col.name, pa.nulls(len(raw), pa.string()))
     phones = [c for c in table.columns if c.kind == "phone"]
-    raw = _with_phone_columns(raw, phones, country, sip_user_parts)
+    raw = _with_phone_columns(raw, phones, country, table_name in contract.SIP_TABLES)
     required = table.required
     n = len(raw)
     # Text and phone columns are finished by Arrow kernels; only the columns that DuckDB

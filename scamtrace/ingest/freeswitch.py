@@ -391,7 +391,7 @@ class FreeswitchReader:
         columns["start_time"] = local_times(pa.array(pending.columns["start_time"], pa.string()),
                                             zone)  # fmt: skip
         raw = text_table(columns, list(range(len(pending.origin))))
-        batch = coerce(TABLE, raw, ctx.source, ctx.holder_country, sip_user_parts=True)
+        batch = coerce(TABLE, raw, ctx.source, ctx.holder_country)
         for r in batch.rejected:
             source, number = pending.origin[r.line]
             rejected.append(Rejected(source, number, r.table, r.field, r.value, r.reason))

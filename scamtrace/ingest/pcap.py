@@ -430,7 +430,7 @@ class PcapReader:
         for batch in reader:
             if batch.num_rows:
                 yield coerce(TABLE, pa.Table.from_batches([batch]), ctx.source,
-                             ctx.holder_country, sip_user_parts=True)  # fmt: skip
+                             ctx.holder_country)  # fmt: skip
         empty = pa.Table.from_pylist([], contract.INPUT_TABLES[TABLE].schema)
         parts = db.sql("SELECT frame, field, value, reason FROM set_aside "
                        "ORDER BY frame, kind, seq").to_arrow_reader(TYPING_ROWS)

@@ -79,14 +79,18 @@ def test_which_user_parts_are_international() -> None:
     assert national.to_pylist() == [True, True, False]
 
 
-def test_only_sip_sources_read_user_parts_as_international() -> None:
+def test_sip_side_tables_read_user_parts_as_international_whoever_wrote_them() -> None:
     raw = text_table({"call_id": ["c1"], "start_time": ["2016-07-01T10:00:00Z"],
                       "from_number": ["34912345678"], "to_number": ["8613800138000"]}, [1])
-    sip = coerce("voip_cdr", raw, "x", "ES", sip_user_parts=True).data.to_pylist()[0]
+    # the contract's voip_cdr as much as a switch's own log (CONTRACT.md: SIP-side tables)
+    sip = coerce("voip_cdr", raw, "x", "ES").data.to_pylist()[0]
     assert (sip["from_number"], sip["to_number"]) == ("+34912345678", "+8613800138000")
-    # a contract table's national numbers belong to the holder's country, as the contract says
-    plain = coerce("voip_cdr", raw, "x", "ES").data.to_pylist()[0]
-    assert plain["to_number"] == "+348613800138000"
+    # the carrier's table is not SIP-side: its national numbers belong to the holder
+    carrier = text_table({"call_id": ["c1"], "start_time": ["2016-07-01T10:00:00Z"],
+                          "caller_number": ["8613800138000"], "called_number": ["912345678"]},
+                         [1])  # fmt: skip
+    plain = coerce("carrier_cdr", carrier, "x", "ES").data.to_pylist()[0]
+    assert plain["caller_number"] == "+348613800138000"
 
 
 def _master_line(call_id: str, src: str, dst: str) -> str:
