@@ -6,7 +6,7 @@ import errno
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -234,15 +234,20 @@ def detect(
         Path | None, typer.Option(help="YAML file of detection settings (thresholds, windows)")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
+    strict: Annotated[bool, typer.Option(
+        help="fail, writing nothing, when under 95% of a key column's values can be read")] = False,
 ) -> None:
     """Find the call centers, campaigns, victims and mule accounts in a case folder.
 
     Works with whatever tables are present and says what it lacked. Writes entities.csv,
     transfers.csv, centers.csv, networks.csv, evidence.csv, summary.json and report.html.
+    A key column (numbers, times, IPs, accounts, amounts) of which under 95% could be read
+    is warned of here, in summary.json and at the top of the report; --strict fails instead.
 
     Example:
 
         scamtrace detect cases/small-1 --out findings/small-1
+        scamtrace detect cases/madrid --out findings/madrid --strict
     """
     from scamtrace.core.casefolder import case_lock, ensure_apart
     from scamtrace.detect.runner import detect as run_detect
@@ -257,7 +262,7 @@ def detect(
             bar.update(task, description=message, completed=fraction)
 
         result = run_detect(case_dir, out_dir, settings=load_settings(settings), country=country,
-                            overwrite=overwrite, progress=report)  # fmt: skip
+                            overwrite=overwrite, progress=report, strict=strict)  # fmt: skip
         report("case report", 0.95)
         # under the findings folder's lock, as it was written: no other writer swaps it meanwhile
         with case_lock(out_dir, purpose="scamtrace detect"):
@@ -268,6 +273,7 @@ def detect(
         out.print(Text.assemble(("missing:", "yellow"), f" {', '.join(s['inputs_missing'])}"))
         for table, cost in s["not_possible"].items():
             out.print(f"  without {table}: no {cost}")
+    _print_quality_warnings(s.get("quality", []))
     aside = sum(s["rows_set_aside"].values())
     if aside:
         out.print(Text.assemble((f"{aside:,} rows set aside", "yellow"), " (see rejected.csv)"))
@@ -283,6 +289,28 @@ def detect(
     seconds = s["timings_s"]["total"]
     out.print(f"{s['centers']} centers in {s['networks']} networks; done in {seconds:.1f} s; "
               f"report: {out_dir / 'report.html'}", soft_wrap=True)  # fmt: skip
+
+
+def _print_quality_warnings(measured: list[dict[str, Any]]) -> None:
+    """The key columns under the quality bar, as a table on stderr (a warning, not a result)."""
+    from scamtrace.core.quality import QUALITY_BAR
+
+    below = [q for q in measured if q.get("below_bar")]
+    if not below:
+        return
+    table = Table(title=Text(f"warning: key columns under {QUALITY_BAR:.0%} read (findings "
+                             "built on them are unreliable)", style="bold yellow"))  # fmt: skip
+    table.add_column("column", no_wrap=True)
+    table.add_column("read as")
+    for col in ("values", "read", "share"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for q in below:
+        sampled = " (sample)" if q.get("sampled") else ""
+        table.add_row(f"{q['table']}.{q['column']}", q["check"], f"{q['values']:,}{sampled}",
+                      f"{q['read']:,}", f"{q['share']:.1%}")  # fmt: skip
+    err.print(table)
+    for q in below:
+        err.print(f"  {q['table']}.{q['column']} is in {q['file']}", soft_wrap=True)
 
 
 @app.command()

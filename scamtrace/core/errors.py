@@ -33,5 +33,10 @@ class CaseFolderError(ScamtraceError):
     """A case folder that cannot be read or written."""
 
 
+class QualityError(CaseFolderError):
+    """``--strict``: a key column of a case is under the quality bar
+    (:mod:`scamtrace.core.quality`)."""
+
+
 class FindingsError(CaseFolderError):
     """A findings folder (or an export of one) that cannot be read or written."""

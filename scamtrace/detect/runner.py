@@ -13,6 +13,7 @@ from scamtrace import __version__
 from scamtrace.core import contract
 from scamtrace.core.casefolder import CaseFolderWriter, ensure_apart
 from scamtrace.core.findings import SUMMARY
+from scamtrace.core.quality import below_bar, enforce
 from scamtrace.core.sql import run
 from scamtrace.detect.assemble import write_tables
 from scamtrace.detect.registry import ORDER
@@ -47,10 +48,14 @@ def detect(
     country: str | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    strict: bool = False,
 ) -> DetectResult:
     """Read ``case_dir``, run the detectors (in :data:`~scamtrace.detect.registry.ORDER`), write
     the findings folder ``out`` atomically. The case report is not part of it: the caller
-    renders it from the folder (``scamtrace.report.write_report``), as the CLI does."""
+    renders it from the folder (``scamtrace.report.write_report``), as the CLI does.
+
+    ``strict``: a key column under the quality bar (:mod:`scamtrace.core.quality`) stops the
+    run with :class:`~scamtrace.core.errors.QualityError` before anything is written."""
     ensure_apart(out, case_dir)  # --overwrite would delete the case being read
     s = settings or DetectSettings()
     say = progress or (lambda _m, _f: None)
@@ -61,6 +66,9 @@ def detect(
     t0 = time.perf_counter()
     case = open_case(case_dir, country=country)
     timings["read and normalise"] = round(time.perf_counter() - t0, 3)
+    if strict and below_bar(case.quality):
+        case.db.close()
+        enforce(case.quality)
     results: dict[str, object] = {}
     for detector in ORDER:
         say(detector.step, detector.progress)
@@ -108,6 +116,9 @@ def _summary(
         "not_possible": {t: NEEDS[t] for t in case.missing if t in NEEDS},
         "rows_read": case.rows_read,
         "rows_set_aside": case.rows_set_aside,
+        # the share of each key column read; those under the bar also said in words
+        "quality": [q.as_dict() for q in case.quality],
+        "quality_below_bar": [q.sentence() for q in below_bar(case.quality)],
         "calls_linked": linked,
         "flagged": flagged,
         "centers": centers,

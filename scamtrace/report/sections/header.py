@@ -55,6 +55,7 @@ def render_header(case: Case) -> Markup:
         total_set_aside=sum(to_int(set_aside.get(name)) or 0 for name in names),
         rejected_listed=case.rejected_listed,
         notes=case.notes,
+        quality_below_bar=_str_list(s.get("quality_below_bar")),
         skipped=_str_list(s.get("skipped")),  # steps with too little in this case to learn from
         absent=", ".join(map(table_file, absent)),
         absent_consequence=absent_consequence(absent),
