@@ -106,3 +106,45 @@ def test_a_clean_case_says_nothing(small_case: Path, tmp_path: Path) -> None:
     assert {("carrier_cdr", "called_number"), ("voip_cdr", "source_ip"),
             ("transfers", "amount")} <= checked  # fmt: skip
     assert 'role="alert"' not in (out / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def national_carrier_csv(small_case: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The carrier's records with its subscribers written as national numbers."""
+    import pyarrow.csv as pacsv
+
+    carrier = pq.read_table(small_case / "carrier_cdr.parquet").slice(0, 30_000)
+    national = pc.replace_substring_regex(carrier["called_number"], r"^\+86", "")
+    index = carrier.schema.get_field_index("called_number")
+    path = tmp_path_factory.mktemp("exports") / "carrier_cdr.csv"
+    pacsv.write_csv(carrier.set_column(index, "called_number", national), path)
+    return path
+
+
+def _ingest(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "scamtrace.cli", "ingest", *args],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+
+
+def test_ingest_warns_of_a_wrong_holder_country(national_carrier_csv: Path,
+                                                tmp_path: Path) -> None:  # fmt: skip
+    right = _ingest(str(national_carrier_csv), "--into", str(tmp_path / "cn"),
+                    "--holder-country", "CN", "--strict")  # fmt: skip
+    assert right.returncode == 0, right.stderr
+    assert "warning" not in right.stderr
+    wrong = _ingest(str(national_carrier_csv), "--into", str(tmp_path / "es"),
+                    "--holder-country", "ES")  # fmt: skip
+    assert wrong.returncode == 0, wrong.stderr
+    assert "warning: key columns under 95% read" in wrong.stderr
+    assert "carrier_cdr.called_number" in wrong.stderr
+    assert (tmp_path / "es" / "carrier_cdr.parquet").is_file()  # a warning: the rows are in
+
+
+def test_strict_ingest_adds_nothing_under_the_bar(national_carrier_csv: Path,
+                                                  tmp_path: Path) -> None:  # fmt: skip
+    case = tmp_path / "es"
+    done = _ingest(str(national_carrier_csv), "--into", str(case), "--holder-country", "ES",
+                   "--strict")  # fmt: skip
+    assert done.returncode != 0
+    assert "carrier_cdr.called_number" in done.stderr and "--strict" in done.stderr
+    assert not (case / "carrier_cdr.parquet").exists()

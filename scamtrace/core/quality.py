@@ -119,6 +119,67 @@ def _is_ip(text: str) -> bool:
     return True
 
 
+@dataclass
+class Tally:
+    """Counts of one key column gathered batch by batch, as ingest reads a source."""
+
+    table: str
+    column: str
+    check: Check
+    file: str
+    values: int = 0
+    read: int = 0
+    sampled: bool = False
+
+    def add(self, values: int, read: int, sampled: bool = False) -> None:
+        self.values += values
+        self.read += read
+        self.sampled = self.sampled or sampled
+
+    def result(self) -> ColumnQuality:
+        return ColumnQuality(self.table, self.column, self.check, self.file, self.values,
+                             self.read, self.sampled)  # fmt: skip
+
+
+def tally_batch(tallies: dict[tuple[str, str], Tally], table: contract.Table, data: pa.Table,
+                set_aside: Iterable[tuple[str, str]], file: str) -> None:  # fmt: skip
+    """Add one typed batch of ``table`` to ``tallies``. ``data`` holds the rows kept, as
+    ingest types them (phones ``+`` and E.164 digits where normalised, else as logged);
+    ``set_aside`` the (column, value) at fault of each row set aside, which counts as a value
+    of that column not read. Phones, IPs and accounts are judged on every row of a small
+    batch and on about :data:`SAMPLE_ROWS` rows of each large one."""
+    faults: dict[str, int] = {}
+    for column, value in set_aside:
+        if value.strip():
+            faults[column] = faults.get(column, 0) + 1
+    step = max(1, -(-data.num_rows // SAMPLE_ROWS))
+    for col, check in key_columns(table):
+        tally = tallies.setdefault((table.name, col.name),
+                                   Tally(table.name, col.name, check, file))  # fmt: skip
+        bad = faults.get(col.name, 0)
+        if step > 1 and check not in ("time", "amount"):
+            bad = round(bad / step)  # the sample's share of the rows set aside
+        if col.name not in data.column_names:
+            tally.add(bad, 0)
+            continue
+        values = data.column(col.name).combine_chunks()
+        if check in ("time", "amount"):
+            kept = len(values) - values.null_count
+            tally.add(kept + bad, kept)
+            continue
+        sample = values if step == 1 else values.take(pa.array(range(0, len(values), step)))
+        text = pc.utf8_trim_whitespace(pc.fill_null(sample.cast(pa.string()), ""))
+        present = text.filter(pc.not_equal(text, ""))
+        if check == "phone":
+            # kept numbers were normalised to + and E.164 where they could be
+            plus = pc.starts_with(present, "+")
+            judged = pc.if_else(plus, pc.utf8_slice_codeunits(present, 1),
+                                pa.scalar(None, pa.string()))  # fmt: skip
+        else:
+            judged = present
+        tally.add(len(present) + bad, count_read(check, judged), step > 1)
+
+
 def below_bar(measured: Iterable[ColumnQuality]) -> list[ColumnQuality]:
     return [q for q in measured if q.below]
 

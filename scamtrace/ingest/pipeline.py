@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scamtrace.core import contract
+from scamtrace.core.quality import ColumnQuality, below_bar, enforce, tally_batch
 from scamtrace.ingest.base import IngestError, ReadContext, Reader, StoppedEarly
 from scamtrace.ingest.formats import readers
 from scamtrace.ingest.writer import CaseAppender, SourceResult, file_hash
@@ -40,6 +42,11 @@ class IngestResult:
     @property
     def rejected(self) -> int:
         return sum(sum(s.rejected.values()) for s in self.sources)
+
+    @property
+    def quality(self) -> list[ColumnQuality]:
+        """The share of each key column read, per source."""
+        return [t.result() for s in self.sources for t in s.quality.values()]
 
     @property
     def stopped(self) -> list[SourceResult]:
@@ -139,11 +146,16 @@ def ingest(
     dry_run: bool = False,
     batch_rows: int = 500_000,
     progress: Progress | None = None,
+    strict: bool = False,
 ) -> IngestResult:
     """Read every source into ``into``; all or nothing (see :mod:`scamtrace.ingest.writer`).
 
     A source the reader could not read to its end (``Rejected.stops``) keeps the rows read
-    before the break but is not recorded as ingested (``SourceResult.stopped``)."""
+    before the break but is not recorded as ingested (``SourceResult.stopped``).
+
+    ``strict``: a key column of a source under the quality bar (:mod:`scamtrace.core.quality`)
+    fails the whole ingest with :class:`~scamtrace.core.errors.QualityError`; nothing is
+    added to the case."""
     say = progress or (lambda _m, _n: None)
     check_options(fmt, options or {})
     check_sources(sources)
@@ -172,9 +184,14 @@ def ingest(
             ctx = ReadContext(country, label, batch_rows, options or {})
             try:
                 for batch in reader.read(path, ctx):
+                    tally_batch(result.quality, contract.INPUT_TABLES[batch.table], batch.data,
+                                ((r.field, r.value) for r in batch.rejected), label)  # fmt: skip
                     case.add(batch, result)
                     say(label, batch.data.num_rows)
             except StoppedEarly as exc:
                 # The rows read before the break are kept; the source is not taken as read.
                 result.stopped = result.stopped or str(exc)
-    return IngestResult(into, results, dry_run)
+        done = IngestResult(into, results, dry_run)
+        if strict and below_bar(done.quality):
+            enforce(done.quality)  # inside the appender: the case is left as it was
+    return done
