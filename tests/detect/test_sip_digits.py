@@ -1,7 +1,8 @@
 """A SIP server logs an international number as bare digits (``8613800138000``) as often as
 with ``+`` (CONTRACT.md: SIP-side tables). The same world with its ``voip_cdr`` written that way
-gives the same findings: read as national numbers of the provider's country, the caller IDs
-would match nothing on the carrier's side and the whole chain would collapse silently."""
+reads the same numbers: read as national numbers of the provider's country, the caller IDs
+would match nothing on the carrier's side and the whole chain would collapse silently. That
+the findings are the same is tests/test_metamorphic.py's."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from scamtrace.detect.runner import detect
 from scamtrace.enrich.case import open_case
 
 
@@ -40,13 +40,3 @@ def test_bare_digits_in_voip_cdr_are_read_as_international(small_case: Path,
         case.db.close()
     assert numbers["bare"] == numbers["plus"]
     assert any(str(to).startswith("86") for _, to in numbers["bare"])  # Chinese victims
-
-
-def test_the_same_world_with_bare_sip_digits_gives_the_same_findings(small_case: Path,
-                                                                      tmp_path: Path) -> None:  # fmt: skip
-    view = _view(small_case, tmp_path / "bare")
-    detect(small_case, tmp_path / "plus-findings")
-    detect(view, tmp_path / "bare-findings")
-    for name in ("entities.csv", "centers.csv", "networks.csv", "transfers.csv"):
-        plus = (tmp_path / "plus-findings" / name).read_bytes()
-        assert (tmp_path / "bare-findings" / name).read_bytes() == plus, name
