@@ -37,6 +37,9 @@ from scamtrace.simulate.world import build_world, write_world
 PHONE_FORMS = ("e164", "intl_prefix", "national", "spaced", "dashed", "parens")
 SIP_FORMS = (*PHONE_FORMS, "bare")
 TIME_FORMS = ("z", "plus_zero", "holder_offset")
+#: Times as the holder's clock shows them, with no offset: only a mapping that names the zone
+#: can read them (the contract reads a time without an offset as UTC).
+LOCAL = "holder_local"
 #: What the comparison reads: every flagged set and grouping, not the wording of evidence.
 COMPARED = ("entities.csv", "centers.csv", "networks.csv", "transfers.csv")
 ZONES = {"CN": "Asia/Shanghai", "ES": "Europe/Madrid", "GB": "Europe/London"}
@@ -85,13 +88,20 @@ def _rewrite_numbers(values: pa.ChunkedArray, form: str, holder: str, listed: bo
 
 
 def _rewrite_times(values: pa.ChunkedArray, form: str, holder: str) -> pa.Array:
-    zone = ZoneInfo(ZONES[holder]) if form == "holder_offset" else None
+    zone = ZoneInfo(ZONES[holder]) if form in ("holder_offset", LOCAL) else None
     out = []
     for when in values.to_pylist():
         if when is None:
             out.append("")
         elif zone is not None:
-            out.append(when.astimezone(zone).isoformat())
+            local = when.astimezone(zone)
+            naive = local.replace(tzinfo=None)
+            # A clock repeats one hour each autumn: a time in it cannot be read back without
+            # its offset, so those few keep it (as a switch logging its DST flag would).
+            ambiguous = (naive.replace(tzinfo=zone, fold=0).utcoffset()
+                         != naive.replace(tzinfo=zone, fold=1).utcoffset())  # fmt: skip
+            out.append(naive.isoformat() if form == LOCAL and not ambiguous
+                       else local.isoformat())  # fmt: skip
         else:
             text = when.strftime("%Y-%m-%dT%H:%M:%S")
             out.append(text + ("Z" if form == "z" else "+00:00"))
@@ -152,6 +162,27 @@ def _through_ingest(exports: Path, case: Path, twice: bool) -> Path:
     return case
 
 
+def _through_mapping(exports: Path, case: Path) -> Path:
+    """``ingest --format mapped``: each export with a mapping naming its holder's zone for
+    times logged without an offset, and its holder's country for national numbers."""
+    import yaml
+
+    holder = json.loads((exports / "holder.json").read_text())
+    mappings = case.with_name(case.name + "-mappings")
+    mappings.mkdir()
+    for path in sorted(exports.glob("*.csv")):
+        country = holder["tables"].get(path.stem, holder["country"])
+        header = pacsv.read_csv(path).column_names
+        mapping = mappings / f"{path.stem}.yaml"
+        mapping.write_text(yaml.safe_dump({
+            "table": path.stem, "columns": {c: c for c in header},
+            "timezone": ZONES[country], "phone_country": country}))  # fmt: skip
+        ingest([str(path)], case, fmt="mapped", holder_country=holder["country"],
+               options={"mapping": mapping})  # fmt: skip
+    (case / "holder.json").write_text(json.dumps(holder))
+    return case
+
+
 @pytest.fixture(scope="module", params=[("small", 1, 0.01), ("hard", 2, 0.01)],
                 ids=lambda p: f"{p[0]}-{p[1]}")  # fmt: skip
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -199,13 +230,16 @@ def _covering(carrier: str, voip: str, accounts: str, reports: str, times: str, 
                         "ingest twice"))  # fmt: skip
 @example(draw=_covering("spaced", "parens", "national", "dashed", "holder_offset", "csv",
                         "ingest"))  # fmt: skip
+@example(draw=_covering("national", "bare", "national", "national", LOCAL, "csv", "mapped"))
 def test_the_same_world_in_any_writing_gives_the_same_findings(
     world: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory, draw: dict[str, object]
 ) -> None:
     case, expected = world
     root = tmp_path_factory.mktemp("variant")
     written = _variant(case, root / "written", draw)
-    if draw["route"] != "direct":
+    if draw["times"] == LOCAL:
+        written = _through_mapping(written, root / "mapped")
+    elif draw["route"] != "direct":
         written = _through_ingest(written, root / "ingested", draw["route"] == "ingest twice")
     detect(written, root / "findings")
     for name in COMPARED:
