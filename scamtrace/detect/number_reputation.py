@@ -7,7 +7,8 @@ treats every other line as unlabelled and scores each known line by a model that
 own label. With no known line at all it falls back to how unusual a line is, and adds nothing
 to the findings. Its score is corroborating evidence: it adds a reason to a line the model
 finds like known fraud, and lifts by ``reputation_lift`` a line whose own behaviour already
-scored at least ``reputation_floor``; on its own it flags nothing.
+scored at least ``reputation_floor``; on its own it flags nothing: a line under the flag
+threshold stays under it (at most :data:`UNDER_FLAG`).
 """
 
 from __future__ import annotations
@@ -117,11 +118,20 @@ def _known_fraud(case: Case, kind: str, keys: list[str]) -> KnownLabels:
     return KnownLabels.positives(index)
 
 
+#: The highest score corroboration can give a line that its own behaviour left under the flag.
+UNDER_FLAG = round(FLAG_THRESHOLD - 0.01, 2)
+
+
 def _add_evidence(case: Case, s: DetectSettings, kind: str, table: str, key: str) -> None:
     run(case.db, f"""
         UPDATE {table} AS t SET
-            score = CASE WHEN t.score >= {s.reputation_floor}
-                         THEN least(1.0, t.score + {s.reputation_lift}) ELSE t.score END,
+            -- corroboration: a flagged line gains confidence; a line under the flag gains at
+            -- most up to just under it, so reputation never flags a line on its own
+            score = CASE WHEN t.score >= {FLAG_THRESHOLD}
+                         THEN least(1.0, t.score + {s.reputation_lift})
+                         WHEN t.score >= {s.reputation_floor}
+                         THEN greatest(t.score, least({UNDER_FLAG}, t.score + {s.reputation_lift}))
+                         ELSE t.score END,
             reason = t.reason || printf('; behaves like the known fraud lines (reputation %.2f '
                                         'from calling pattern and call graph)', r.reputation)
         FROM line_reputation r
