@@ -19,6 +19,7 @@ from scamtrace.detect.assemble import write_tables
 from scamtrace.detect.registry import ORDER
 from scamtrace.detect.settings import DetectSettings
 from scamtrace.enrich.case import Case, open_case
+from scamtrace.enrich.clocks import align_voip_clock
 
 Progress = Callable[[str, float], None]
 
@@ -65,6 +66,8 @@ def detect(
     say("reading the case", 0.0)
     t0 = time.perf_counter()
     case = open_case(case_dir, country=country)
+    # the VoIP provider's times on the carrier's clock, where the two switches disagree
+    clock = align_voip_clock(case, s.link_clock_search_s, s.link_tolerance_s)
     timings["read and normalise"] = round(time.perf_counter() - t0, 3)
     if strict and below_bar(case.quality):
         case.db.close()
@@ -87,6 +90,7 @@ def detect(
         summary["script_groups"] = counts.get("scripts", 0)
         # steps that had too little to work from on this case: the findings stand without them
         summary["skipped"] = results["number_reputation"]
+        summary["voip_clock"] = clock
         timings["write"] = round(time.perf_counter() - t0, 3)
         timings["total"] = round(time.perf_counter() - started, 3)
         summary["timings_s"] = timings

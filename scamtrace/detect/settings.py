@@ -32,6 +32,13 @@ class DetectSettings(BaseModel):
     #: clocks that differ a little); one-to-one nearest-first matching within ten seconds keeps
     #: two calls to one number apart.
     link_tolerance_s: int = Field(10, ge=0, description="carrier and VoIP start times of one call")
+    #: Switches without a time source drift: a minute between two operators' clocks is seen
+    #: in practice (issue 15), and the offset is searched over twice that. It is measured from
+    #: the data (the offset most calls to one number share) and the VoIP times are moved by it
+    #: before any detector runs (enrich/clocks.py).
+    link_clock_search_s: int = Field(
+        120, ge=0, le=3600, description="largest clock offset between carrier and VoIP provider"
+    )
     #: A household or a shop calls fewer people than this in a case; a dialling list more.
     fanout_min_callees: int = Field(8, ge=1, description="distinct callees for a dialling line")
     #: A list is dialled once per number, so callees per call is near 1; people and companies
