@@ -7,6 +7,10 @@ one file and tells what it holds by its name:
 - ``tx.csv`` or ``transactions.csv`` (account to account) and ``cash_tx.csv`` (cash in and
   out of one account) -> ``transfers``.
 
+The 2019 sample layout is read too: ``nodes.csv`` (``nodeid,isFraud,init_balance,fraudStep``)
+and ``transactions.csv`` (``sourceNodeId,targetNodeId,value,time``, a step number; its
+transfers have no id and are named by file and row, ``transactions:1``).
+
 Other names (``alerts.csv``, ``alert_accounts.csv``, ``sar_accounts.csv``: ground truth) are not
 claimed by :meth:`AmlsimReader.sniff`; with ``--format amlsim`` a file of another name is read
 by its header. Columns are found by name, case-insensitively, in each layout AMLSim has
@@ -71,7 +75,7 @@ from scamtrace.ingest.mapped import CsvLayout, LoadedCsv, connection, load_csv, 
 ACCOUNT_FILES = ("accounts.csv", "nodes.csv")
 TRANSFER_FILES = ("tx.csv", "transactions.csv", "cash_tx.csv")
 
-ACCOUNT_ID = ("ACCOUNT_ID", "ACCT_ID")
+ACCOUNT_ID = ("ACCOUNT_ID", "ACCT_ID", "NODEID", "NODE_ID")
 CUSTOMER_ID = ("CUSTOMER_ID", "PRIMARY_CUSTOMER_ID", "CUST_ID")
 COUNTRY = ("COUNTRY",)
 BANK = ("BANK_ID", "BANK")
@@ -81,13 +85,16 @@ BALANCE = ("INIT_BALANCE", "INITIAL_BALANCE", "INITIAL_DEPOSIT")
 ACCOUNT_MARKS = (*BALANCE, *SAR, "TX_BEHAVIOR_ID", "MODELID")
 
 TX_ID = ("TX_ID", "TXN_ID", "TRAN_ID", "TRANSACTION_ID")
-SENDER = ("SENDER_ACCOUNT_ID", "ORIG_ACCT", "ORIG_ID", "SENDER_ID")
+#: AMLSim's 2019 sample ``transactions.csv``: its transfers have no id; each is named by the
+#: file and its row (``transactions:1``).
+SAMPLE_TRANSFER = ("sourceNodeId", "targetNodeId", "value", "time")
+SENDER = ("SENDER_ACCOUNT_ID", "ORIG_ACCT", "ORIG_ID", "SENDER_ID", "SOURCENODEID")
 RECEIVER = ("RECEIVER_ACCOUNT_ID", "COUNTER_PARTY_ACCOUNT_NUM", "BENE_ACCT", "DEST_ID",
-            "RECEIVER_ID")  # fmt: skip
+            "RECEIVER_ID", "TARGETNODEID")  # fmt: skip
 TX_TYPE = ("TX_TYPE", "TXN_SOURCE_TYPE_CODE", "TRANSACTION_TYPE")
-AMOUNT = ("TX_AMOUNT", "TXN_AMOUNT_ORIG", "BASE_AMT", "AMOUNT")
+AMOUNT = ("TX_AMOUNT", "TXN_AMOUNT_ORIG", "BASE_AMT", "AMOUNT", "VALUE")
 AMLSIM_AMOUNT = ("TX_AMOUNT", "TXN_AMOUNT_ORIG", "BASE_AMT")
-STEP = ("TIMESTAMP", "TRAN_TIMESTAMP", "STEP", "RUN_DATE", "START")
+STEP = ("TIMESTAMP", "TRAN_TIMESTAMP", "STEP", "RUN_DATE", "START", "TIME")
 FOREIGN = ("IS_FRGN_TRXN",)
 
 BUSINESS_WORDS = ("B", "BUSINESS", "ORGANIZATION", "ORGANISATION", "ORG", "CORPORATE", "COMPANY")
@@ -113,9 +120,17 @@ def _kind_by_header(names: Sequence[str], *, strict: bool) -> str | None:
     mistaken for AMLSim's."""
     if _find(names, TX_ID) and _find(names, AMLSIM_AMOUNT if strict else AMOUNT):
         return "transfers"
+    if _sample_transfers(names):
+        return "transfers"
     if _find(names, ACCOUNT_ID) and (not strict or _find(names, ACCOUNT_MARKS)):
         return "accounts"
     return None
+
+
+def _sample_transfers(names: Sequence[str]) -> bool:
+    """AMLSim's 2019 sample layout (``sourceNodeId,targetNodeId,value,time``): no id column."""
+    folded = {n.casefold() for n in names}
+    return all(c.casefold() in folded for c in SAMPLE_TRANSFER)
 
 
 def _kind_by_name(path: Path) -> str | None:
@@ -210,7 +225,11 @@ def _accounts_sql(path: Path, loaded: LoadedCsv, base: dt.date, ctx: ReadContext
 
 def _transfers_sql(db: duckdb.DuckDBPyConnection, path: Path, loaded: LoadedCsv, base: dt.date,
                    ctx: ReadContext) -> str:  # fmt: skip
-    tx_id = _need(loaded, TX_ID, path, "transaction id")
+    given = _col(loaded, TX_ID)
+    if given is None and not _sample_transfers(loaded.names):
+        _need(loaded, TX_ID, path, "transaction id")
+    # the sample layout names a transfer by its file and its row (1 for the first)
+    tx_id = given or f"({literal(path.stem + ':')} || CAST(src.rowid + 1 AS VARCHAR))"
     amount = _need(loaded, AMOUNT, path, "amount")
     step = _need(loaded, STEP, path, "time step")
     sender, receiver = _col(loaded, SENDER), _col(loaded, RECEIVER)

@@ -289,3 +289,26 @@ def test_malformed_transactions_never_crash_and_every_row_is_accounted_for(
     assert sorted([*(expected_line[t] for t in kept), *lines]) == sorted(expected_line.values())
     for r in data.to_pylist():
         assert r["amount"] is not None and r["amount"] >= 0 and r["time"] is not None
+
+
+# ------------------------------------------------------------- the 2019 sample layout (issue 15)
+
+
+def test_2019_sample_layout_nodes_and_transactions(tmp_path: Path) -> None:
+    (tmp_path / "nodes.csv").write_text(
+        "nodeid,isFraud,init_balance,fraudStep\n1,0,1000.5,-1\n2,1,250,12\n3,0,80,-1\n")
+    (tmp_path / "transactions.csv").write_text(
+        "sourceNodeId,targetNodeId,value,time\n1,2,100.25,3\n2,3,99.5,4\n")
+    head = (tmp_path / "transactions.csv").read_bytes()
+    assert READER.sniff(tmp_path / "transactions.csv", head)
+    assert READER.sniff(tmp_path / "nodes.csv", (tmp_path / "nodes.csv").read_bytes())
+    accounts, rejected = read(tmp_path / "nodes.csv")
+    assert not rejected and accounts.column("account_id").to_pylist() == ["1", "2", "3"]
+    transfers, rejected = read(tmp_path / "transactions.csv")
+    assert not rejected
+    rows = transfers.to_pylist()
+    assert [r["tx_id"] for r in rows] == ["transactions:1", "transactions:2"]
+    assert [(r["payer_account"], r["payee_account"], r["amount"]) for r in rows] == \
+        [("1", "2", Decimal("100.25")), ("2", "3", Decimal("99.50"))]  # fmt: skip
+    assert rows[0]["time"] == dt.datetime(2017, 1, 4, tzinfo=UTC)  # step 3 after the base date
+    assert amlsim_sar_accounts(tmp_path) == {"2"}  # isFraud: ground truth, never a table
