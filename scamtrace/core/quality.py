@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -86,6 +86,11 @@ class ColumnQuality:
     def below(self) -> bool:
         return self.values > 0 and self.share < QUALITY_BAR
 
+    def plus(self, values: int, read: int, sampled: bool = False) -> ColumnQuality:
+        """These counts with one more batch's added (ingest tallies a source batch by batch)."""
+        return replace(self, values=self.values + values, read=self.read + read,
+                       sampled=self.sampled or sampled)  # fmt: skip
+
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "share": round(self.share, 4), "below_bar": self.below}
 
@@ -119,30 +124,10 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-@dataclass
-class Tally:
-    """Counts of one key column gathered batch by batch, as ingest reads a source."""
-
-    table: str
-    column: str
-    check: Check
-    file: str
-    values: int = 0
-    read: int = 0
-    sampled: bool = False
-
-    def add(self, values: int, read: int, sampled: bool = False) -> None:
-        self.values += values
-        self.read += read
-        self.sampled = self.sampled or sampled
-
-    def result(self) -> ColumnQuality:
-        return ColumnQuality(self.table, self.column, self.check, self.file, self.values,
-                             self.read, self.sampled)  # fmt: skip
-
-
-def tally_batch(tallies: dict[tuple[str, str], Tally], table: contract.Table, data: pa.Table,
-                set_aside: Iterable[tuple[str, str]], file: str) -> None:  # fmt: skip
+def tally_batch(
+    tallies: dict[tuple[str, str], ColumnQuality], table: contract.Table, data: pa.Table,
+    set_aside: Iterable[tuple[str, str]], file: str,
+) -> None:
     """Add one typed batch of ``table`` to ``tallies``. ``data`` holds the rows kept, as
     ingest types them (phones ``+`` and E.164 digits where normalised, else as logged);
     ``set_aside`` the (column, value) at fault of each row set aside, which counts as a value
@@ -154,18 +139,18 @@ def tally_batch(tallies: dict[tuple[str, str], Tally], table: contract.Table, da
             faults[column] = faults.get(column, 0) + 1
     step = max(1, -(-data.num_rows // SAMPLE_ROWS))
     for col, check in key_columns(table):
-        tally = tallies.setdefault((table.name, col.name),
-                                   Tally(table.name, col.name, check, file))  # fmt: skip
+        key = (table.name, col.name)
+        tally = tallies.get(key) or ColumnQuality(table.name, col.name, check, file, 0, 0, False)
         bad = faults.get(col.name, 0)
         if step > 1 and check not in ("time", "amount"):
             bad = round(bad / step)  # the sample's share of the rows set aside
         if col.name not in data.column_names:
-            tally.add(bad, 0)
+            tallies[key] = tally.plus(bad, 0)
             continue
         values = data.column(col.name).combine_chunks()
         if check in ("time", "amount"):
             kept = len(values) - values.null_count
-            tally.add(kept + bad, kept)
+            tallies[key] = tally.plus(kept + bad, kept)
             continue
         sample = values if step == 1 else values.take(pa.array(range(0, len(values), step)))
         text = pc.utf8_trim_whitespace(pc.fill_null(sample.cast(pa.string()), ""))
@@ -177,7 +162,7 @@ def tally_batch(tallies: dict[tuple[str, str], Tally], table: contract.Table, da
                                 pa.scalar(None, pa.string()))  # fmt: skip
         else:
             judged = present
-        tally.add(len(present) + bad, count_read(check, judged), step > 1)
+        tallies[key] = tally.plus(len(present) + bad, count_read(check, judged), step > 1)
 
 
 def below_bar(measured: Iterable[ColumnQuality]) -> list[ColumnQuality]:

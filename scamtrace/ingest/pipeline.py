@@ -46,7 +46,7 @@ class IngestResult:
     @property
     def quality(self) -> list[ColumnQuality]:
         """The share of each key column read, per source."""
-        return [t.result() for s in self.sources for t in s.quality.values()]
+        return [q for s in self.sources for q in s.quality.values()]
 
     @property
     def stopped(self) -> list[SourceResult]:

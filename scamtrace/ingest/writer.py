@@ -54,7 +54,7 @@ from scamtrace.core.casefolder import (
     write_holder,
 )
 from scamtrace.core.formulas import neutral
-from scamtrace.core.quality import Tally
+from scamtrace.core.quality import ColumnQuality
 from scamtrace.core.sql import literal
 from scamtrace.ingest.base import NATURAL_KEYS, REJECTED_COLUMNS, Batch, IngestError, Rejected
 
@@ -98,7 +98,7 @@ class SourceResult:
     #: Where and why the reader stopped before the end of the source ("" if it did not).
     stopped: str = ""
     #: How much of each key column was read, by (table, column).
-    quality: dict[tuple[str, str], Tally] = field(default_factory=dict)
+    quality: dict[tuple[str, str], ColumnQuality] = field(default_factory=dict)
 
     @property
     def read(self) -> int:
