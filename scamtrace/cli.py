@@ -75,15 +75,22 @@ def simulate(
         bool,
         typer.Option(help="also write one case folder per holder's country in OUT-split/<CC>/"),
     ] = False,
+    views: Annotated[
+        bool,
+        typer.Option(help="also write what a bank and the victims' carrier hold alone, in "
+                          "OUT-views/bank/ and OUT-views/carrier/"),
+    ] = False,
 ) -> None:
     """Simulate a world and write it as a case folder with ground truth in [bold]truth/[/].
 
     With [bold]--split[/], also OUT-split/<victims' CC>/ (carrier, bank, reports, transcripts)
     and OUT-split/<centers' CC>/ (VoIP provider), each with holder.json and truth/.
+    With [bold]--views[/], also OUT-views/bank/ (accounts and transfers only) and
+    OUT-views/carrier/ (the victims' carrier's records only), each with truth/.
 
     Example:
 
-        scamtrace simulate --scenario small --seed 1 --out cases/small-1 --split
+        scamtrace simulate --scenario small --seed 1 --out cases/small-1 --split --views
     """
     from scamtrace.core.casefolder import ensure_apart
     from scamtrace.simulate.config import MAX_SCALE, load_scenario
@@ -135,6 +142,11 @@ def simulate(
 
         for country, folder in split_case(out_dir, overwrite=overwrite).items():
             out.print(f"{country}'s half -> {folder}")
+    if views:
+        from scamtrace.simulate.split import single_holder_views
+
+        for holder, folder in single_holder_views(out_dir, overwrite=overwrite).items():
+            out.print(f"{holder} alone -> {folder}")
 
 
 @app.command()

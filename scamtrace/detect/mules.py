@@ -5,6 +5,13 @@ payers are such victims, and it passes the money on within days. A shop or a lan
 receives from many people, some of whom happen to be victims, but victims are a small share of
 its payers and the money stays. From each mule the money is followed through later layers
 (accounts fed mostly by mules) to the cash-out: ATM withdrawals and transfers abroad.
+
+A bank alone, with no calls to say who was scammed, still sees what the money does. A mule takes
+money from people who never paid it before, in sums far larger than those people usually pay
+anyone (their savings, not a purchase), and sends it on to someone else within hours, from an
+account often opened for the purpose. A reseller or a group-buy organiser also passes
+first-time payers' money on within hours, but their customers pay what they usually pay; a shop
+sweeping its takings sends them to its holder's own account, which is not passing them on.
 """
 
 from __future__ import annotations
@@ -14,11 +21,15 @@ from scamtrace.core.sql import run
 from scamtrace.detect.detector import Detector, TableSpec
 from scamtrace.detect.settings import (
     MULE_BASE,
+    MULE_CYCLE,
     MULE_FED_SHARE,
     MULE_FRESH,
     MULE_LAYER_DECAY,
+    MULE_MANY_NEW_PAYERS,
+    MULE_NEW_PAYERS_PASSED_ON,
     MULE_PASSES_ON,
     MULE_PERSONAL,
+    MULE_SAVINGS,
     MULE_THREE_VICTIMS,
     MULE_TWO_VICTIMS,
     DetectSettings,
@@ -41,6 +52,12 @@ MULE_CANDIDATES = TableSpec.of(
     "mule_candidates", account="VARCHAR", victim_payers="BIGINT", taken="NUMERIC",
     first_in="BIGINT", currency="VARCHAR", payers="BIGINT", inflow="NUMERIC",
     out_fast="NUMERIC", opened_on="DATE", kind="VARCHAR", passes_on="BOOLEAN", fresh="BOOLEAN",
+)  # fmt: skip
+MONEY_MULE_CANDIDATES = TableSpec.of(
+    "money_mule_candidates", account="VARCHAR", new_payers="BIGINT", savings_payers="BIGINT",
+    known_payers="BIGINT",
+    taken="DOUBLE", passed_on="DOUBLE", first_in="BIGINT", currency="VARCHAR",
+    opened_on="DATE", kind="VARCHAR", fresh="BOOLEAN", passes_on="BOOLEAN", on_cycle="BOOLEAN",
 )  # fmt: skip
 
 
@@ -108,6 +125,7 @@ def follow_money(case: Case, s: DetectSettings) -> None:
         FROM mule_candidates
     """)  # fmt: skip
     run(db, f"DELETE FROM mules WHERE score < {FLAG_THRESHOLD}")
+    _mules_from_money_alone(case, s)
     # Layers after the first: accounts fed mostly by mules, until the money leaves.
     for layer in range(2, s.follow_layers + 2):
         added = run(db, f"""
@@ -155,15 +173,161 @@ def follow_money(case: Case, s: DetectSettings) -> None:
     run(db, f"""
         INSERT INTO paid
         SELECT p.phone, max(least(m.score, greatest(p.victim_score, {FLAG_THRESHOLD}))),
-               arg_max(printf('paid %s %s into mule account %s %.1f days after the first scam call',
-                              format('{{:,.2f}}', p.amount), p.currency, p.payee, p.days_after),
+               arg_max(CASE WHEN p.days_after IS NULL
+                       THEN printf('paid %s %s into mule account %s, which passed it on within '
+                                   'hours', format('{{:,.2f}}', p.amount), p.currency, p.payee)
+                       ELSE printf('paid %s %s into mule account %s %.1f days after the first '
+                                   'scam call', format('{{:,.2f}}', p.amount), p.currency,
+                                   p.payee, p.days_after) END,
                        (p.amount, p.payee, p.days_after, p.currency))
         FROM victim_payments p JOIN mules m ON m.account = p.payee AND m.layer = 1
         WHERE p.phone IS NOT NULL GROUP BY p.phone
     """)  # fmt: skip
 
 
+def _mules_from_money_alone(case: Case, s: DetectSettings) -> None:
+    """First-layer mules by what the money does, with or without calls: first-time payers'
+    money, out of all proportion to what they usually pay, passed on to someone else within
+    hours. Accounts already found from scam calls keep that finding; each payment into a mule
+    found this way joins ``victim_payments`` with no scam call behind it."""
+    db = case.db
+    hold = int(s.pass_through_hours * 3600)
+    cycle_s = int(s.cycle_window_days * DAY)
+    run(db, f"""
+        CREATE OR REPLACE TABLE money_mule_candidates AS
+        WITH credit AS (
+            SELECT _line AS line, payee_account AS account, payer_account AS payer, time, amount,
+                   currency
+            FROM transfers WHERE payee_account <> '' AND payer_account <> ''
+        ), pair AS (
+            SELECT account, payer, count(*) AS n FROM credit GROUP BY ALL
+        ), edge AS (
+            SELECT DISTINCT payer_account AS a, payee_account AS b, time AS t FROM transfers
+            WHERE payer_account <> '' AND payee_account <> '' AND payer_account <> payee_account
+        ), cycle AS (
+            -- money that came back to where it started through two other accounts, in order
+            SELECT DISTINCT unnest([e1.a, e1.b, e2.b]) AS account
+            FROM edge e1
+            JOIN edge e2 ON e2.a = e1.b AND e2.b <> e1.a
+                        AND e2.t BETWEEN e1.t AND e1.t + {cycle_s}
+            JOIN edge e3 ON e3.a = e2.b AND e3.b = e1.a AND e3.t BETWEEN e2.t AND e1.t + {cycle_s}
+        ), candidate AS (
+            -- two payers new to it, or one into an account opened weeks before
+            SELECT account FROM pair WHERE n <= {s.new_payer_max_payments}
+            GROUP BY account HAVING count(*) >= 2
+            UNION
+            SELECT c.account FROM credit c JOIN accounts a ON a.account_id = c.account
+            WHERE a.opened_on >= CAST(to_timestamp(c.time) AS DATE) - {s.new_account_days}
+            UNION SELECT account FROM cycle
+        ), usual AS (
+            -- what each payer usually sends anyone else: the median of its other payments
+            SELECT p.account, p.payer, median(t.amount) AS usual
+            FROM pair p SEMI JOIN candidate k ON k.account = p.account
+            JOIN transfers t ON t.payer_account = p.payer AND t.payee_account <> p.account
+            WHERE p.n <= {s.new_payer_max_payments}
+            GROUP BY ALL
+        ), leaving AS (
+            -- money that leaves its holder: cash, abroad, or another holder's account
+            SELECT t.payer_account AS account, t.time,
+                   sum(t.amount) OVER (PARTITION BY t.payer_account ORDER BY t.time, t._line
+                                       ROWS UNBOUNDED PRECEDING) AS gone
+            FROM transfers t SEMI JOIN candidate c ON c.account = t.payer_account
+            LEFT JOIN accounts a ON a.account_id = t.payer_account
+            LEFT JOIN accounts b ON b.account_id = t.payee_account
+            WHERE NOT coalesce(a.holder_id = b.holder_id OR a.holder_phone = b.holder_phone, false)
+        ), new_credit AS (
+            SELECT c.*, u.usual FROM credit c
+            JOIN pair p ON p.account = c.account AND p.payer = c.payer
+                       AND p.n <= {s.new_payer_max_payments}
+            SEMI JOIN candidate k ON k.account = c.account
+            LEFT JOIN usual u ON u.account = c.account AND u.payer = c.payer
+        ), before AS (
+            -- what left strictly before it came in (times logged by the day tie: then after)
+            SELECT n.line, coalesce(l.gone, 0) AS gone_before FROM new_credit n
+            ASOF LEFT JOIN leaving l ON l.account = n.account AND n.time > l.time
+        ), after AS (
+            SELECT n.line, coalesce(l.gone, 0) AS gone_after FROM new_credit n
+            ASOF LEFT JOIN leaving l ON l.account = n.account AND n.time + {hold} >= l.time
+        ), judged AS (
+            SELECT n.*, least(a.gone_after - b.gone_before, n.amount) AS passed_on,
+                   n.amount >= {s.savings_multiple} * n.usual AS savings
+            FROM new_credit n JOIN before b USING (line) JOIN after a USING (line)
+        ), per_account AS (
+            SELECT account, count(DISTINCT payer) AS new_payers,
+                   count(DISTINCT payer) FILTER (WHERE savings) AS savings_payers,
+                   count(DISTINCT payer) FILTER (WHERE usual IS NOT NULL) AS known_payers,
+                   sum(amount) AS taken, sum(passed_on) AS passed_on, min(time) AS first_in,
+                   max(currency) AS currency
+            FROM judged GROUP BY account
+        )
+        SELECT k.account, coalesce(p.new_payers, 0) AS new_payers,
+               coalesce(p.savings_payers, 0) AS savings_payers,
+               coalesce(p.known_payers, 0) AS known_payers, coalesce(p.taken, 0) AS taken,
+               coalesce(p.passed_on, 0) AS passed_on, p.first_in, p.currency, a.opened_on, a.kind,
+               a.opened_on >= CAST(to_timestamp(p.first_in) AS DATE) - {s.fresh_account_days}
+                   AS fresh,
+               coalesce(p.passed_on >= {s.pass_through_share} * p.taken
+                        AND (p.new_payers >= 2 OR a.opened_on >= CAST(to_timestamp(p.first_in)
+                                                  AS DATE) - {s.new_account_days}), false)
+                   AS passes_on,
+               k.account IN (SELECT account FROM cycle) AS on_cycle
+        FROM candidate k LEFT JOIN per_account p USING (account)
+        LEFT JOIN accounts a ON a.account_id = k.account
+        WHERE on_cycle OR passes_on
+    """)  # fmt: skip
+    savings = "(savings_payers > 0.5 * known_payers)"
+    added = run(db, f"""
+        INSERT INTO mules
+        SELECT * FROM (
+            SELECT account,
+                   least(1.0, {MULE_NEW_PAYERS_PASSED_ON} * passes_on::INT
+                         + {MULE_CYCLE} * on_cycle::INT
+                         + {MULE_MANY_NEW_PAYERS} * (new_payers >= 3)::INT
+                         + {MULE_SAVINGS} * {savings}::INT
+                         + {MULE_FRESH} * coalesce(fresh, false)::INT
+                         + {MULE_PERSONAL} * (coalesce(kind, '') = 'personal')::INT) AS score,
+                   1 AS layer,
+                   concat_ws('; ',
+                       CASE WHEN passes_on THEN printf(
+                           'passed on %d%% of the %s %s that %d first-time payer(s) sent it, '
+                           'each within %d hours', CAST(round(100 * passed_on / taken) AS INTEGER),
+                           format('{{:,.2f}}', taken), currency, new_payers,
+                           {round(s.pass_through_hours)}) END,
+                       CASE WHEN NOT passes_on AND new_payers >= 3 THEN printf(
+                           'received from %d first-time payers', new_payers) END,
+                       CASE WHEN {savings} THEN printf(
+                           '%d of them paid far more than they usually pay', savings_payers) END,
+                       CASE WHEN on_cycle THEN printf(
+                           'money it sent came back to it through two other accounts within %d '
+                           'days', {round(s.cycle_window_days)}) END)
+                   || CASE WHEN fresh THEN printf(' (account opened %s)', opened_on) ELSE '' END
+                   AS reason
+            FROM money_mule_candidates
+            WHERE account NOT IN (SELECT account FROM mules)
+        ) WHERE score >= {FLAG_THRESHOLD}
+        RETURNING account
+    """)  # fmt: skip
+    if not added:
+        return
+    # what first-time payers paid into an account that passed it on: the victims' payments
+    run(db, f"""
+        INSERT INTO victim_payments
+        SELECT t._line, t.tx_id, t.time, t.payer_account, t.payee_account, t.amount, t.currency,
+               a.holder_phone, NULL, NULL
+        FROM transfers t JOIN money_mule_candidates m ON m.account = t.payee_account
+        JOIN mules u ON u.account = m.account AND u.layer = 1
+        LEFT JOIN accounts a ON a.account_id = t.payer_account
+        WHERE m.passes_on AND t.payer_account <> ''
+          AND t._line NOT IN (SELECT line FROM victim_payments)
+          AND (t.payee_account, t.payer_account) IN (
+              SELECT (payee_account, payer_account) FROM transfers
+              WHERE payee_account = m.account GROUP BY ALL
+              HAVING count(*) <= {s.new_payer_max_payments})
+    """)  # fmt: skip
+
+
 DETECTOR = Detector(
     name="mules", step="money", progress=0.6, needs=("transfers", "accounts", "victims"),
-    makes=(MULES, FRAUD_TRANSFERS, PAID, VICTIM_PAYMENTS, MULE_CANDIDATES), run=follow_money,
+    makes=(MULES, FRAUD_TRANSFERS, PAID, VICTIM_PAYMENTS, MULE_CANDIDATES,
+           MONEY_MULE_CANDIDATES), run=follow_money,
 )  # fmt: skip

@@ -67,6 +67,28 @@ class DetectSettings(BaseModel):
     #: Most of a mule's payers (and of its inflow) are victims; a shop's victims are a few of
     #: its many customers.
     mule_victim_share: float = Field(0.4, gt=0, le=1, description="payers who are victims")
+    #: A payer new to an account pays it once, or twice (the 'second fee' victims are talked
+    #: into); a customer, a tenant or a relative pays the same account month after month.
+    new_payer_max_payments: int = Field(
+        2, ge=1, description="payments that still make a payer new to an account"
+    )
+    #: Victims of 'safe account' fraud move their savings: sums tens of times their median
+    #: payment (UK Finance puts the average impersonation-scam loss in the thousands of pounds,
+    #: against everyday payments of tens). A person's larger regular payments, rent and bills,
+    #: are a few times the median, and a purchase from a reseller is one of those.
+    savings_multiple: float = Field(
+        10.0, gt=1, description="a payment this many times the payer's median is out of character"
+    )
+    #: A mule account is used within weeks of being opened, before the bank's first review
+    #: (Europol's EMMA actions and UK Finance find most active in their first months); one
+    #: stranger's savings passed on is a finding only from an account this new.
+    new_account_days: int = Field(90, ge=1, description="an account this new may mule alone")
+    #: Round-tripping: laundered money is sent back to where it started through other accounts
+    #: within weeks (FATF's typologies; AMLSim's 'cycle' pattern); people settling up do not
+    #: usually pass one sum around three accounts inside a month.
+    cycle_window_days: float = Field(
+        30, gt=0, description="money back where it started, through two others, within this"
+    )
     #: First-layer mules are opened for the operation, weeks to months before use.
     fresh_account_days: int = Field(365, ge=1, description="accounts opened for the operation")
     #: Money seen in the case leaves the mule chain (ATM, abroad) within a few layers.
@@ -188,6 +210,17 @@ MULE_PASSES_ON = 0.2
 MULE_FRESH = 0.15
 #: ... a personal account (a shop's is a business account).
 MULE_PERSONAL = 0.05
+#: With no calls: first-time payers' money passed on to someone else within hours (a reseller
+#: does this too) ...
+MULE_NEW_PAYERS_PASSED_ON = 0.15
+#: ... three or more of them, not a pair of friends settling up ...
+MULE_MANY_NEW_PAYERS = 0.1
+#: ... who paid far more than they usually pay anyone (their savings; a reseller's customers
+#: pay for a purchase).
+MULE_SAVINGS = 0.2
+#: ... or money it sent came back to it through two other accounts (a lead alone: flatmates
+#: settle up in circles too).
+MULE_CYCLE = 0.25
 #: Each layer of money further from the victims is a little less sure of its mule.
 MULE_LAYER_DECAY = 0.95
 #: A later-layer mule received at least this share of its money from mules.

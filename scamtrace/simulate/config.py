@@ -37,6 +37,9 @@ class PopulationConfig(_Strict):
     landlords_per_10k: float = Field(25.0, ge=0)
     employers_per_10k: float = Field(5.0, ge=0)
     new_account_payees_per_10k: float = Field(6.0, ge=0, description="honest fresh accounts")
+    purchasing_agents_per_10k: float = Field(
+        4.0, ge=0, description="personal accounts reselling goods: pay the supplier within hours"
+    )
 
 
 class CallerIdMix(_Strict):

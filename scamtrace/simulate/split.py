@@ -4,6 +4,9 @@ The victims' country holds the terminating carrier's records, the banks' data, t
 and the transcripts; the call centers' country holds the VoIP provider's records. Each half is
 a case folder of its own (``OUT-split/<CC>/``) with its ``holder.json`` and a copy of
 ``truth/`` so that each agency's findings can be scored, and the fused folder stays as it is.
+``OUT-views/bank/`` and ``OUT-views/carrier/`` are what one institution of the victims' country
+holds alone: a bank its accounts and transfers, the victims' carrier its call records.
+
 ``OUT-split/<victims' CC>-networks/subscribers.csv`` stands in for the victims' country's other
 domestic networks, which resolve the leads an exchange returns only as keyed hashes.
 """
@@ -23,6 +26,35 @@ from scamtrace.core.phones import calling_code, e164_sql
 #: Which tables each side holds: the victims' country, and the call centers' country.
 VICTIM_SIDE = ("carrier_cdr", "accounts", "transfers", "reports", "transcripts")
 CENTER_SIDE = ("voip_cdr",)
+#: What one institution of the victims' country holds on its own.
+SINGLE_HOLDERS = {"bank": ("accounts", "transfers"), "carrier": ("carrier_cdr",)}
+
+
+def views_root(fused: Path) -> Path:
+    """Where the single-holder views of ``fused`` go: a sibling ``<name>-views`` folder."""
+    return fused.parent / f"{fused.name}-views"
+
+
+def single_holder_views(
+    fused: Path, out: Path | None = None, *, overwrite: bool = False
+) -> dict[str, Path]:
+    """Write ``bank/`` and ``carrier/`` case folders: each holds only that institution's tables
+    of ``fused``, its ``holder.json`` (the victims' country) and a copy of ``truth/``."""
+    victims, _ = holder_countries(fused)
+    root = out or views_root(fused)
+    written: dict[str, Path] = {}
+    for holder, tables in SINGLE_HOLDERS.items():
+        with CaseFolderWriter(root / holder, overwrite=overwrite, subfolders=()) as w:
+            for name in tables:
+                for suffix in (".parquet", ".csv"):
+                    source = fused / f"{name}{suffix}"
+                    if source.is_file():
+                        shutil.copyfile(source, w.path(source.name))
+            w.write_json("holder.json", {"country": victims})
+            if (fused / "truth").is_dir():
+                shutil.copytree(fused / "truth", w.path("truth"))
+        written[holder] = root / holder
+    return written
 
 
 def split_root(fused: Path) -> Path:

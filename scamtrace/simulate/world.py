@@ -35,6 +35,7 @@ from scamtrace.simulate.confounders.diaspora import Diaspora
 from scamtrace.simulate.confounders.foreign_call_center import ForeignCallCenter
 from scamtrace.simulate.confounders.merchants import Landlords, Merchants
 from scamtrace.simulate.confounders.new_accounts import NewAccountPayees
+from scamtrace.simulate.confounders.purchasing_agents import PurchasingAgents
 from scamtrace.simulate.confounders.telemarketer import Telemarketer
 from scamtrace.simulate.confounders.voip_locals import VoipLocals
 from scamtrace.simulate.context import DAY, WorldContext
@@ -89,6 +90,7 @@ def build_world(scenario: Scenario) -> World:
     Merchants(ctx, pop).money(ledger, accounts)
     Landlords(ctx, pop).money(ledger, accounts)
     NewAccountPayees(ctx, pop).money(ledger, accounts)
+    PurchasingAgents(ctx, pop).money(ledger, accounts)
 
     from scamtrace.simulate.voip import route_international
 

@@ -31,9 +31,11 @@ def test_bank_only_uses_complaints(tmp_path: Path) -> None:
     detect(case, out)
     summary = json.loads((out / "summary.json").read_text())
     assert "carrier_cdr" in summary["inputs_missing"]
-    # One complaint alone is a lead, not a finding; the victim who filed it is one.
-    assert hm.MULE not in flagged(out, "mule_account")
-    assert hm.MULE in {r["value"] for r in read_rows(out / "leads.csv")}
+    # With no calls the money alone shows the mule: three first-time payers' money passed on
+    # within hours from a fresh account.
+    mules = flagged(out, "mule_account")
+    assert hm.MULE in mules and hm.SHOP not in mules
+    assert "3 first-time payer" in mules[hm.MULE]["reason"]
     assert hm.VICTIMS[0] in flagged(out, "victim_paid")
 
 
