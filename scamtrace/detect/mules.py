@@ -53,6 +53,13 @@ MULE_CANDIDATES = TableSpec.of(
     first_in="BIGINT", currency="VARCHAR", payers="BIGINT", inflow="NUMERIC",
     out_fast="NUMERIC", opened_on="DATE", kind="VARCHAR", passes_on="BOOLEAN", fresh="BOOLEAN",
 )  # fmt: skip
+MONEY_MOVES = TableSpec.of("money_moves", temporary=True, line="BIGINT", payer="VARCHAR",
+                           payee="VARCHAR", time="BIGINT", amount="DOUBLE",
+                           currency="VARCHAR")  # fmt: skip
+MONEY_CYCLE = TableSpec.of("money_cycle", temporary=True, account="VARCHAR")
+MONEY_CREDITS = TableSpec.of("money_credits", temporary=True, line="BIGINT", account="VARCHAR",
+                             payer="VARCHAR", time="BIGINT", amount="DOUBLE",
+                             currency="VARCHAR")  # fmt: skip
 MONEY_MULE_CANDIDATES = TableSpec.of(
     "money_mule_candidates", account="VARCHAR", new_payers="BIGINT", savings_payers="BIGINT",
     known_payers="BIGINT",
@@ -193,65 +200,96 @@ def _mules_from_money_alone(case: Case, s: DetectSettings) -> None:
     db = case.db
     hold = int(s.pass_through_hours * 3600)
     cycle_s = int(s.cycle_window_days * DAY)
+    # Transfers that leave their holder (not a sweep to the holder's own account), once.
+    run(db, """
+        CREATE OR REPLACE TEMP TABLE money_moves AS
+        SELECT t._line AS line, t.payer_account AS payer, t.payee_account AS payee, t.time,
+               t.amount, t.currency
+        FROM transfers t
+        LEFT JOIN accounts a ON a.account_id = t.payer_account
+        LEFT JOIN accounts b ON b.account_id = t.payee_account
+        WHERE t.payer_account IS DISTINCT FROM t.payee_account
+          AND NOT coalesce(a.holder_id = b.holder_id OR a.holder_phone = b.holder_phone, false)
+    """)  # fmt: skip
+    # Money back where it started through two other accounts, in time order: the circles of
+    # distinct payer-payee pairs first (few), then their times.
     run(db, f"""
-        CREATE OR REPLACE TABLE money_mule_candidates AS
-        WITH credit AS (
-            SELECT _line AS line, payee_account AS account, payer_account AS payer, time, amount,
-                   currency
-            FROM transfers WHERE payee_account <> '' AND payer_account <> ''
-        ), pair AS (
-            SELECT account, payer, count(*) AS n FROM credit GROUP BY ALL
-        ), edge AS (
-            SELECT DISTINCT payer_account AS a, payee_account AS b, time AS t FROM transfers
-            WHERE payer_account <> '' AND payee_account <> '' AND payer_account <> payee_account
-        ), cycle AS (
-            -- money that came back to where it started through two other accounts, in order
-            SELECT DISTINCT unnest([e1.a, e1.b, e2.b]) AS account
-            FROM edge e1
-            JOIN edge e2 ON e2.a = e1.b AND e2.b <> e1.a
-                        AND e2.t BETWEEN e1.t AND e1.t + {cycle_s}
-            JOIN edge e3 ON e3.a = e2.b AND e3.b = e1.a AND e3.t BETWEEN e2.t AND e1.t + {cycle_s}
+        CREATE OR REPLACE TEMP TABLE money_cycle AS
+        WITH pair AS (
+            SELECT DISTINCT payer AS a, payee AS b FROM money_moves
+            WHERE payer <> '' AND payee <> ''
+        ), circle AS (
+            SELECT p1.a, p1.b, p2.b AS c FROM pair p1
+            JOIN pair p2 ON p2.a = p1.b AND p2.b <> p1.a
+            JOIN pair p3 ON p3.a = p2.b AND p3.b = p1.a
+        ), leg AS (
+            SELECT m.payer AS a, m.payee AS b, m.time AS t FROM money_moves m
+            SEMI JOIN (SELECT a, b FROM circle) c ON c.a = m.payer AND c.b = m.payee
+        )
+        SELECT DISTINCT unnest([c.a, c.b, c.c]) AS account FROM circle c
+        JOIN leg e1 ON e1.a = c.a AND e1.b = c.b
+        JOIN leg e2 ON e2.a = c.b AND e2.b = c.c AND e2.t BETWEEN e1.t AND e1.t + {cycle_s}
+        JOIN leg e3 ON e3.a = c.c AND e3.b = c.a AND e3.t BETWEEN e2.t AND e1.t + {cycle_s}
+    """)  # fmt: skip
+    run(db, f"""
+        CREATE OR REPLACE TEMP TABLE money_credits AS
+        WITH pair AS (
+            SELECT payee AS account, payer, count(*) AS n FROM money_moves
+            WHERE payee <> '' AND payer <> '' GROUP BY ALL
         ), candidate AS (
-            -- two payers new to it, or one into an account opened weeks before
+            -- two payers new to it, or one into an account opened weeks before, or a circle
             SELECT account FROM pair WHERE n <= {s.new_payer_max_payments}
             GROUP BY account HAVING count(*) >= 2
             UNION
-            SELECT c.account FROM credit c JOIN accounts a ON a.account_id = c.account
-            WHERE a.opened_on >= CAST(to_timestamp(c.time) AS DATE) - {s.new_account_days}
-            UNION SELECT account FROM cycle
-        ), usual AS (
-            -- what each payer usually sends anyone else: the median of its other payments
-            SELECT p.account, p.payer, median(t.amount) AS usual
-            FROM pair p SEMI JOIN candidate k ON k.account = p.account
-            JOIN transfers t ON t.payer_account = p.payer AND t.payee_account <> p.account
-            WHERE p.n <= {s.new_payer_max_payments}
-            GROUP BY ALL
-        ), leaving AS (
-            -- money that leaves its holder: cash, abroad, or another holder's account
-            SELECT t.payer_account AS account, t.time,
-                   sum(t.amount) OVER (PARTITION BY t.payer_account ORDER BY t.time, t._line
-                                       ROWS UNBOUNDED PRECEDING) AS gone
-            FROM transfers t SEMI JOIN candidate c ON c.account = t.payer_account
-            LEFT JOIN accounts a ON a.account_id = t.payer_account
-            LEFT JOIN accounts b ON b.account_id = t.payee_account
-            WHERE NOT coalesce(a.holder_id = b.holder_id OR a.holder_phone = b.holder_phone, false)
-        ), new_credit AS (
-            SELECT c.*, u.usual FROM credit c
-            JOIN pair p ON p.account = c.account AND p.payer = c.payer
+            SELECT m.payee FROM money_moves m JOIN accounts a ON a.account_id = m.payee
+            WHERE a.opened_on >= CAST(to_timestamp(m.time) AS DATE) - {s.new_account_days}
+            UNION SELECT account FROM money_cycle
+        ), new_in AS (
+            SELECT m.line, m.payee AS account, m.payer, m.time, m.amount, m.currency
+            FROM money_moves m
+            JOIN pair p ON p.account = m.payee AND p.payer = m.payer
                        AND p.n <= {s.new_payer_max_payments}
-            SEMI JOIN candidate k ON k.account = c.account
-            LEFT JOIN usual u ON u.account = c.account AND u.payer = c.payer
+            SEMI JOIN candidate k ON k.account = m.payee
+        ), could_pass AS (
+            -- an account that sent on less than that share of it all cannot have passed it on
+            SELECT i.account FROM (SELECT account, sum(amount) AS taken FROM new_in GROUP BY 1) i
+            JOIN (SELECT payer, sum(amount) AS sent FROM money_moves GROUP BY 1) o
+              ON o.payer = i.account
+            WHERE o.sent >= {s.pass_through_share} * i.taken
+            UNION SELECT account FROM money_cycle
+        )
+        SELECT * FROM new_in SEMI JOIN could_pass USING (account)
+    """)  # fmt: skip
+    run(db, f"""
+        CREATE OR REPLACE TABLE money_mule_candidates AS
+        WITH usual AS (
+            -- what each payer usually sends anyone: the median of its payments but the largest
+            SELECT payer, median(amount) AS usual FROM (
+                SELECT t.payer_account AS payer, t.amount,
+                       row_number() OVER (PARTITION BY t.payer_account
+                                          ORDER BY t.amount DESC) AS rank
+                FROM transfers t
+                WHERE t.payer_account IN (SELECT payer FROM money_credits)
+            ) WHERE rank > 1 GROUP BY payer
+        ), leaving AS (
+            SELECT m.payer AS account, m.time,
+                   sum(m.amount) OVER (PARTITION BY m.payer ORDER BY m.time, m.line
+                                       ROWS UNBOUNDED PRECEDING) AS gone
+            FROM money_moves m
+            WHERE m.payer IN (SELECT account FROM money_credits UNION
+                              SELECT account FROM money_cycle)
         ), before AS (
             -- what left strictly before it came in (times logged by the day tie: then after)
-            SELECT n.line, coalesce(l.gone, 0) AS gone_before FROM new_credit n
+            SELECT n.line, coalesce(l.gone, 0) AS gone_before FROM money_credits n
             ASOF LEFT JOIN leaving l ON l.account = n.account AND n.time > l.time
         ), after AS (
-            SELECT n.line, coalesce(l.gone, 0) AS gone_after FROM new_credit n
+            SELECT n.line, coalesce(l.gone, 0) AS gone_after FROM money_credits n
             ASOF LEFT JOIN leaving l ON l.account = n.account AND n.time + {hold} >= l.time
         ), judged AS (
-            SELECT n.*, least(a.gone_after - b.gone_before, n.amount) AS passed_on,
-                   n.amount >= {s.savings_multiple} * n.usual AS savings
-            FROM new_credit n JOIN before b USING (line) JOIN after a USING (line)
+            SELECT n.*, u.usual, least(a.gone_after - b.gone_before, n.amount) AS passed_on,
+                   n.amount >= {s.savings_multiple} * u.usual AS savings
+            FROM money_credits n JOIN before b USING (line) JOIN after a USING (line)
+            LEFT JOIN usual u ON u.payer = n.payer
         ), per_account AS (
             SELECT account, count(DISTINCT payer) AS new_payers,
                    count(DISTINCT payer) FILTER (WHERE savings) AS savings_payers,
@@ -259,6 +297,8 @@ def _mules_from_money_alone(case: Case, s: DetectSettings) -> None:
                    sum(amount) AS taken, sum(passed_on) AS passed_on, min(time) AS first_in,
                    max(currency) AS currency
             FROM judged GROUP BY account
+        ), candidate AS (
+            SELECT account FROM per_account UNION SELECT account FROM money_cycle
         )
         SELECT k.account, coalesce(p.new_payers, 0) AS new_payers,
                coalesce(p.savings_payers, 0) AS savings_payers,
@@ -270,7 +310,7 @@ def _mules_from_money_alone(case: Case, s: DetectSettings) -> None:
                         AND (p.new_payers >= 2 OR a.opened_on >= CAST(to_timestamp(p.first_in)
                                                   AS DATE) - {s.new_account_days}), false)
                    AS passes_on,
-               k.account IN (SELECT account FROM cycle) AS on_cycle
+               k.account IN (SELECT account FROM money_cycle) AS on_cycle
         FROM candidate k LEFT JOIN per_account p USING (account)
         LEFT JOIN accounts a ON a.account_id = k.account
         WHERE on_cycle OR passes_on
@@ -310,24 +350,20 @@ def _mules_from_money_alone(case: Case, s: DetectSettings) -> None:
     if not added:
         return
     # what first-time payers paid into an account that passed it on: the victims' payments
-    run(db, f"""
+    run(db, """
         INSERT INTO victim_payments
-        SELECT t._line, t.tx_id, t.time, t.payer_account, t.payee_account, t.amount, t.currency,
+        SELECT c.line, t.tx_id, c.time, c.payer, c.account, c.amount, c.currency,
                a.holder_phone, NULL, NULL
-        FROM transfers t JOIN money_mule_candidates m ON m.account = t.payee_account
+        FROM money_credits c JOIN transfers t ON t._line = c.line
+        JOIN money_mule_candidates m ON m.account = c.account AND m.passes_on
         JOIN mules u ON u.account = m.account AND u.layer = 1
-        LEFT JOIN accounts a ON a.account_id = t.payer_account
-        WHERE m.passes_on AND t.payer_account <> ''
-          AND t._line NOT IN (SELECT line FROM victim_payments)
-          AND (t.payee_account, t.payer_account) IN (
-              SELECT (payee_account, payer_account) FROM transfers
-              WHERE payee_account = m.account GROUP BY ALL
-              HAVING count(*) <= {s.new_payer_max_payments})
+        LEFT JOIN accounts a ON a.account_id = c.payer
+        WHERE c.line NOT IN (SELECT line FROM victim_payments)
     """)  # fmt: skip
 
 
 DETECTOR = Detector(
     name="mules", step="money", progress=0.6, needs=("transfers", "accounts", "victims"),
     makes=(MULES, FRAUD_TRANSFERS, PAID, VICTIM_PAYMENTS, MULE_CANDIDATES,
-           MONEY_MULE_CANDIDATES), run=follow_money,
+           MONEY_MULE_CANDIDATES, MONEY_MOVES, MONEY_CYCLE, MONEY_CREDITS), run=follow_money,
 )  # fmt: skip
