@@ -227,6 +227,12 @@ def ingest(
     for s in result.sources:
         if s.error:
             out.print(f"[bold red]{s.source}[/]: not read: {s.error}", soft_wrap=True)
+    for s in result.sources:
+        if s.repeated_hour_times:
+            err.print(f"warning: {s.source}: {s.repeated_hour_times:,} times fall "
+                      "in the hour the local clock repeats when it goes back; without an offset "
+                      "they were read as the second time round (an hour later than the first)",
+                      soft_wrap=True)  # fmt: skip
     for s in result.stopped:
         out.print(f"[bold yellow]{s.source}[/]: the reader stopped at {s.stopped}; the rows "
                   "after it were not read, and the file is not recorded as ingested: mend it "

@@ -15,6 +15,7 @@ from scamtrace.core import contract
 from scamtrace.core.quality import ColumnQuality, below_bar, enforce, tally_batch
 from scamtrace.ingest.base import IngestError, ReadContext, Reader, StoppedEarly
 from scamtrace.ingest.formats import readers
+from scamtrace.ingest.local_times import repeated_hour_count, zone_in_effect
 from scamtrace.ingest.writer import CaseAppender, SourceResult, file_hash
 
 Progress = Callable[[str, int], None]
@@ -182,8 +183,12 @@ def ingest(
                 raise IngestError(f"{into}: --holder-country is needed to read national "
                                   "numbers (no holder.json in the case yet)")  # fmt: skip
             ctx = ReadContext(country, label, batch_rows, options or {})
+            zone = zone_in_effect(ctx.options)
             try:
                 for batch in reader.read(path, ctx):
+                    if zone:
+                        result.repeated_hour_times += repeated_hour_count(batch.data,
+                                                                          batch.table, zone)
                     tally_batch(result.quality, contract.INPUT_TABLES[batch.table], batch.data,
                                 ((r.field, r.value) for r in batch.rejected), label)  # fmt: skip
                     case.add(batch, result)

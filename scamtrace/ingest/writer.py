@@ -99,6 +99,8 @@ class SourceResult:
     stopped: str = ""
     #: How much of each key column was read, by (table, column).
     quality: dict[tuple[str, str], ColumnQuality] = field(default_factory=dict)
+    #: Times without an offset in the hour the local clock repeats, read as its second time.
+    repeated_hour_times: int = 0
 
     @property
     def read(self) -> int:
@@ -354,6 +356,8 @@ class CaseAppender:
                      "rows": dict(s.rows), "added": dict(s.added),
                      "duplicates": dict(s.duplicates), "rejected": sum(s.rejected.values()),
                      "ingested_at": now}  # fmt: skip
+            if s.repeated_hour_times:
+                entry["repeated_hour_times"] = s.repeated_hour_times
             if s.stopped:
                 # Read only in part: listed, never as ingested, so the next run reads it again.
                 self.manifest.setdefault("incomplete", []).append({**entry, "stopped": s.stopped})
