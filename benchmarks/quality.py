@@ -1,7 +1,8 @@
 """Detection quality over presets and seeds: F1 per entity kind and ARI, as a table.
 
 Simulates each world (at the scale the tests use unless ``--scale``), runs ``detect`` on all of
-it and on the carrier's records plus reports alone, and scores both against ``truth/``.
+it, on the carrier's records plus reports alone, and on a bank's accounts and transfers alone,
+and scores each against ``truth/``.
 
     python benchmarks/quality.py                          # small and hard, seeds 1-3
     python benchmarks/quality.py --presets seed --seeds 0 --scale 1
@@ -21,6 +22,7 @@ from scamtrace.core import contract
 from scamtrace.detect.runner import detect
 from scamtrace.evaluate import evaluate
 from scamtrace.simulate.config import load_scenario
+from scamtrace.simulate.split import single_holder_views
 from scamtrace.simulate.world import build_world, write_world
 
 TEST_SCALE = {"small": None, "hard": 0.05, "seed": 0.05, "es-victims": 0.05}
@@ -55,6 +57,9 @@ def main() -> None:
                 (partial / "truth").symlink_to(case / "truth")
                 _row(table, label, "carrier+reports", partial, work / "f")
                 shutil.rmtree(partial)
+                bank = single_holder_views(case, work / "views")["bank"]
+                _row(table, label, "bank", bank, work / "f")
+                shutil.rmtree(work / "views")
                 shutil.rmtree(case)
     finally:
         shutil.rmtree(work, ignore_errors=True)
