@@ -89,14 +89,24 @@ def _entities(case: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+NAIVE_RULES = ("foreign_ip", "many_payers", "busy_number", "three_caller_ids",
+               "three_caller_ids_ips")  # fmt: skip
+#: Every local-looking number from abroad: not yet under the promise. Per-call spoofing shows
+#: far more numbers than emigrants, resellers' customers and branch PBXs together; it falls
+#: only when gangs also call from inside the country (SIM boxes) and roamers are simulated,
+#: other parts of issue 15. Reported in truth/scenario.json meanwhile.
+LOCAL_FROM_ABROAD = "local_from_abroad"
+
+
 @pytest.mark.parametrize(("scenario", "seed"), [("seed", 0), ("seed", 4), ("hard", 0), ("hard", 5)])
 def test_naive_rules_stay_under_half_f1(tmp_path: Path, scenario: str, seed: int) -> None:
     # A tenth of the population over the whole period: the same shape as the full case.
     case = make_case(tmp_path, scenario, scenario, seed=seed, scale=0.1)
     report = json.loads((case / "truth" / "scenario.json").read_text())
-    assert len(report["naive_rules"]) == 3
-    for rule in report["naive_rules"]:
-        assert rule["f1"] < 0.5, rule
+    rules = {r["rule"]: r for r in report["naive_rules"]}
+    assert set(rules) == set(NAIVE_RULES) | {LOCAL_FROM_ABROAD}
+    for name in NAIVE_RULES:
+        assert rules[name]["f1"] < 0.5, rules[name]
     # Recompute the foreign-IP rule independently from the case folder itself.
     con = duckdb.connect()
     rows = con.execute(f"""
