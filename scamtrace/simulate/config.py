@@ -104,7 +104,9 @@ class ConfounderConfig(_Strict):
     wholesale_home_number_share: float = Field(
         0.6, ge=0, le=1, description="customers presenting the number they kept from home"
     )
-    pbx_companies: int = Field(40, ge=0, description="firms whose PBX trunk calls the victims")
+    pbx_companies: int = Field(
+        200, ge=0, description="firms whose PBX trunk at the provider calls the victims' country"
+    )
     pbx_employees: tuple[int, int] = Field((3, 40), description="direct numbers per PBX")
     pbx_victim_country_dids: float = Field(
         0.3, ge=0, le=1, description="PBXs presenting a branch's DIDs of the victims' country"

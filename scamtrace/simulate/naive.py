@@ -52,7 +52,7 @@ class NaiveRules:
         self._foreign_ip_accounts: list[npt.NDArray[np.int32]] = []
         self._payers: dict[int, I64] = {}
         self._account_ids: npt.NDArray[np.str_] = np.zeros(0, str)
-        self._account_callers: list[I64] = []  # account * 2**40 + caller ID (E.164 digits)
+        self._account_callers: list[I64] = []  # rows of (account, caller ID E.164 digits)
         self._account_ips: list[I64] = []  # account * 2**32 + source IP id
         self._local_from_abroad: list[I64] = []
 
@@ -83,7 +83,8 @@ class NaiveRules:
         self._foreign_ip_accounts.append(np.unique(calls.sip_account[foreign]))
         account = calls.sip_account.astype(np.int64)
         shown = calls.caller_shown != 0
-        self._account_callers.append(np.unique(account[shown] << 40 | calls.caller_shown[shown]))
+        pairs = np.stack([account[shown], calls.caller_shown[shown]], axis=1)
+        self._account_callers.append(np.unique(pairs, axis=0))
         self._account_ips.append(np.unique(account << 32 | calls.source_ip.astype(np.int64)))
 
     def observe_transfers(self, tcols: dict[str, Any], account_ids: pa.Array) -> None:
@@ -139,8 +140,9 @@ class NaiveRules:
 
     def _caller_id_rules(self, truth_of: Callable[[str], set[str]]) -> list[dict[str, Any]]:
         empty = [np.zeros(0, np.int64)]
-        pairs = np.unique(np.concatenate(self._account_callers or empty))
-        accounts, ids = np.unique(pairs >> 40, return_counts=True)
+        pairs = np.unique(np.concatenate(self._account_callers or [np.zeros((0, 2), np.int64)]),
+                          axis=0)  # fmt: skip
+        accounts, ids = np.unique(pairs[:, 0], return_counts=True)
         many = accounts[ids >= MANY_CALLER_IDS]
         names = np.array(self.ctx.registry.sip_accounts, dtype=object)
         flagged = set(names[many].tolist())
