@@ -80,7 +80,7 @@ def score_lines(case: Case, s: DetectSettings) -> None:
     # company's direct numbers (one range of DIDs) or a reseller's customers' own numbers (each
     # keeps calling the same people), and their calls are conversations, mostly answered.
     talks = (f"(answer_rate >= {s.conversation_answer_rate} "
-             f"OR coalesce(median_talk, 0) >= {s.conversation_talk_s})")  # fmt: skip
+             f"AND coalesce(median_talk, 0) >= {s.conversation_talk_s})")  # fmt: skip
     did_range = f"(local_ids >= {s.did_ids_per_range} * local_ranges)"
     own_numbers = f"(repeat_share >= {s.own_number_repeat_share})"
     own = f"({talks} AND ({did_range} OR {own_numbers}))"

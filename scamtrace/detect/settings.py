@@ -54,20 +54,20 @@ class DetectSettings(BaseModel):
     heavy_rotation_ids: int = Field(
         10, ge=2, description="caller IDs that mark a dialler even without a long list"
     )
-    #: Person-to-person international calls are answered about half the time or more (the
-    #: answer-seizure ratio, ITU-T E.411/E.425, of ordinary international routes is 40-60%);
-    #: dialler traffic is answered on a fifth of attempts or fewer, which is why carriers'
-    #: fraud management watches routes with a low ASR. An account whose calls are answered this
-    #: often holds conversations, not a list.
+    #: Conversations, not a list, take both of these. Person-to-person international routes
+    #: answer 40-60% of attempts (the answer-seizure ratio, ITU-T E.411/E.425), and wholesale
+    #: carriers treat routes under about 30% as bad or dialler traffic; a dialler's list is
+    #: answered on a fifth of attempts or fewer. A third is under every honest route.
     conversation_answer_rate: float = Field(
-        0.5, gt=0, le=1, description="answered share of an account holding conversations"
+        0.35, gt=0, le=1, description="answered share of an account holding conversations"
     )
-    #: ... or whose answered calls last minutes: the average call duration of ordinary
+    #: ... and the answered calls last minutes: the average call duration of ordinary
     #: international routes is 3-5 minutes, while people hang up on a dialler's opener within
-    #: seconds (carriers watch routes whose ACD falls under a minute). Either marks
-    #: conversations; an answer rate alone wavers on a few dozen calls.
+    #: seconds; carriers' route monitoring treats an ACD under a minute as short-duration
+    #: (dialler or fraud) traffic. The median of a few dozen business calls wanders well under
+    #: their 3-minute typical length, so the bar is that minute.
     conversation_talk_s: int = Field(
-        120, ge=1, description="median answered talk of an account holding conversations"
+        60, ge=1, description="median answered talk of an account holding conversations"
     )
     #: Operators hand a company its direct numbers (DIDs) in consecutive ranges of 10, 100 or
     #: 1,000 numbers, and a PBX presents each employee's number from them; spoofed numbers are

@@ -7,6 +7,7 @@ callees may be flagged, and the fraud beside them is found as well as without th
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +103,27 @@ def test_fraud_is_found_as_well_beside_the_lookalikes(detected: Detected) -> Non
     f1 = {k: round(m.f1, 3) for k, m in evaluate(findings, case).kinds.items()}
     assert all(f1[k] >= 0.99 for k in ("sip_account", "source_ip", "caller_number")), f1
     assert f1["victim_phone"] >= 0.98, f1
+
+
+def test_a_branch_pbx_is_no_spoofer_to_the_carrier_alone(detected: Detected,
+                                                         tmp_path: Path) -> None:  # fmt: skip
+    """Seen by the victims' carrier alone, with no VoIP record to name the line, a branch's
+    direct numbers still arrive from abroad as one range of numbers holding conversations. A
+    firm of whose range only one or two numbers call in the case cannot be told from a spoofer
+    by the carrier: a few such numbers stay (without the range rule a tenth of them were
+    flagged, 434 of 3,943 on small seed 1 at scale 0.05)."""
+    world, case, _ = detected
+    alone = tmp_path / "carrier-only"
+    alone.mkdir()
+    for name in ("carrier_cdr.parquet", "reports.parquet", "holder.json"):
+        shutil.copy(case / name, alone / name)
+    detect(alone, tmp_path / "findings")
+    truth = {r["value"] for r in _rows(case / "truth" / "entities.csv")
+             if r["kind"] == "caller_number"}  # fmt: skip
+    flagged = {r["value"] for r in _rows(tmp_path / "findings" / "entities.csv")
+               if r["kind"] == "caller_number" and float(r["score"]) >= FLAG_THRESHOLD}  # fmt: skip
+    local = f"+{world.ctx.victim.calling_code}"
+    dids = {n for n in _entities_of(world, Category.COMPANY_PBX)["caller_number"] - truth
+            if n.startswith(local)}  # fmt: skip
+    assert dids and len(dids & flagged) <= 0.02 * len(dids), sorted(dids & flagged)
+    assert len(flagged & truth) >= 0.9 * len(truth)
