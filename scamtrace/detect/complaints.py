@@ -124,6 +124,7 @@ def combine_sql(behaviour: str, complaints: str, alone: float) -> str:
     scores ``alone`` and two or more independent ones add ``COMPLAINTS_AGREE``."""
     return (f"CASE WHEN {behaviour} IS NULL THEN CASE WHEN {complaints} <= 1 THEN {alone} "
             f"ELSE least(1.0, {alone} + {COMPLAINTS_AGREE}) END "
+            f"WHEN {complaints} <= 0 THEN {behaviour} "
             f"WHEN {behaviour} >= {FLAG_THRESHOLD} "
             f"THEN least(1.0, {behaviour} + {CONFIRMED_BONUS}) "
             f"ELSE least(1.0, {behaviour} + {COMPLAINT_RAISES}) END")  # fmt: skip

@@ -29,8 +29,9 @@ from scamtrace.enrich.case import Case
 
 SIP_FEATURES = TableSpec.of(
     "sip_features", only_with="voip_cdr", sip_account="VARCHAR", calls="BIGINT",
-    callees="BIGINT", ids="BIGINT", local_ids="BIGINT", local_share="DOUBLE",
-    answer_rate="DOUBLE", median_talk="DOUBLE", hotlines="BOOLEAN",
+    callees="BIGINT", ids="BIGINT", local_ids="BIGINT", local_ranges="BIGINT",
+    local_share="DOUBLE", answer_rate="DOUBLE", median_talk="DOUBLE", repeat_share="DOUBLE",
+    hotlines="BOOLEAN",
 )  # fmt: skip
 SIP_SCORES = TableSpec.of("sip_scores", sip_account="VARCHAR", calls="BIGINT", callees="BIGINT",
                           ids="BIGINT", score="NUMERIC", reason="VARCHAR")  # fmt: skip
@@ -58,20 +59,34 @@ def score_lines(case: Case, s: DetectSettings) -> None:
         CREATE OR REPLACE TABLE sip_features AS
         WITH calls AS (
             SELECT sip_account, to_number, from_number, sip_status, duration_s,
-                   ({from_cc} = {to_cc} AND {to_cc} <> {home}) AS local_abroad
+                   ({from_cc} = {to_cc} AND {to_cc} <> {home}) AS local_abroad,
+                   from_number IS NOT NULL AND count(*) OVER (
+                       PARTITION BY sip_account, from_number, to_number) >= 2 AS again
             FROM voip_cdr WHERE to_number IS NOT NULL
         )
         SELECT sip_account, count(*) AS calls, count(DISTINCT to_number) AS callees,
                count(DISTINCT from_number) AS ids,
                count(DISTINCT CASE WHEN local_abroad THEN from_number END) AS local_ids,
+               count(DISTINCT CASE WHEN local_abroad THEN from_number // {s.did_range_size}
+                     END) AS local_ranges,
                avg(local_abroad::INT) AS local_share,
                avg((sip_status = 200)::INT) AS answer_rate,
-               median(CASE WHEN sip_status = 200 THEN duration_s END) AS median_talk
+               median(CASE WHEN sip_status = 200 THEN duration_s END) AS median_talk,
+               avg(again::INT) AS repeat_share
         FROM calls GROUP BY sip_account
     """)  # fmt: skip
     _mark_hotlines(case)
-    rotation = f"(local_ids >= {s.rotation_min_ids} AND NOT hotlines)"
-    heavy = f"(local_ids >= {s.heavy_rotation_ids} AND NOT hotlines)"
+    # Honest accounts with many caller IDs present the numbers of the people behind them: a
+    # company's direct numbers (one range of DIDs) or a reseller's customers' own numbers (each
+    # keeps calling the same people), and their calls are conversations: answered as often as
+    # ordinary routes are, and minutes long. A dialler fails the last test whatever IDs it shows.
+    talks = (f"(answer_rate >= {s.conversation_answer_rate} "
+             f"AND coalesce(median_talk, 0) >= {s.conversation_talk_s})")  # fmt: skip
+    did_range = f"(local_ids >= {s.did_ids_per_range} * local_ranges)"
+    own_numbers = f"(repeat_share >= {s.own_number_repeat_share})"
+    own = f"({talks} AND ({did_range} OR {own_numbers}))"
+    rotation = f"(local_ids >= {s.rotation_min_ids} AND NOT hotlines AND NOT {own})"
+    heavy = f"(local_ids >= {s.heavy_rotation_ids} AND NOT hotlines AND NOT {own})"
     fanout = (f"(callees >= {s.fanout_min_callees} "
               f"AND callees >= {s.fanout_uniqueness} * calls)")  # fmt: skip
     spoof = f"(local_share >= {LINE_LOCAL_SHARE})"
@@ -81,7 +96,8 @@ def score_lines(case: Case, s: DetectSettings) -> None:
             CASE WHEN {rotation} AND {fanout}
                     THEN {LINE_ROTATING_LIST} + {LINE_SPOOF_BONUS} * {spoof}::INT
                  WHEN {heavy} AND {spoof} THEN {LINE_HEAVY_ROTATION}
-                 WHEN {fanout} AND {spoof} AND NOT hotlines THEN {LINE_LIST_SPOOFED}
+                 WHEN {fanout} AND {spoof} AND NOT hotlines AND NOT {own}
+                    THEN {LINE_LIST_SPOOFED}
                  WHEN {fanout} THEN {LINE_LIST} ELSE {LINE_NOTHING} END AS score,
             CASE WHEN {rotation} AND {fanout} THEN
                     printf('presented %d different caller IDs local to the people it called and '
@@ -91,6 +107,14 @@ def score_lines(case: Case, s: DetectSettings) -> None:
                            'abroad', local_ids)
                  WHEN hotlines THEN printf('presented %d hotline numbers of its own',
                                            local_ids)
+                 WHEN {own} AND {did_range} AND local_ids >= {s.rotation_min_ids} THEN
+                    printf('presented %d direct numbers of one company''s ranges (%d) in '
+                           'conversations, %.0f%% answered', local_ids, local_ranges,
+                           100 * answer_rate)
+                 WHEN {own} AND local_ids >= {s.rotation_min_ids} THEN
+                    printf('presented %d callers'' own numbers, each calling the same people '
+                           'again (%.0f%% of %d calls), %.0f%% answered', local_ids,
+                           100 * repeat_share, calls, 100 * answer_rate)
                  WHEN {fanout} THEN printf('dialled %d numbers in %d calls with one caller ID',
                                            callees, calls)
                  ELSE printf('called %d numbers in %d calls', callees, calls) END AS reason

@@ -54,6 +54,38 @@ class DetectSettings(BaseModel):
     heavy_rotation_ids: int = Field(
         10, ge=2, description="caller IDs that mark a dialler even without a long list"
     )
+    #: Conversations, not a list, take both of these. Person-to-person international routes
+    #: answer 40-60% of attempts (the answer-seizure ratio, ITU-T E.411/E.425), and wholesale
+    #: carriers treat routes under about 30% as bad or dialler traffic; a dialler's list is
+    #: answered on a fifth of attempts or fewer. A third is under every honest route.
+    conversation_answer_rate: float = Field(
+        0.35, gt=0, le=1, description="answered share of an account holding conversations"
+    )
+    #: ... and the answered calls last minutes: the average call duration of ordinary
+    #: international routes is 3-5 minutes, while people hang up on a dialler's opener within
+    #: seconds; carriers' route monitoring treats an ACD under a minute as short-duration
+    #: (dialler or fraud) traffic. The median of a few dozen business calls wanders well under
+    #: their 3-minute typical length, so the bar is that minute.
+    conversation_talk_s: int = Field(
+        60, ge=1, description="median answered talk of an account holding conversations"
+    )
+    #: Operators hand a company its direct numbers (DIDs) in consecutive ranges of 10, 100 or
+    #: 1,000 numbers, and a PBX presents each employee's number from them; spoofed numbers are
+    #: drawn from the whole numbering plan and almost never share a range of 100.
+    did_range_size: int = Field(100, ge=2, description="numbers in one range of direct numbers")
+    #: Several numbers per range on average: a company's DIDs (one spoofed number per range
+    #: is what random spoofing gives).
+    did_ids_per_range: float = Field(
+        3.0, ge=1, description="presented IDs per range that mark a company's direct numbers"
+    )
+    #: People call the same few people again and again: most of a person's calls go to a
+    #: handful of repeat contacts (Saramaki et al., PNAS 2014, "Persistence of social
+    #: signatures in human communication"; Onnela et al., PNAS 2007). A reseller's or wholesale
+    #: carrier's customers present their own numbers, so most of its calls repeat a pair of
+    #: caller ID and callee; a rotating dialler never shows one ID to one person twice.
+    own_number_repeat_share: float = Field(
+        0.5, gt=0, le=1, description="calls repeating a caller-ID/callee pair: own numbers"
+    )
     #: An emigrant family calls a circle of relatives and friends at home, a dozen at most.
     family_max_callees: int = Field(12, ge=1, description="a household's circle abroad")
     #: Answered scam openers last a few minutes before the hand-over; calls home last longer.

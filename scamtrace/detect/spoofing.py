@@ -43,6 +43,8 @@ NUMBER_FEATURES = TableSpec.of(
 )  # fmt: skip
 HOME_USE = TableSpec.of("home_use", only_with="carrier_cdr", caller="BIGINT")
 BUSINESS_NUMBERS = TableSpec.of("business_numbers", only_with="carrier_cdr", caller="BIGINT")
+COMPANY_NUMBERS = TableSpec.of("company_numbers", only_with="carrier_cdr", caller="BIGINT",
+                               range_numbers="BIGINT")  # fmt: skip
 SCAM_CALLS = TableSpec.of(
     "scam_calls", source="VARCHAR", line="BIGINT", call_id="VARCHAR", caller="BIGINT",
     callee="BIGINT", t="BIGINT", answered="BOOLEAN", duration_s="BIGINT", score="NUMERIC",
@@ -134,6 +136,24 @@ def _carrier_calls(case: Case, s: DetectSettings) -> None:
     run(db, "CREATE OR REPLACE TABLE business_numbers (caller BIGINT)")
     if business:
         insert_rows(db, "business_numbers", business)
+    # A company's direct numbers: several numbers of one range of consecutive DIDs arrive from
+    # abroad (a branch's numbers on a PBX abroad), and their calls are conversations.
+    size = s.did_range_size
+    run(db, f"""
+        CREATE OR REPLACE TABLE company_numbers AS
+        WITH r AS (
+            SELECT caller_number // {size} AS did_range,
+                   count(DISTINCT caller_number) AS range_numbers,
+                   avg(answered::INT) AS answer_rate,
+                   median(CASE WHEN answered THEN duration_s END) AS median_talk
+            FROM carrier_calls GROUP BY 1
+        )
+        SELECT f.caller, r.range_numbers FROM number_features f
+        JOIN r ON r.did_range = f.caller // {size}
+        WHERE r.range_numbers >= {s.did_ids_per_range}
+          AND r.answer_rate >= {s.conversation_answer_rate}
+          AND coalesce(r.median_talk, 0) >= {s.conversation_talk_s}
+    """)  # fmt: skip
     once = f"(f.callees >= {s.fanout_uniqueness} * f.calls)"
     short = (f"(f.answer_rate < {NUMBER_ANSWER_RATE} "
              f"OR coalesce(f.median_talk, 0) < {s.short_call_s})")  # fmt: skip
@@ -142,14 +162,16 @@ def _carrier_calls(case: Case, s: DetectSettings) -> None:
     run(db, f"""
         CREATE OR REPLACE TABLE number_scores AS
         WITH x AS (
-            SELECT f.*, b.caller IS NOT NULL AS business, h.caller IS NOT NULL AS at_home
+            SELECT f.*, b.caller IS NOT NULL AS business, h.caller IS NOT NULL AS at_home,
+                   coalesce(d.range_numbers, 0) AS range_numbers
             FROM number_features f
             LEFT JOIN business_numbers b USING (caller) LEFT JOIN home_use h USING (caller)
+            LEFT JOIN company_numbers d USING (caller)
         )
         SELECT caller, calls, callees,
             CASE WHEN linked > 0 THEN line_score
                  WHEN {family} THEN {NUMBER_FAMILY}
-                 WHEN business THEN {HOTLINE_CAP}
+                 WHEN business OR range_numbers > 0 THEN {HOTLINE_CAP}
                  ELSE least(1.0, {NUMBER_BASE} + {NUMBER_LIST_ONCE} * {once}::INT
                                  + {NUMBER_AT_HOME} * at_home::INT
                                  + {NUMBER_SHORT} * {short}::INT) END AS score,
@@ -159,6 +181,9 @@ def _carrier_calls(case: Case, s: DetectSettings) -> None:
                                            'again, like a family member', callees)
                  ELSE concat(printf('local number presented on %d calls from abroad', calls),
                       CASE WHEN business THEN ' as a company hotline' ELSE '' END,
+                      CASE WHEN range_numbers > 0 AND NOT business THEN printf(
+                          ' as one of %d direct numbers of one company''s range, in '
+                          'conversations', range_numbers) ELSE '' END,
                       CASE WHEN {once} THEN printf(', each of %d callees called once', callees)
                            ELSE '' END,
                       CASE WHEN at_home THEN ', also in use at home at the same time' ELSE '' END,
@@ -172,6 +197,6 @@ DETECTOR = Detector(
     name="spoofing", step="spoofed caller IDs", progress=0.5,
     needs=("carrier_cdr", "voip_cdr", "call_link", "sip_scores", "voip_scam"),
     makes=(NUMBER_SCORES, CARRIER_CALLS, NUMBER_FEATURES, HOME_USE, BUSINESS_NUMBERS,
-           SCAM_CALLS),
+           COMPANY_NUMBERS, SCAM_CALLS),
     run=score_presented_numbers,
 )  # fmt: skip

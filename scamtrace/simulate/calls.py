@@ -30,6 +30,8 @@ class Category(IntEnum):
     FOREIGN_CALL_CENTER = 3
     TELEMARKETER = 4
     VOIP_LOCAL = 5
+    WHOLESALE_VOIP = 6
+    COMPANY_PBX = 7
 
 
 class Stage(IntEnum):

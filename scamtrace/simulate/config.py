@@ -99,6 +99,33 @@ class ConfounderConfig(_Strict):
     telemarketer_numbers: tuple[int, int] = (5, 40)
     telemarketer_calls_per_day: float = Field(250.0, ge=0)
     voip_locals_per_10k: float = Field(20.0, ge=0, description="provider's home customers")
+    wholesale_carriers: int = Field(2, ge=0, description="calling-card resellers at the provider")
+    wholesale_accounts: tuple[int, int] = (1, 3)
+    wholesale_customers_per_10k: float = Field(
+        15.0, ge=0, description="each reseller's customers calling the victims' country"
+    )
+    wholesale_home_number_share: float = Field(
+        0.6, ge=0, le=1, description="customers presenting the number they kept from home"
+    )
+    pbx_companies: int = Field(
+        200, ge=0, description="firms whose PBX trunk at the provider calls the victims' country"
+    )
+    pbx_employees: tuple[int, int] = Field((3, 40), description="direct numbers per PBX")
+    pbx_victim_country_dids: float = Field(
+        0.3, ge=0, le=1, description="PBXs presenting a branch's DIDs of the victims' country"
+    )
+    pbx_calls_per_employee_day: float = Field(
+        1.0, ge=0, description="calls to the victims' country per employee, at scale 1"
+    )
+
+    @model_validator(mode="after")
+    def _check_pbx(self) -> ConfounderConfig:
+        low, high = self.pbx_employees
+        if not 1 <= low <= high < 100:
+            raise ValueError("pbx_employees must be 1 <= low <= high < 100 (one block of DIDs)")
+        if not 1 <= self.wholesale_accounts[0] <= self.wholesale_accounts[1]:
+            raise ValueError("wholesale_accounts must be 1 <= low <= high")
+        return self
 
 
 class ComplaintConfig(_Strict):

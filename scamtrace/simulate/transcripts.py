@@ -25,6 +25,8 @@ HONEST_KINDS = {
     int(Category.FOREIGN_CALL_CENTER): ("normal_callcenter",),
     int(Category.TELEMARKETER): ("normal_telemarketing",),
     int(Category.VOIP_LOCAL): ("normal_business", "normal_friend"),
+    int(Category.WHOLESALE_VOIP): ("normal_diaspora",),
+    int(Category.COMPANY_PBX): ("normal_business",),
     int(Category.NORMAL): ("normal_family", "normal_friend", "normal_business",
                            "normal_bank_service", "normal_delivery"),
 }  # fmt: skip
@@ -86,7 +88,8 @@ class TranscriptSampler:
                          for c, p in zip(calls.category[best], pick, strict=True)]  # fmt: skip
                 # Calls into the victims' country are in its language; the provider's home
                 # customers talk among themselves in theirs.
-                home = (calls.category[best] == int(Category.VOIP_LOCAL)) & ~calls.to_carrier[best]
+                at_home = [int(Category.VOIP_LOCAL), int(Category.WHOLESALE_VOIP)]
+                home = np.isin(calls.category[best], at_home) & ~calls.to_carrier[best]
                 langs = [self.center_language if h else self.victim_language for h in home]
             pool.offer(best_keys, ids.take(pa.array(best)).to_pylist(), kinds, langs,
                        [int(n) for n in calls.network[best]])

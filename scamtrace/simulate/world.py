@@ -31,6 +31,7 @@ from scamtrace.simulate.banking import (
 from scamtrace.simulate.calls import CallBatch, Category, Stage
 from scamtrace.simulate.complaints import victim_complaints
 from scamtrace.simulate.config import Scenario
+from scamtrace.simulate.confounders.company_pbx import CompanyPbx
 from scamtrace.simulate.confounders.diaspora import Diaspora
 from scamtrace.simulate.confounders.foreign_call_center import ForeignCallCenter
 from scamtrace.simulate.confounders.merchants import Landlords, Merchants
@@ -38,6 +39,7 @@ from scamtrace.simulate.confounders.new_accounts import NewAccountPayees
 from scamtrace.simulate.confounders.purchasing_agents import PurchasingAgents
 from scamtrace.simulate.confounders.telemarketer import Telemarketer
 from scamtrace.simulate.confounders.voip_locals import VoipLocals
+from scamtrace.simulate.confounders.wholesale_voip import WholesaleVoip
 from scamtrace.simulate.context import DAY, WorldContext
 from scamtrace.simulate.naive import NaiveRules
 from scamtrace.simulate.population import Population
@@ -112,6 +114,10 @@ def build_world(scenario: Scenario) -> World:
                for i in range(scenario.confounders.foreign_call_centers)]  # fmt: skip
     honest += [Telemarketer(ctx, pop, i).calls()
                for i in range(scenario.confounders.telemarketers)]  # fmt: skip
+    honest += [WholesaleVoip(ctx, pop, i).calls()
+               for i in range(scenario.confounders.wholesale_carriers)]  # fmt: skip
+    honest += [CompanyPbx(ctx, pop, i).calls()
+               for i in range(scenario.confounders.pbx_companies)]  # fmt: skip
     for b in honest:
         batches.append(b)
         strategies.append(np.full(len(b), -1, np.int8))

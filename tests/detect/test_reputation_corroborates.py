@@ -34,3 +34,20 @@ def test_reputation_never_lifts_a_line_across_the_flag(own: float, after: float)
     assert score == pytest.approx(after)
     assert (score >= FLAG_THRESHOLD) == (own >= FLAG_THRESHOLD)
     assert "behaves like the known fraud lines (reputation 0.97" in reason
+
+
+@pytest.mark.parametrize(("behaviour", "complaints", "after"), [
+    (0.40, 0, 0.40),    # a corroborated lead, no complaint: was raised to a flagged 0.50
+    (0.40, 1, 0.50),    # a complaint naming it raises it
+    (0.80, 0, 0.80),
+    (0.80, 1, 0.85),
+    (None, 1, 0.45),    # one complaint alone: a lead
+])  # fmt: skip
+def test_only_a_complaint_raises_a_score(behaviour: float | None, complaints: int,
+                                         after: float) -> None:  # fmt: skip
+    from scamtrace.detect.complaints import combine_sql
+
+    db = connect()
+    value = "NULL::DOUBLE" if behaviour is None else f"{behaviour}::DOUBLE"
+    ((score,),) = run(db, f"SELECT {combine_sql(value, str(complaints), 0.45)}")
+    assert score == pytest.approx(after)

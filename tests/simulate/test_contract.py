@@ -104,4 +104,7 @@ def test_truth_files_have_the_contract_columns(small_case: Path) -> None:
         "foreign_ip",
         "many_payers",
         "busy_number",
+        "three_caller_ids",
+        "three_caller_ids_ips",
+        "local_from_abroad",
     }

@@ -77,6 +77,51 @@ def test_honest_lookalikes_are_visible_in_the_records(small_case: Path) -> None:
     assert telemarketing > 0
 
 
+def test_resellers_and_pbx_trunks_show_many_caller_ids_honestly(small_world: World) -> None:
+    calls, cfg = small_world.calls, small_world.scenario.confounders
+    reseller = calls.category == int(Category.WHOLESALE_VOIP)
+    accounts = np.unique(calls.sip_account[reseller])
+    assert len(accounts) <= cfg.wholesale_carriers * cfg.wholesale_accounts[1]
+    # Each account: hundreds of customers' own numbers from hundreds of home addresses ...
+    for a in accounts:
+        mine = reseller & (calls.sip_account == a)
+        assert len(np.unique(calls.caller_shown[mine])) >= 20
+        assert len(np.unique(calls.source_ip[mine])) >= 50
+    # ... and each customer calls the same relatives again: most calls repeat a pair.
+    _, pair_calls = np.unique(np.stack([calls.caller_shown[reseller], calls.callee[reseller]]),
+                              axis=1, return_counts=True)  # fmt: skip
+    assert pair_calls[pair_calls >= 2].sum() > 0.6 * reseller.sum()
+    # A PBX trunk presents its employees' direct numbers: one range of consecutive DIDs.
+    pbx = calls.category == int(Category.COMPANY_PBX)
+    trunks = np.unique(calls.sip_account[pbx])
+    assert len(trunks) == cfg.pbx_companies
+    dids = [np.unique(calls.caller_shown[pbx & (calls.sip_account == a)]) for a in trunks]
+    assert max(int(np.ptp(d)) for d in dids) < 100
+    assert sum(len(d) >= 3 for d in dids) > len(trunks) // 2
+
+
+def test_three_caller_ids_rule_recomputed_from_the_case(small_case: Path) -> None:
+    """The naive rule as an analyst would run it on voip_cdr, numbers read as they are logged."""
+    report = json.loads((small_case / "truth" / "scenario.json").read_text())
+    reported = next(r for r in report["naive_rules"] if r["rule"] == "three_caller_ids")
+    flagged = {a for (a,) in duckdb.connect().execute(f"""
+        WITH v AS (
+            SELECT sip_account, from_number AS raw,
+                   regexp_replace(from_number, '[^0-9]', '', 'g') AS d
+            FROM '{small_case}/voip_cdr.parquet'
+        )
+        SELECT sip_account FROM v WHERE d <> ''
+        GROUP BY sip_account
+        HAVING count(DISTINCT CASE WHEN raw LIKE '+%' THEN d WHEN d LIKE '00%' THEN d[3:]
+                                   ELSE '34' || d END) >= 3
+    """).fetchall()}  # fmt: skip
+    truth = {r["value"] for r in _entities(small_case) if r["kind"] == "sip_account"}
+    precision = len(flagged & truth) / len(flagged)
+    recall = len(flagged & truth) / len(truth)
+    assert 2 * precision * recall / (precision + recall) == pytest.approx(reported["f1"], abs=1e-3)
+    assert reported["flagged"] == len(flagged) and recall > 0.9 and precision < 0.5
+
+
 def test_center_addresses_belong_to_the_centers_country(small_case: Path) -> None:
     ips = [r["value"] for r in _entities(small_case) if r["kind"] == "source_ip"]
     assert ips and set(iptocc.country_code(ips)) == {"ES"}
@@ -89,14 +134,24 @@ def _entities(case: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+NAIVE_RULES = ("foreign_ip", "many_payers", "busy_number", "three_caller_ids",
+               "three_caller_ids_ips")  # fmt: skip
+#: Every local-looking number from abroad: not yet under the promise. Per-call spoofing shows
+#: far more numbers than emigrants, resellers' customers and branch PBXs together; it falls
+#: only when gangs also call from inside the country (SIM boxes) and roamers are simulated,
+#: other parts of issue 15. Reported in truth/scenario.json meanwhile.
+LOCAL_FROM_ABROAD = "local_from_abroad"
+
+
 @pytest.mark.parametrize(("scenario", "seed"), [("seed", 0), ("seed", 4), ("hard", 0), ("hard", 5)])
 def test_naive_rules_stay_under_half_f1(tmp_path: Path, scenario: str, seed: int) -> None:
     # A tenth of the population over the whole period: the same shape as the full case.
     case = make_case(tmp_path, scenario, scenario, seed=seed, scale=0.1)
     report = json.loads((case / "truth" / "scenario.json").read_text())
-    assert len(report["naive_rules"]) == 3
-    for rule in report["naive_rules"]:
-        assert rule["f1"] < 0.5, rule
+    rules = {r["rule"]: r for r in report["naive_rules"]}
+    assert set(rules) == set(NAIVE_RULES) | {LOCAL_FROM_ABROAD}
+    for name in NAIVE_RULES:
+        assert rules[name]["f1"] < 0.5, rules[name]
     # Recompute the foreign-IP rule independently from the case folder itself.
     con = duckdb.connect()
     rows = con.execute(f"""
