@@ -30,6 +30,9 @@ class Category(IntEnum):
     FOREIGN_CALL_CENTER = 3
     TELEMARKETER = 4
     VOIP_LOCAL = 5
+    SALES_TEAM = 6
+    ROAMER = 7
+    DRIVER = 8
 
 
 class Stage(IntEnum):
