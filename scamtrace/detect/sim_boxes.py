@@ -35,8 +35,8 @@ from scamtrace.enrich.case import Case
 SIM_LINES = TableSpec.of(
     "sim_lines", line="BIGINT", calls="BIGINT", callees="BIGINT", first_t="BIGINT",
     last_t="BIGINT", answer_rate="DOUBLE", calls_in="BIGINT", answered_in="BIGINT",
-    short_lived="BOOLEAN", mates="BIGINT", walked="BIGINT", paid="BIGINT", score="NUMERIC",
-    reason="VARCHAR",
+    short_lived="BOOLEAN", replaced="BOOLEAN", mates="BIGINT", walked="BIGINT", paid="BIGINT",
+    score="NUMERIC", reason="VARCHAR",
 )  # fmt: skip
 
 #: Number types a GSM gateway's SIM can have (libphonenumber's names).
@@ -90,8 +90,10 @@ def score_sim_lines(case: Case, s: DetectSettings) -> None:
             SELECT line, first_t, last_t, line // {span} + d AS bucket
             FROM c, (SELECT unnest([-1, 0, 1]) AS d) WHERE brief
         ), mates AS (
-            -- other brief list-dialling lines of the same pack of numbers, used in the same weeks
-            SELECT a.line, count(DISTINCT b.line) AS mates
+            -- other brief list-dialling lines of the same pack of numbers, used in the same weeks,
+            -- and whether one of them took over after this one's last call (a swapped SIM)
+            SELECT a.line, count(DISTINCT b.line) AS mates,
+                   bool_or(b.first_t > a.last_t) AS replaced
             FROM buckets a JOIN c b ON b.line // {span} = a.bucket AND b.brief
              AND b.line <> a.line AND abs(b.line - a.line) <= {span}
              AND b.first_t <= a.last_t + {window} AND b.last_t >= a.first_t - {window}
@@ -108,7 +110,10 @@ def score_sim_lines(case: Case, s: DetectSettings) -> None:
             UNION ALL
             SELECT caller, callee, t FROM scam_calls WHERE answered
         ), walked AS (
+            -- only for brief lines: a line that talked with hundreds of people for months shares
+            -- a few of them with scammers and shops by chance
             SELECT a.line, count(DISTINCT a.callee) AS walked FROM answered a
+            SEMI JOIN c ON c.line = a.line AND c.brief
             SEMI JOIN later l ON l.callee = a.callee AND l.caller <> a.line
              AND l.t > a.t + 3600 AND l.t <= a.t + {window_days}
             GROUP BY a.line
@@ -124,10 +129,11 @@ def score_sim_lines(case: Case, s: DetectSettings) -> None:
             SELECT payee FROM paid GROUP BY payee HAVING count(DISTINCT callee) >= 2
         ), paying AS (
             SELECT line, count(DISTINCT callee) AS paid FROM paid SEMI JOIN collecting USING (payee)
-            GROUP BY line
+            SEMI JOIN c ON c.line = paid.line AND c.brief GROUP BY line
         )
         SELECT c.*, coalesce(i.calls_in, 0) AS calls_in, coalesce(i.answered_in, 0) AS answered_in,
-               c.brief AND c.last_t <= {end} - {quiet} AS short_lived,
+               c.brief AND (c.last_t <= {end} - {quiet} OR coalesce(m.replaced, false))
+                   AS short_lived, coalesce(m.replaced, false) AS replaced,
                coalesce(m.mates, 0) AS mates, coalesce(w.walked, 0) AS walked,
                coalesce(p.paid, 0) AS paid
         FROM c LEFT JOIN incoming i USING (line) LEFT JOIN mates m USING (line)
@@ -142,13 +148,14 @@ def score_sim_lines(case: Case, s: DetectSettings) -> None:
     run(db, f"""
         INSERT INTO sim_lines
         SELECT line, calls, callees, first_t, last_t, answer_rate, calls_in, answered_in,
-               short_lived, mates, walked, paid,
+               short_lived, replaced, mates, walked, paid,
                CASE WHEN answered_in > 0 THEN least({LINE_LIST}, {behaviour})
                     ELSE least({SIM_BOX_MAX}, {behaviour}) END AS score,
                concat(printf('domestic mobile line that dialled %d numbers in %d calls, '
                              '%d%% answered', callees, calls, round(100 * answer_rate)::INT),
                       CASE WHEN short_lived THEN printf(', used for %.1f days then silent',
                                                         (last_t - first_t) / 86400) ELSE '' END,
+                      CASE WHEN replaced THEN ' (a close number took over)' ELSE '' END,
                       CASE WHEN {batch} THEN printf(', one of %d such lines of close numbers',
                                                     mates + 1) ELSE '' END,
                       CASE WHEN {silent} THEN printf(', never answered the %d calls it got',
