@@ -169,6 +169,8 @@ def score_sim_lines(case: Case, s: DetectSettings) -> None:
                                                      'account', paid) ELSE '' END) AS reason
         FROM sim_evidence
     """)  # fmt: skip
+    run(db, "DROP TABLE sim_candidates")
+    run(db, "DROP TABLE sim_evidence")
     run(db, f"""
         INSERT INTO number_scores
         SELECT line, calls, callees, score, reason FROM sim_lines
