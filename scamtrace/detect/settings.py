@@ -102,8 +102,9 @@ class DetectSettings(BaseModel):
     #: months to years (mobile churn is a few per cent a month). Two weeks leaves room for both.
     sim_life_days: float = Field(14, gt=0, description="a SIM-box SIM is used for days at most")
     #: A line in use falls silent for a week only on holiday; one that stops after days of
-    #: dialling a list was thrown away. Lines still calling near the case's end are not judged
-    #: short-lived (the case may have cut them off).
+    #: dialling a list was thrown away (or was swapped: a close number of its pack took over).
+    #: A line still calling near the case's end is not short-lived, only young: a new sales
+    #: team's lines are young too.
     sim_quiet_days: float = Field(7, ge=0, description="silence after its last call")
     #: Prepaid SIMs are sold and activated in packs of consecutive numbers (tens to a hundred
     #: cards); gateways are loaded a pack at a time.

@@ -80,21 +80,33 @@ def score_sim_lines(case: Case, s: DetectSettings) -> None:
     span = s.sim_batch_span
     run(db, f"""
         CREATE OR REPLACE TEMP TABLE sim_evidence AS
-        WITH c AS (
+        WITH brief AS (
             SELECT *, last_t - first_t <= {life} AS brief FROM sim_candidates
+        ), buckets AS (
+            SELECT line, first_t, last_t, line // {span} + d AS bucket
+            FROM brief, (SELECT unnest([-1, 0, 1]) AS d)
+        ), next AS (
+            -- a close number of its pack that began dialling after this one's last call: the
+            -- SIM was swapped
+            SELECT a.line FROM buckets a JOIN brief b ON b.line // {span} = a.bucket
+             AND b.line <> a.line AND abs(b.line - a.line) <= {span}
+             AND b.first_t > a.last_t AND b.first_t <= a.last_t + {window}
+            GROUP BY a.line
+        ), c AS (
+            -- used for days and then gone (silent since, or swapped); a line still calling at
+            -- the case's end may simply be young, as a new sales team's lines are
+            SELECT b.*, b.brief AND (b.last_t <= {end} - {quiet} OR n.line IS NOT NULL)
+                        AS short_lived, b.brief AND n.line IS NOT NULL AS replaced
+            FROM brief b LEFT JOIN next n USING (line)
         ), incoming AS (
             SELECT called_number AS line, count(*) AS calls_in,
                    count(*) FILTER (WHERE answered) AS answered_in
             FROM carrier_cdr SEMI JOIN c ON c.line = carrier_cdr.called_number GROUP BY 1
-        ), buckets AS (
-            SELECT line, first_t, last_t, line // {span} + d AS bucket
-            FROM c, (SELECT unnest([-1, 0, 1]) AS d) WHERE brief
         ), mates AS (
-            -- other brief list-dialling lines of the same pack of numbers, used in the same weeks,
-            -- and whether one of them took over after this one's last call (a swapped SIM)
-            SELECT a.line, count(DISTINCT b.line) AS mates,
-                   bool_or(b.first_t > a.last_t) AS replaced
-            FROM buckets a JOIN c b ON b.line // {span} = a.bucket AND b.brief
+            -- other short-lived list lines of the same pack of numbers, used in the same weeks
+            SELECT a.line, count(DISTINCT b.line) AS mates
+            FROM buckets a SEMI JOIN c s ON s.line = a.line AND s.short_lived
+            JOIN c b ON b.line // {span} = a.bucket AND b.short_lived
              AND b.line <> a.line AND abs(b.line - a.line) <= {span}
              AND b.first_t <= a.last_t + {window} AND b.last_t >= a.first_t - {window}
             GROUP BY a.line
@@ -103,17 +115,17 @@ def score_sim_lines(case: Case, s: DetectSettings) -> None:
             FROM carrier_cdr o SEMI JOIN c ON c.line = o.caller_number
             WHERE o.answered AND o.called_number IS NOT NULL
         ), later AS (
-            -- answered later calls from other brief list lines or from scam lines seen already
+            -- answered later calls from other short-lived list lines or from scam lines
             SELECT o.caller_number AS caller, o.called_number AS callee, o.start_time AS t
-            FROM carrier_cdr o SEMI JOIN c ON c.line = o.caller_number AND c.brief
+            FROM carrier_cdr o SEMI JOIN c ON c.line = o.caller_number AND c.short_lived
             WHERE o.answered
             UNION ALL
             SELECT caller, callee, t FROM scam_calls WHERE answered
         ), walked AS (
-            -- only for brief lines: a line that talked with hundreds of people for months shares
-            -- a few of them with scammers and shops by chance
+            -- only for short-lived lines: a line that talked with hundreds of people for months
+            -- shares a few of them with scammers and shops by chance
             SELECT a.line, count(DISTINCT a.callee) AS walked FROM answered a
-            SEMI JOIN c ON c.line = a.line AND c.brief
+            SEMI JOIN c ON c.line = a.line AND c.short_lived
             SEMI JOIN later l ON l.callee = a.callee AND l.caller <> a.line
              AND l.t > a.t + 3600 AND l.t <= a.t + {window_days}
             GROUP BY a.line
@@ -129,11 +141,9 @@ def score_sim_lines(case: Case, s: DetectSettings) -> None:
             SELECT payee FROM paid GROUP BY payee HAVING count(DISTINCT callee) >= 2
         ), paying AS (
             SELECT line, count(DISTINCT callee) AS paid FROM paid SEMI JOIN collecting USING (payee)
-            SEMI JOIN c ON c.line = paid.line AND c.brief GROUP BY line
+            SEMI JOIN c ON c.line = paid.line AND c.short_lived GROUP BY line
         )
         SELECT c.*, coalesce(i.calls_in, 0) AS calls_in, coalesce(i.answered_in, 0) AS answered_in,
-               c.brief AND (c.last_t <= {end} - {quiet} OR coalesce(m.replaced, false))
-                   AS short_lived, coalesce(m.replaced, false) AS replaced,
                coalesce(m.mates, 0) AS mates, coalesce(w.walked, 0) AS walked,
                coalesce(p.paid, 0) AS paid
         FROM c LEFT JOIN incoming i USING (line) LEFT JOIN mates m USING (line)

@@ -115,6 +115,9 @@ class ConfounderConfig(_Strict):
     sales_team_lines: tuple[int, int] = (5, 30)
     sales_calls_per_line_day: float = Field(60.0, ge=0, description="per working day")
     sales_corporate_block_share: float = Field(0.5, ge=0, le=1, description="consecutive numbers")
+    sales_new_team_share: float = Field(
+        0.3, ge=0, le=1, description="teams set up in the case's last three weeks, on new lines"
+    )
     roamers_per_10k: float = Field(0.0, ge=0, description="subscribers calling home from abroad")
     drivers_per_10k: float = Field(0.0, ge=0, description="couriers calling each customer once")
     driver_calls_per_day: float = Field(30.0, ge=0, description="per working day")

@@ -3,7 +3,9 @@
 Like a SIM box they call many strangers from mobile numbers of the victims' country on domestic
 trunks, mostly unanswered, often from a company's block of consecutive numbers, and a closer
 calls the interested back from another line. Unlike one, each line is the same employee's phone
-for months, and it answers when people call it back.
+for months, and it answers when people call it back. Some teams are new: set up on fresh lines
+(a new block of consecutive numbers) in the case's last weeks, they are young when the case
+ends, as every line of a SIM box is.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ class SalesTeam:
         cfg = ctx.scenario.confounders
         plan = ctx.victim
         k = int(rng.integers(cfg.sales_team_lines[0], cfg.sales_team_lines[1] + 1))
-        if rng.random() < cfg.sales_corporate_block_share:
+        new = rng.random() < cfg.sales_new_team_share
+        if new or rng.random() < cfg.sales_corporate_block_share:
             base = (random_nsn(list(plan.mobile), rng, 1)[0] // 1000) * 1000
             lines = to_e164(plan.calling_code, base + np.arange(k))
         else:
@@ -37,10 +40,11 @@ class SalesTeam:
         trunk = ctx.registry.trunk(names[int(rng.integers(len(names)))])
         home = ctx.registry.country(plan.code)
 
+        first = int(rng.integers(max(0, ctx.days - 21), max(1, ctx.days - 3))) if new else 0
         # Every working day, each line works down its share of the team's lists.
-        working = float(WEEK_OFFICE[ctx.weekday(np.arange(ctx.days))].sum())
+        working = float(WEEK_OFFICE[ctx.weekday(np.arange(first, ctx.days))].sum())
         m = int(rng.poisson(k * cfg.sales_calls_per_line_day * working))
-        day = ctx.days_weighted(rng, m, 0, ctx.days, WEEK_OFFICE)
+        day = ctx.days_weighted(rng, m, first, ctx.days, WEEK_OFFICE)
         t = np.sort(ctx.times(rng, day, OFFICE_HOURS, plan.utc_offset_hours))
         # Bought lists (numbers of people) and runs of consecutive numbers, as telemarketers do.
         seg_len = rng.integers(200, 2000, size=m // 200 + 1)
