@@ -53,21 +53,25 @@ def score_sim_lines(case: Case, s: DetectSettings) -> None:
         return
     home_iso = case.table_country.get("carrier_cdr", case.country)
     home = calling_code(home_iso)
-    cc = calling_code_sql("caller_number")
+    cc = calling_code_sql("line")
     # One pass over the carrier's records: lines of the home country arriving on domestic
-    # trunks that dialled a list (many strangers, each once, mostly unanswered).
+    # trunks that dialled a list (many strangers, each once, mostly unanswered). The country
+    # of the number is read once per line, not once per call.
     run(db, f"""
         CREATE OR REPLACE TEMP TABLE sim_candidates AS
-        SELECT caller_number AS line, count(*) AS calls, count(DISTINCT called_number) AS callees,
-               min(start_time) AS first_t, max(start_time) AS last_t,
-               avg(answered::INT) AS answer_rate
-        FROM carrier_cdr
-        WHERE upper(ingress_country) = '{home_iso}' AND {cc} = {home}
-          AND called_number IS NOT NULL
-        GROUP BY caller_number
-        HAVING count(DISTINCT called_number) >= {s.fanout_min_callees}
-           AND count(DISTINCT called_number) >= {s.fanout_uniqueness} * count(*)
-           AND avg(answered::INT) < {s.sim_answer_rate_max}
+        SELECT * FROM (
+            SELECT caller_number AS line, count(*) AS calls,
+                   count(DISTINCT called_number) AS callees,
+                   min(start_time) AS first_t, max(start_time) AS last_t,
+                   avg(answered::INT) AS answer_rate
+            FROM carrier_cdr
+            WHERE upper(ingress_country) = '{home_iso}' AND called_number IS NOT NULL
+              AND caller_number IS NOT NULL
+            GROUP BY caller_number
+            HAVING count(DISTINCT called_number) >= {s.fanout_min_callees}
+               AND count(DISTINCT called_number) >= {s.fanout_uniqueness} * count(*)
+               AND avg(answered::INT) < {s.sim_answer_rate_max}
+        ) WHERE {cc} = {home}
     """)  # fmt: skip
     lines = [int(r[0]) for r in run(db, "SELECT line FROM sim_candidates")]
     facts = number_facts(f"+{n}" for n in lines)
