@@ -16,6 +16,7 @@ from collections import Counter
 import igraph as ig
 import leidenalg
 
+from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.sql import insert_rows, run
 from scamtrace.detect.detector import Detector, TableSpec
 from scamtrace.detect.settings import (
@@ -40,6 +41,11 @@ VICTIM_GROUP = NUMBER_GROUP.plus("victim_group")
 MULE_GROUP = TableSpec.of("mule_group", value="VARCHAR", network="INTEGER")
 SCRIPT_NETWORK = TableSpec.of("script_network", script_group="BIGINT", network="INTEGER")
 HEARD_NETWORK = TableSpec.of("heard_network", temporary=True, value="BIGINT", network="INTEGER")
+#: A SIM box's calls are its gateway's: they are not a hidden VoIP line of the center dialling
+#: the neighbouring numbers (SIM packs dial lists too), and the hour's busiest network would
+#: take over a whole network that calls only through SIM boxes.
+NOT_SIM_BOX = (f"coalesce({{c}}.caller, 0) NOT IN "
+               f"(SELECT line FROM sim_lines WHERE score >= {FLAG_THRESHOLD})")  # fmt: skip
 #: Filled only when there are no centers (networks of numbers, victims and accounts instead).
 ENTITY_NETWORK = TableSpec.of("entity_network", kind="VARCHAR", value="VARCHAR",
                               network="INTEGER")  # fmt: skip
@@ -161,6 +167,7 @@ def _call_networks(case: Case) -> None:
             SELECT h, arg_max(network, (n, network)) AS network FROM hourly GROUP BY h
             HAVING max(n) >= {TIMING_SHARE} * sum(n)
         ) x WHERE call_center.network IS NULL AND call_center.t // 3600 = x.h
+          AND {NOT_SIM_BOX.format(c='call_center')}
     """)  # fmt: skip
 
 
@@ -180,7 +187,7 @@ def _infer_unlinked_centers(case: Case) -> None:
              AND a.callee // {LIST_GAP} = u.callee // {LIST_GAP} + o.d
              AND abs(a.callee - u.callee) <= {LIST_GAP}
              AND abs(a.t - u.t) <= {LIST_WINDOW_S}
-            WHERE u.center IS NULL AND u.source = 'carrier_cdr'
+            WHERE u.center IS NULL AND u.source = 'carrier_cdr' AND {NOT_SIM_BOX.format(c='u')}
             GROUP BY u.line
         ) x WHERE call_center.source = 'carrier_cdr' AND call_center.line = x.line
     """)  # fmt: skip
@@ -291,7 +298,7 @@ def _leiden(n: int, weighted: list[tuple[int, int, int]]) -> list[int]:
 DETECTOR = Detector(
     name="networks", step="networks", progress=0.8,
     needs=("transfers", "scam_calls", "line_center", "transcript_calls", "fraud_transfers",
-           "victim_payments", "mules"),
+           "victim_payments", "mules", "sim_lines"),
     makes=(CALL_CENTER, CENTER_NETWORK, NUMBER_GROUP, VICTIM_GROUP, MULE_GROUP, SCRIPT_NETWORK,
            HEARD_NETWORK, ENTITY_NETWORK),
     run=assign_networks,

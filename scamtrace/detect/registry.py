@@ -18,6 +18,7 @@ from scamtrace.detect import (
     mules,
     networks,
     number_reputation,
+    sim_boxes,
     spoofing,
     texts,
 )
@@ -31,6 +32,7 @@ DETECTORS: tuple[Detector, ...] = (
     linking.DETECTOR,
     lines.DETECTOR,
     spoofing.DETECTOR,
+    sim_boxes.DETECTOR,
     journeys.DETECTOR,
     mules.DETECTOR,
     texts.DETECTOR,

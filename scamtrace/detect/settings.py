@@ -143,6 +143,30 @@ class DetectSettings(BaseModel):
     transcript_victim_score: float = Field(
         0.6, ge=0, le=1, description="subscriber heard on a scam call, no other behaviour"
     )
+    #: SIM-box lines (sim_boxes.py). Cold calls from unknown numbers are mostly not picked up
+    #: (people screen numbers they do not know; telemarketing answer rates are commonly put at
+    #: 10-30%), while a person's, a courier's or a shop's callees expect the call and answer
+    #: most of them.
+    sim_answer_rate_max: float = Field(
+        0.5, gt=0, le=1, description="answer rate under which a list line dials strangers"
+    )
+    #: Operators' fraud-management systems and test-call campaigns find interconnect-bypass
+    #: SIMs within days, and gangs swap them before that (industry reports on SIM-box bypass
+    #: describe SIMs living hours to a few days); a person's or a company's line is used for
+    #: months to years (mobile churn is a few per cent a month). Two weeks leaves room for both.
+    sim_life_days: float = Field(14, gt=0, description="a SIM-box SIM is used for days at most")
+    #: A line in use falls silent for a week only on holiday; one that stops after days of
+    #: dialling a list was thrown away (or was swapped: a close number of its pack took over).
+    #: A line still calling near the case's end is not short-lived, only young: a new sales
+    #: team's lines are young too.
+    sim_quiet_days: float = Field(7, ge=0, description="silence after its last call")
+    #: Prepaid SIMs are sold and activated in packs of consecutive numbers (tens to a hundred
+    #: cards); gateways are loaded a pack at a time.
+    sim_batch_span: int = Field(100, ge=1, description="numbers apart within one prepaid pack")
+    #: Three short-lived list lines of one pack: two could be chance, three are a pack in use.
+    sim_batch_min_lines: int = Field(3, ge=2, description="short-lived list lines of one pack")
+    #: A pack bought for a gateway is used up within weeks (its SIMs last days each).
+    sim_batch_window_days: float = Field(30, gt=0, description="one pack's lines used together")
     #: Line reputation (docs/adr/0004-line-reputation.md): on by default.
     reputation: bool = Field(True, description="score lines against the known fraud lines")
     #: ADR 0004: the reputation from which a line is said to behave like the known fraud lines.
@@ -188,6 +212,22 @@ HOTLINE_SHARE = 0.8
 #: service numbers; the lookup is per number, in Python).
 HOTLINE_MAX_IDS = 50
 
+# SIM-box lines (sim_boxes.py): each is one piece of evidence; a list alone is what sales teams
+# do, so a line needs two more of them to be flagged.
+#: A domestic mobile dialling a list of strangers, each once, mostly unanswered.
+SIM_LIST = 0.2
+#: ... used for days, then silent (``sim_life_days``, ``sim_quiet_days``) ...
+SIM_SHORT_LIVED = 0.15
+#: ... one of several such short-lived lines of one prepaid pack (``sim_batch_*``) ...
+SIM_BATCH = 0.15
+#: ... called by people and never answering (a gateway slot takes no calls) ...
+SIM_SILENT = 0.15
+#: ... and those who answered were called on by other such lines or by scam lines, or paid a
+#: personal account that others of them paid too (the script, and the mules).
+SIM_WALKED = 0.15
+#: All of it: near certain, as a rotating dialler from abroad (LINE_ROTATING_LIST).
+SIM_BOX_MAX = 0.9
+
 # Spoofed caller IDs (spoofing.py): a local number on a call from abroad, by its behaviour.
 #: A company hotline presented from abroad is what honest call centers do: behaviour alone
 #: never flags one (a complaint or a dialling line behind it must).
@@ -202,6 +242,10 @@ NUMBER_AT_HOME = 0.1
 NUMBER_SHORT = 0.1
 #: A small circle called again and again from abroad: a family member.
 NUMBER_FAMILY = 0.2
+#: A subscriber abroad (roaming) calls the people it calls, or is called by, at home; a forger
+#: presenting someone's number calls a list of strangers, none of whom that subscriber knows.
+#: Most of its callees from abroad being its own circle is a traveller, not a forgery.
+NUMBER_OWN_CIRCLE_SHARE = 0.5
 #: Callees per call under this: each person called at least twice on average (a circle).
 NUMBER_FAMILY_REPEAT = 0.5
 #: Answered on fewer than half of the calls: openers that people hang up on.

@@ -22,6 +22,7 @@ from scamtrace.detect.settings import (
     NUMBER_FAMILY_REPEAT,
     NUMBER_LIST_ONCE,
     NUMBER_LOOKUP_MIN_CALLS,
+    NUMBER_OWN_CIRCLE_SHARE,
     NUMBER_SHORT,
     DetectSettings,
 )
@@ -42,6 +43,7 @@ NUMBER_FEATURES = TableSpec.of(
     line_score="NUMERIC",
 )  # fmt: skip
 HOME_USE = TableSpec.of("home_use", only_with="carrier_cdr", caller="BIGINT")
+OWN_CIRCLE = TableSpec.of("own_circle", only_with="carrier_cdr", caller="BIGINT", known="BIGINT")
 BUSINESS_NUMBERS = TableSpec.of("business_numbers", only_with="carrier_cdr", caller="BIGINT")
 COMPANY_NUMBERS = TableSpec.of("company_numbers", only_with="carrier_cdr", caller="BIGINT",
                                range_numbers="BIGINT")  # fmt: skip
@@ -130,6 +132,22 @@ def _carrier_calls(case: Case, s: DetectSettings) -> None:
         SEMI JOIN number_features f ON f.caller = c.caller_number
         WHERE upper(c.ingress_country) = '{home_iso}'
     """)  # fmt: skip
+    # The people a number talks with at home (either way): a subscriber abroad calls them.
+    run(db, f"""
+        CREATE OR REPLACE TABLE own_circle AS
+        WITH home AS (
+            SELECT caller_number AS a, called_number AS b FROM carrier_cdr c
+            SEMI JOIN number_features f ON f.caller = c.caller_number
+            WHERE upper(c.ingress_country) = '{home_iso}'
+            UNION
+            SELECT called_number, caller_number FROM carrier_cdr c
+            SEMI JOIN number_features f ON f.caller = c.called_number
+            WHERE upper(c.ingress_country) = '{home_iso}' AND c.caller_number IS NOT NULL
+        )
+        SELECT a.caller_number AS caller, count(DISTINCT a.called_number) AS known
+        FROM carrier_calls a JOIN home h ON h.a = a.caller_number AND h.b = a.called_number
+        GROUP BY 1
+    """)  # fmt: skip
     rows = run(db, f"SELECT caller FROM number_features WHERE calls >= {NUMBER_LOOKUP_MIN_CALLS}")
     facts = number_facts(f"+{r[0]}" for r in rows)
     business = [[int(n[1:])] for n, f in facts.items() if f.number_type in BUSINESS_TYPES]
@@ -159,17 +177,19 @@ def _carrier_calls(case: Case, s: DetectSettings) -> None:
              f"OR coalesce(f.median_talk, 0) < {s.short_call_s})")  # fmt: skip
     family = (f"(f.callees <= {s.family_max_callees} "
               f"AND f.callees < {NUMBER_FAMILY_REPEAT} * f.calls)")  # fmt: skip
+    circle = f"(known >= {NUMBER_OWN_CIRCLE_SHARE} * callees)"
     run(db, f"""
         CREATE OR REPLACE TABLE number_scores AS
         WITH x AS (
             SELECT f.*, b.caller IS NOT NULL AS business, h.caller IS NOT NULL AS at_home,
-                   coalesce(d.range_numbers, 0) AS range_numbers
+                   coalesce(d.range_numbers, 0) AS range_numbers, coalesce(o.known, 0) AS known
             FROM number_features f
             LEFT JOIN business_numbers b USING (caller) LEFT JOIN home_use h USING (caller)
-            LEFT JOIN company_numbers d USING (caller)
+            LEFT JOIN company_numbers d USING (caller) LEFT JOIN own_circle o USING (caller)
         )
         SELECT caller, calls, callees,
             CASE WHEN linked > 0 THEN line_score
+                 WHEN {circle} THEN {NUMBER_FAMILY}
                  WHEN {family} THEN {NUMBER_FAMILY}
                  WHEN business OR range_numbers > 0 THEN {HOTLINE_CAP}
                  ELSE least(1.0, {NUMBER_BASE} + {NUMBER_LIST_ONCE} * {once}::INT
@@ -177,6 +197,8 @@ def _carrier_calls(case: Case, s: DetectSettings) -> None:
                                  + {NUMBER_SHORT} * {short}::INT) END AS score,
             CASE WHEN linked > 0 THEN printf('shown on %d calls from abroad placed by a VoIP '
                                              'line scored %.2f', calls, line_score)
+                 WHEN {circle} THEN printf('calls from abroad %d of the people it talks with at '
+                                           'home: a subscriber travelling', known)
                  WHEN {family} THEN printf('calls a circle of %d people from abroad, again and '
                                            'again, like a family member', callees)
                  ELSE concat(printf('local number presented on %d calls from abroad', calls),
@@ -196,7 +218,7 @@ def _carrier_calls(case: Case, s: DetectSettings) -> None:
 DETECTOR = Detector(
     name="spoofing", step="spoofed caller IDs", progress=0.5,
     needs=("carrier_cdr", "voip_cdr", "call_link", "sip_scores", "voip_scam"),
-    makes=(NUMBER_SCORES, CARRIER_CALLS, NUMBER_FEATURES, HOME_USE, BUSINESS_NUMBERS,
+    makes=(NUMBER_SCORES, CARRIER_CALLS, NUMBER_FEATURES, HOME_USE, OWN_CIRCLE, BUSINESS_NUMBERS,
            COMPANY_NUMBERS, SCAM_CALLS),
     run=score_presented_numbers,
 )  # fmt: skip

@@ -32,6 +32,9 @@ class Category(IntEnum):
     VOIP_LOCAL = 5
     WHOLESALE_VOIP = 6
     COMPANY_PBX = 7
+    SALES_TEAM = 8
+    ROAMER = 9
+    DRIVER = 10
 
 
 class Stage(IntEnum):

@@ -52,6 +52,19 @@ class CallerIdMix(_Strict):
     fixed_days_mean: float = Field(3.0, ge=1)
 
 
+class SimBoxConfig(_Strict):
+    """GoIP-style SIM boxes in the victims' country that some of a network's centers feed over
+    VoIP: calls leave on prepaid SIMs of the victims' country, swapped every few dozen calls."""
+
+    share: float = Field(0.0, ge=0, le=1, description="share of the centers calling via SIM boxes")
+    ports: tuple[int, int] = Field((8, 64), description="SIM slots of a center's gateway")
+    calls_per_sim: tuple[int, int] = Field((20, 60), description="calls before a SIM is swapped")
+    batch_sims: tuple[int, int] = Field((10, 40), description="SIMs of one prepaid batch")
+    onnet_share: float = Field(0.6, ge=0, le=1, description="batches on the victims' carrier")
+    callback_missed: float = Field(0.1, ge=0, le=1, description="missed calls called back")
+    callback_answered: float = Field(0.03, ge=0, le=1, description="answered calls called back")
+
+
 class NetworkConfig(_Strict):
     """One fraud network running the staged 'safe account' script."""
 
@@ -72,6 +85,7 @@ class NetworkConfig(_Strict):
     mules_layer1_per_100_payers: float = Field(6.0, gt=0)
     mules_layer2: tuple[int, int] = (4, 12)
     cash_out_accounts: tuple[int, int] = (3, 8)
+    sim_box: SimBoxConfig = SimBoxConfig()
 
 
 class FunnelConfig(_Strict):
@@ -99,6 +113,17 @@ class ConfounderConfig(_Strict):
     telemarketer_numbers: tuple[int, int] = (5, 40)
     telemarketer_calls_per_day: float = Field(250.0, ge=0)
     voip_locals_per_10k: float = Field(20.0, ge=0, description="provider's home customers")
+    # Domestic look-alikes of SIM-box lines (none unless a preset asks for them).
+    sales_teams_per_10k: float = Field(0.0, ge=0, description="teams dialling lists from mobiles")
+    sales_team_lines: tuple[int, int] = (5, 30)
+    sales_calls_per_line_day: float = Field(60.0, ge=0, description="per working day")
+    sales_corporate_block_share: float = Field(0.5, ge=0, le=1, description="consecutive numbers")
+    sales_new_team_share: float = Field(
+        0.3, ge=0, le=1, description="teams set up in the case's last three weeks, on new lines"
+    )
+    roamers_per_10k: float = Field(0.0, ge=0, description="subscribers calling home from abroad")
+    drivers_per_10k: float = Field(0.0, ge=0, description="couriers calling each customer once")
+    driver_calls_per_day: float = Field(30.0, ge=0, description="per working day")
     wholesale_carriers: int = Field(2, ge=0, description="calling-card resellers at the provider")
     wholesale_accounts: tuple[int, int] = (1, 3)
     wholesale_customers_per_10k: float = Field(

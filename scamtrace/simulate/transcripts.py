@@ -27,6 +27,9 @@ HONEST_KINDS = {
     int(Category.VOIP_LOCAL): ("normal_business", "normal_friend"),
     int(Category.WHOLESALE_VOIP): ("normal_diaspora",),
     int(Category.COMPANY_PBX): ("normal_business",),
+    int(Category.SALES_TEAM): ("normal_telemarketing",),
+    int(Category.ROAMER): ("normal_family", "normal_friend"),
+    int(Category.DRIVER): ("normal_delivery",),
     int(Category.NORMAL): ("normal_family", "normal_friend", "normal_business",
                            "normal_bank_service", "normal_delivery"),
 }  # fmt: skip

@@ -33,16 +33,19 @@ from scamtrace.simulate.complaints import victim_complaints
 from scamtrace.simulate.config import Scenario
 from scamtrace.simulate.confounders.company_pbx import CompanyPbx
 from scamtrace.simulate.confounders.diaspora import Diaspora
+from scamtrace.simulate.confounders.drivers import Drivers
 from scamtrace.simulate.confounders.foreign_call_center import ForeignCallCenter
 from scamtrace.simulate.confounders.merchants import Landlords, Merchants
 from scamtrace.simulate.confounders.new_accounts import NewAccountPayees
 from scamtrace.simulate.confounders.purchasing_agents import PurchasingAgents
+from scamtrace.simulate.confounders.roamers import Roamers
+from scamtrace.simulate.confounders.sales_team import SalesTeam
 from scamtrace.simulate.confounders.telemarketer import Telemarketer
 from scamtrace.simulate.confounders.voip_locals import VoipLocals
 from scamtrace.simulate.confounders.wholesale_voip import WholesaleVoip
 from scamtrace.simulate.context import DAY, WorldContext
 from scamtrace.simulate.naive import NaiveRules
-from scamtrace.simulate.population import Population
+from scamtrace.simulate.population import Population, per_10k
 from scamtrace.simulate.render import (
     E164,
     GROUPED,
@@ -56,6 +59,7 @@ from scamtrace.simulate.render import (
 from scamtrace.simulate.transcripts import TranscriptSampler
 from scamtrace.simulate.typologies.mule_chain import MuleChain
 from scamtrace.simulate.typologies.safe_account import SPOOF_STRATEGIES, Center, SafeAccountScam
+from scamtrace.simulate.typologies.sim_box import SimBoxGateways
 
 I64 = npt.NDArray[np.int64]
 CHUNK_DAYS = 7
@@ -103,8 +107,9 @@ def build_world(scenario: Scenario) -> World:
         scam = SafeAccountScam(ctx, g, net, pop, first_center_index=len(centers))
         out = scam.build()
         route_international(ctx, ctx.rng(f"route-{g}"), out.calls)
-        batches.append(out.calls)
-        strategies.append(out.spoof_strategy)
+        call_backs = SimBoxGateways(ctx, g, net, out.centers).route(out.calls, out.spoof_strategy)
+        batches += [out.calls, call_backs]
+        strategies += [out.spoof_strategy, np.full(len(call_backs), -1, np.int8)]
         centers.extend(out.centers)
         payer = pop.account_of[out.payments.victim]
         MuleChain(ctx, g, net, pop).launder(ledger, out.payments, payer)
@@ -118,6 +123,15 @@ def build_world(scenario: Scenario) -> World:
                for i in range(scenario.confounders.wholesale_carriers)]  # fmt: skip
     honest += [CompanyPbx(ctx, pop, i).calls()
                for i in range(scenario.confounders.pbx_companies)]  # fmt: skip
+    # Domestic look-alikes of SIM-box lines, in presets that ask for them.
+    look = scenario.confounders
+    if look.sales_teams_per_10k > 0:
+        honest += [SalesTeam(ctx, pop, i).calls()
+                   for i in range(per_10k(len(pop), look.sales_teams_per_10k))]  # fmt: skip
+    if look.roamers_per_10k > 0:
+        honest.append(Roamers(ctx, pop).calls())
+    if look.drivers_per_10k > 0:
+        honest.append(Drivers(ctx, pop).calls())
     for b in honest:
         batches.append(b)
         strategies.append(np.full(len(b), -1, np.int8))

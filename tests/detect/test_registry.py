@@ -118,7 +118,7 @@ def test_every_detector_keeps_to_its_declarations_whatever_tables_are_missing(
 
 def test_the_order_follows_from_the_declarations() -> None:
     assert [d.name for d in ORDER] == [
-        "linking", "lines", "spoofing", "journeys", "mules", "texts", "complaints",
+        "linking", "lines", "spoofing", "sim_boxes", "journeys", "mules", "texts", "complaints",
         "number_reputation", "centers", "networks", "assemble",
     ]  # fmt: skip
     # Listed backwards, every detector still runs after those whose tables it reads, and the
@@ -131,6 +131,8 @@ def test_the_order_follows_from_the_declarations() -> None:
                 assert backwards.index(makers[table]) < backwards.index(d.name), (d.name, table)
     assert backwards.index("number_reputation") < backwards.index("assemble")
     assert backwards.index("spoofing") < backwards.index("number_reputation")
+    # SIM-box lines join the scam calls before victims are drawn from them
+    assert backwards.index("sim_boxes") < backwards.index("journeys")
 
 
 def _unit(name: str, needs: tuple[str, ...], makes: tuple[str, ...]) -> Detector:

@@ -40,7 +40,9 @@ CENTER_USER_AGENTS = (
     "Linphone/3.6.1 (eXosip2/4.1.0)",
 )
 
-SPOOF_STRATEGIES = ("random_local", "rotating", "fixed", "official_lookalike")
+#: How a center presents caller IDs; ``sim_box``: a real prepaid SIM of the victims' country
+#: (typologies/sim_box.py), not a spoofed number.
+SPOOF_STRATEGIES = ("random_local", "rotating", "fixed", "official_lookalike", "sim_box")
 
 
 @dataclass
