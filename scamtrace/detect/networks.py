@@ -81,7 +81,8 @@ def assign_networks(case: Case, settings: DetectSettings) -> None:
     _call_networks(case)
     _payer_networks(case, settings)
     hidden = _money_networks(case, settings) if has_centers else 0
-    if has_centers and hidden == 0 and not _unknown_dialler(case):
+    whole = has_centers and hidden == 0 and not _unknown_dialler(case)
+    if whole:
         _timing_networks(case)
     # Numbers and victims: the center (and network) behind most of their calls.
     run(db, """
@@ -106,14 +107,16 @@ def assign_networks(case: Case, settings: DetectSettings) -> None:
             UPDATE victim_group SET network = e.network FROM entity_network e
             WHERE e.kind = 'victim_phone' AND e.value = CAST(victim_group.value AS VARCHAR)
         """)
-    # Numbers seen only where no line is known borrow the network of the victims they walked
-    # through the script (a long call: the 'policeman' or 'official'); a number that only
+    # Numbers seen only where no line is known borrow the network of the victims they reached.
+    # Where an operation beyond the known centers is at work, only of the victims they walked
+    # through the script (a long call: the 'policeman' or 'official'): a number that only
     # dialled a victim of another operation (one leaked list, two gangs) borrows nothing.
+    script_only = "" if whole else f"AND c.answered AND c.duration_s >= {HANDOFF_TALK_S}"
     run(db, f"""
         UPDATE number_group SET network = x.network FROM (
             SELECT c.caller, mode(v.network ORDER BY v.network) AS network FROM scam_calls c
             JOIN victim_group v ON v.value = c.callee
-            WHERE v.network IS NOT NULL AND c.answered AND c.duration_s >= {HANDOFF_TALK_S}
+            WHERE v.network IS NOT NULL {script_only}
             GROUP BY c.caller) x
         WHERE number_group.network IS NULL AND x.caller = number_group.value
     """)  # fmt: skip

@@ -210,8 +210,9 @@ ENGAGED_S = 60
 HANDOFF_WINDOW_S = 7 * 86400
 #: ... and keeps the victim on the line for a long time on his first call (impersonated
 #: police hold victims tens of minutes to hours, isolating them), while a cold call a stranger
-#: answers is over in a few minutes: ten minutes sets the two apart.
-HANDOFF_TALK_S = 600
+#: answers is over in a minute or two (the opener asks one thing: a parcel, a neighbour, a
+#: fine): five minutes sets the two apart.
+HANDOFF_TALK_S = 300
 #: Two gangs that bought one leaked list may each reach the same person in the same week;
 #: two victims handed on between the same two centers are not a coincidence.
 HANDOFF_MIN_VICTIMS = 2
