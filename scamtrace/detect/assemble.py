@@ -297,8 +297,9 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
                       THEN 'mule account ' || n.example || ' shared by '
                       ELSE n.weight || ' mule accounts (' || n.example || '...) shared by ' END
                       || a.center_id || ' and ' || b.center_id
+                  -- victims are not named: networks.csv travels in exports
                   ELSE n.weight || ' victims handed on ' || a.center_id || '->' || b.center_id
-                      || ' (' || n.example || '...)' END,
+                  END,
                   '; ' ORDER BY a.center_id, b.center_id, n.kind) AS joined_by
               FROM network_joins n JOIN center_rank a ON a.center = n.a
               JOIN center_rank b ON b.center = n.b GROUP BY 1)
