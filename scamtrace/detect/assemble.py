@@ -297,12 +297,14 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
                       THEN 'mule account ' || n.example || ' shared by '
                       ELSE n.weight || ' mule accounts (' || n.example || '...) shared by ' END
                       || a.center_id || ' and ' || b.center_id
+                  WHEN 'money' THEN 'no center in the records: mule accounts ('
+                      || n.example || '...) that the money connects'
                   -- victims are not named: networks.csv travels in exports
                   ELSE n.weight || ' victims handed on ' || a.center_id || '->' || b.center_id
                   END,
                   '; ' ORDER BY a.center_id, b.center_id, n.kind) AS joined_by
-              FROM network_joins n JOIN center_rank a ON a.center = n.a
-              JOIN center_rank b ON b.center = n.b GROUP BY 1)
+              FROM network_joins n LEFT JOIN center_rank a ON a.center = n.a
+              LEFT JOIN center_rank b ON b.center = n.b GROUP BY 1)
         SELECT r.network_id, coalesce(c.centers, 0) AS centers,
                CASE WHEN coalesce(m.accounts, 0) > 0 THEN m.accounts ELSE coalesce(m.numbers, 0)
                     END AS lines,

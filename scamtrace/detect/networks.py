@@ -81,8 +81,8 @@ def assign_networks(case: Case, settings: DetectSettings) -> None:
     _call_networks(case)
     _payer_networks(case, settings)
     hidden = _money_networks(case, settings) if has_centers else 0
-    whole = has_centers and hidden == 0 and not _unknown_dialler(case)
-    if whole:
+    unseen = has_centers and (hidden > 0 or _unknown_dialler(case))
+    if has_centers and not unseen:
         _timing_networks(case)
     # Numbers and victims: the center (and network) behind most of their calls.
     run(db, """
@@ -111,7 +111,7 @@ def assign_networks(case: Case, settings: DetectSettings) -> None:
     # Where an operation beyond the known centers is at work, only of the victims they walked
     # through the script (a long call: the 'policeman' or 'official'): a number that only
     # dialled a victim of another operation (one leaked list, two gangs) borrows nothing.
-    script_only = "" if whole else f"AND c.answered AND c.duration_s >= {HANDOFF_TALK_S}"
+    script_only = f"AND c.answered AND c.duration_s >= {HANDOFF_TALK_S}" if unseen else ""
     run(db, f"""
         UPDATE number_group SET network = x.network FROM (
             SELECT c.caller, mode(v.network ORDER BY v.network) AS network FROM scam_calls c
@@ -283,6 +283,12 @@ def _money_networks(case: Case, settings: DetectSettings) -> int:
     if not rows:
         return 0
     insert_rows(db, "hidden_mule", rows)
+    # What joined such an operation: its mule accounts, connected by the money between them.
+    insert_rows(db, "network_joins", [
+        [number[g], None, None, "money", sum(1 for m in index if membership[index[m]] == g),
+         min(m for (m,) in unplaced if membership[index[m]] == g)]
+        for g in groups
+    ])  # fmt: skip
     run(db, """
         UPDATE payer_network SET network = h.network FROM fraud_transfers f, hidden_mule h
         WHERE f.line = payer_network.line AND f.kind = 'victim_payment' AND h.mule = f.mule
@@ -420,7 +426,8 @@ def _center_ties(case: Case) -> None:
 def _network_joins(case: Case, centers: list[int], membership: list[int]) -> None:
     """``network_joins(network, a, b, kind, weight, example)``: for each network of several
     centers, the ties along a maximum spanning tree of its centers (the strongest evidence that
-    joins each center to the rest), for ``networks.csv`` to name."""
+    joins each center to the rest), for ``networks.csv`` to name. (Operations no known center
+    runs add a ``money`` row each, without centers: ``_money_networks``.)"""
     db = case.db
     network_of = dict(zip(centers, membership, strict=True))
     pairs = run(db, """

@@ -44,6 +44,12 @@ def test_hard_with_part_of_the_gang_unseen(tmp_path: Path, coverage: float, seed
     detect(case, tmp_path / "findings")
     networks = evaluate(tmp_path / "findings", case).networks
     assert networks.placed > 0 and networks.ari >= 0.9, networks
+    # what joined each network is named, for the operations no center shows too
+    for row in read_rows(tmp_path / "findings" / "networks.csv"):
+        if int(row["centers"]) == 0:
+            assert row["joined_by"].startswith("no center in the records: mule accounts"), row
+        elif int(row["centers"]) > 1:
+            assert row["joined_by"], row
 
 
 def test_victims_of_one_leaked_list_never_join_two_gangs(tmp_path: Path) -> None:
