@@ -3,13 +3,20 @@ provider, the others none; unseen centers still call victims and still pay their
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
+from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from scamtrace.cli import app
 from scamtrace.core.errors import ScenarioError
 from scamtrace.simulate.calls import Category
 from scamtrace.simulate.config import load_scenario
 from scamtrace.simulate.world import build_world
+
+runner = CliRunner()
 
 
 def test_full_coverage_is_the_preset_world() -> None:
@@ -52,3 +59,22 @@ def test_unseen_networks_still_pay_their_mules() -> None:
 def test_coverage_is_a_share(coverage: float) -> None:
     with pytest.raises(ScenarioError):
         load_scenario("small", center_coverage=coverage)
+
+
+def test_simulate_coverage_option(tmp_path: Path) -> None:
+    """`simulate --coverage 0.25`: a quarter of the centers leave VoIP records, rounded."""
+    out = tmp_path / "case"
+    result = runner.invoke(app, ["simulate", "--scenario", "small", "--scale", "0.01", "--seed",
+                                 "7", "--coverage", "0.25", "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    voip = pq.read_table(out / "voip_cdr.parquet", columns=["sip_account"])
+    accounts = set(voip.column("sip_account").to_pylist())
+    world = build_world(load_scenario("small", seed=7, scale=0.01, center_coverage=0.25))
+    seen = [c for c in world.centers if c.account_at_holder.any()]
+    assert len(seen) == 4  # 16 centers
+    names = world.ctx.registry.sip_accounts
+    for c in world.centers:
+        mine = {names[int(a)] for a in c.accounts}
+        assert bool(mine & accounts) == (c in seen), c.label
+    bad = runner.invoke(app, ["simulate", "--coverage", "1.5", "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "--coverage" in str(bad.exception)
