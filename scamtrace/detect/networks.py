@@ -3,10 +3,13 @@ operations that run them.
 
 Centers of one network hand victims to each other (the 'policeman' calls from another villa)
 and send them to the same mule accounts; centers of different networks share neither, beyond
-chance. The center graph is weighted by shared victims and shared mule accounts and split into
-communities with Leiden (modularity). Every other entity takes the network of the centers
-behind its calls, or of the money that reached it. Without VoIP data there are no centers; the
-graph of presented numbers, victims and accounts is split the same way.
+chance. The center graph holds only that evidence (``center_ties``: victims handed on, mule
+accounts paid by victims of both; never victims both merely dialled from one leaked list) and
+is split into communities with Leiden (modularity); ``networks.csv`` names the ties that
+joined each network. Every other entity takes the network of the centers behind its calls, or
+of the money that reached it; money no known center's victims paid is an operation of its own
+(centers at providers the case lacks). Without VoIP data there are no centers; the graph of
+presented numbers, victims and accounts is split the same way.
 """
 
 from __future__ import annotations
