@@ -6,6 +6,7 @@ and scores each against ``truth/``.
 
     python benchmarks/quality.py                          # small and hard, seeds 1-3
     python benchmarks/quality.py --presets seed --seeds 0 --scale 1
+    python benchmarks/quality.py --presets hard --coverage 1,0.75,0.5,0.25   # centers unseen
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
+from itertools import product
 from pathlib import Path
 
 from rich.console import Console
@@ -35,6 +37,9 @@ def main() -> None:
     parser.add_argument("--presets", default="small,hard,es-victims")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--scale", type=float, help="override every preset's scale")
+    parser.add_argument("--coverage", default="",
+                        help="shares of the centers at the held VoIP provider, e.g. 0.5,0.25 "
+                             "(default: the preset's, every center)")  # fmt: skip
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="scamtrace-quality-"))
@@ -43,24 +48,29 @@ def main() -> None:
                 "ARI networks (strict)"):
         table.add_column(col, justify="left" if col in ("world", "inputs") else "right")
     try:
-        for preset in args.presets.split(","):
-            for seed in (int(s) for s in args.seeds.split(",")):
-                scale = args.scale or TEST_SCALE.get(preset)
-                case = work / f"{preset}-{seed}"
-                write_world(build_world(load_scenario(preset, seed=seed, scale=scale)), case)
-                label = f"{preset} seed {seed}" + (f" scale {scale:g}" if scale else "")
-                _row(table, label, "all", case, work / "f")
-                partial = work / "partial"
-                partial.mkdir()
-                for name in ("carrier_cdr.parquet", "reports.parquet", "holder.json"):
-                    (partial / name).symlink_to(case / name)
-                (partial / "truth").symlink_to(case / "truth")
-                _row(table, label, "carrier+reports", partial, work / "f")
-                shutil.rmtree(partial)
-                bank = single_holder_views(case, work / "views")["bank"]
-                _row(table, label, "bank", bank, work / "f")
-                shutil.rmtree(work / "views")
-                shutil.rmtree(case)
+        coverages: list[float | None] = [float(c) for c in args.coverage.split(",") if c]
+        coverages = coverages or [None]
+        for preset, seed, coverage in product(args.presets.split(","),
+                                              (int(s) for s in args.seeds.split(",")),
+                                              coverages):  # fmt: skip
+            scale = args.scale or TEST_SCALE.get(preset)
+            case = work / f"{preset}-{seed}"
+            write_world(build_world(load_scenario(preset, seed=seed, scale=scale,
+                                                  center_coverage=coverage)), case)  # fmt: skip
+            label = f"{preset} seed {seed}" + (f" scale {scale:g}" if scale else "")
+            label += f" coverage {coverage:g}" if coverage is not None else ""
+            _row(table, label, "all", case, work / "f")
+            partial = work / "partial"
+            partial.mkdir()
+            for name in ("carrier_cdr.parquet", "reports.parquet", "holder.json"):
+                (partial / name).symlink_to(case / name)
+            (partial / "truth").symlink_to(case / "truth")
+            _row(table, label, "carrier+reports", partial, work / "f")
+            shutil.rmtree(partial)
+            bank = single_holder_views(case, work / "views")["bank"]
+            _row(table, label, "bank", bank, work / "f")
+            shutil.rmtree(work / "views")
+            shutil.rmtree(case)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.markdown:

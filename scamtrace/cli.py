@@ -69,6 +69,14 @@ def simulate(
     center_country: Annotated[
         str | None, typer.Option(help="ISO code of the call centers' country (preset default)")
     ] = None,
+    coverage: Annotated[
+        float | None,
+        typer.Option(
+            help="share of the centers whose lines are at the held VoIP provider, above 0 and "
+            "at most 1 (1, 0.75, 0.5, 0.25 ...); the others leave no voip_cdr rows (preset "
+            "default: every center)"
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table format: parquet or csv")] = "parquet",
     overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
     split: Annotated[
@@ -103,9 +111,12 @@ def simulate(
     if scale is not None and not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
         raise ScamtraceError(f"--scale: expected a number above 0 and at most {MAX_SCALE:g}, "
                              f"got {scale:g}")  # fmt: skip
+    if coverage is not None and not (math.isfinite(coverage) and 0 < coverage <= 1):
+        raise ScamtraceError(f"--coverage: expected a share above 0 and at most 1, got "
+                             f"{coverage:g}")  # fmt: skip
     ensure_apart(out_dir, Path(scenario) if Path(scenario).is_file() else None)
     sc = load_scenario(scenario, seed=seed, scale=scale, victim_country=victim_country,
-                       center_country=center_country)  # fmt: skip
+                       center_country=center_country, center_coverage=coverage)  # fmt: skip
     with _progress() as bar:
         task = bar.add_task("building the world", total=1.0)
         world = build_world(sc)

@@ -261,6 +261,8 @@ FINDINGS_NETWORKS_TABLE = _t(
     ("loss", "decimal", "what the victims paid"),
     ("currency", "string", "ISO 4217"),
     ("mule_accounts", "int", "mule accounts"),
+    _extra("joined_by", "text", "the evidence that joined the network's centers (shared mule "
+           "accounts, victims handed on between centers), empty for one center"),
 )
 FINDINGS_SCRIPTS_TABLE = _t(
     "scripts",

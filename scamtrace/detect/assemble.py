@@ -177,7 +177,7 @@ DETECTOR = Detector(
     needs=("transcript_calls", "scam_calls", "number_scores", "complaint_numbers",
            "complaint_victims", "complaint_accounts", "sip_scores", "ip_scores", "victims", "paid",
            "mules", "line_center", "center_network", "number_group", "victim_group", "mule_group",
-           "victim_payments", "fraud_transfers"),
+           "victim_payments", "fraud_transfers", "network_joins"),
     makes=(SCORED, GROUPED, NETWORK_RANK, CENTER_RANK, FOUND), run=assemble,
 )  # fmt: skip
 
@@ -290,13 +290,28 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
         m AS (SELECT network, count(*) FILTER (WHERE kind = 'mule_account') AS mules,
                      count(*) FILTER (WHERE kind IN ('sip_account')) AS accounts,
                      count(*) FILTER (WHERE kind IN ('caller_number')) AS numbers
-              FROM grouped WHERE score >= {FLAG_THRESHOLD} GROUP BY 1)
+              FROM grouped WHERE score >= {FLAG_THRESHOLD} GROUP BY 1),
+        -- the evidence that joined the centers of a network, strongest tie per pair
+        j AS (SELECT n.network, string_agg(CASE n.kind
+                  WHEN 'mule' THEN CASE WHEN n.weight = 1
+                      THEN 'mule account ' || n.example || ' shared by '
+                      ELSE n.weight || ' mule accounts (' || n.example || '...) shared by ' END
+                      || a.center_id || ' and ' || b.center_id
+                  WHEN 'money' THEN 'no center in the records: mule accounts ('
+                      || n.example || '...) that the money connects'
+                  -- victims are not named: networks.csv travels in exports
+                  ELSE n.weight || ' victims handed on ' || a.center_id || '->' || b.center_id
+                  END,
+                  '; ' ORDER BY a.center_id, b.center_id, n.kind) AS joined_by
+              FROM network_joins n LEFT JOIN center_rank a ON a.center = n.a
+              LEFT JOIN center_rank b ON b.center = n.b GROUP BY 1)
         SELECT r.network_id, coalesce(c.centers, 0) AS centers,
                CASE WHEN coalesce(m.accounts, 0) > 0 THEN m.accounts ELSE coalesce(m.numbers, 0)
                     END AS lines,
                r.victims, r.victims_paid, round(r.loss, 2) AS loss, r.currency,
-               coalesce(m.mules, 0) AS mule_accounts
+               coalesce(m.mules, 0) AS mule_accounts, coalesce(j.joined_by, '') AS joined_by
         FROM network_rank r LEFT JOIN c USING (network) LEFT JOIN m USING (network)
+        LEFT JOIN j USING (network)
         ORDER BY CAST(substr(r.network_id, 2) AS INTEGER)
     """)  # fmt: skip
     copy("scripts", f"""

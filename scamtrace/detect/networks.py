@@ -3,10 +3,13 @@ operations that run them.
 
 Centers of one network hand victims to each other (the 'policeman' calls from another villa)
 and send them to the same mule accounts; centers of different networks share neither, beyond
-chance. The center graph is weighted by shared victims and shared mule accounts and split into
-communities with Leiden (modularity). Every other entity takes the network of the centers
-behind its calls, or of the money that reached it. Without VoIP data there are no centers; the
-graph of presented numbers, victims and accounts is split the same way.
+chance. The center graph holds only that evidence (``center_ties``: victims handed on, mule
+accounts paid by victims of both; never victims both merely dialled from one leaked list) and
+is split into communities with Leiden (modularity); ``networks.csv`` names the ties that
+joined each network. Every other entity takes the network of the centers behind its calls, or
+of the money that reached it; money no known center's victims paid is an operation of its own
+(centers at providers the case lacks). Without VoIP data there are no centers; the graph of
+presented numbers, victims and accounts is split the same way.
 """
 
 from __future__ import annotations
@@ -21,11 +24,16 @@ from scamtrace.core.sql import insert_rows, run
 from scamtrace.detect.detector import Detector, TableSpec
 from scamtrace.detect.settings import (
     ENGAGED_S,
+    HANDOFF_MIN_VICTIMS,
+    HANDOFF_TALK_S,
+    HANDOFF_WINDOW_S,
     LIST_GAP,
+    LIST_RUN_MIN,
     LIST_WINDOW_S,
     MIN_COMMUNITY,
     RESOLUTION,
     TIMING_SHARE,
+    UNKNOWN_RUN_SHARE,
     DetectSettings,
 )
 from scamtrace.detect.spoofing import SCAM_CALLS
@@ -46,16 +54,28 @@ HEARD_NETWORK = TableSpec.of("heard_network", temporary=True, value="BIGINT", ne
 #: take over a whole network that calls only through SIM boxes.
 NOT_SIM_BOX = (f"coalesce({{c}}.caller, 0) NOT IN "
                f"(SELECT line FROM sim_lines WHERE score >= {FLAG_THRESHOLD})")  # fmt: skip
+CENTER_TIES = TableSpec.of("center_ties", a="INTEGER", b="INTEGER", kind="VARCHAR",
+                           weight="BIGINT", example="VARCHAR")  # fmt: skip
+PAYER_NETWORK = TableSpec.of("payer_network", line="BIGINT", phone="BIGINT", time="BIGINT",
+                             network="INTEGER")  # fmt: skip
+UNKNOWN_RUN = TableSpec.of("unknown_run", temporary=True, line="BIGINT")
+HIDDEN_MULE = TableSpec.of("hidden_mule", temporary=True, mule="VARCHAR", network="INTEGER")
+NETWORK_JOINS = TableSpec.of("network_joins", network="INTEGER", a="INTEGER", b="INTEGER",
+                             kind="VARCHAR", weight="BIGINT", example="VARCHAR")  # fmt: skip
 #: Filled only when there are no centers (networks of numbers, victims and accounts instead).
 ENTITY_NETWORK = TableSpec.of("entity_network", kind="VARCHAR", value="VARCHAR",
                               network="INTEGER")  # fmt: skip
 
 
-def assign_networks(case: Case, _settings: DetectSettings) -> None:
+def assign_networks(case: Case, settings: DetectSettings) -> None:
     """Create ``call_center`` (scam calls with their center), ``center_network``,
     ``number_group``, ``victim_group`` and ``mule_group`` (center and network per entity)."""
     db = case.db
     run(db, "CREATE OR REPLACE TABLE entity_network (kind VARCHAR, value VARCHAR, network INTEGER)")
+    run(db, "CREATE OR REPLACE TABLE center_ties (a INTEGER, b INTEGER, kind VARCHAR, "
+            "weight BIGINT, example VARCHAR)")  # fmt: skip
+    run(db, "CREATE OR REPLACE TABLE network_joins (network INTEGER, a INTEGER, b INTEGER, "
+            "kind VARCHAR, weight BIGINT, example VARCHAR)")  # fmt: skip
     run(db, """
         CREATE OR REPLACE TABLE call_center AS
         SELECT s.*, lc.center FROM scam_calls s
@@ -68,6 +88,11 @@ def assign_networks(case: Case, _settings: DetectSettings) -> None:
     else:
         _entity_communities(case)
     _call_networks(case)
+    _payer_networks(case, settings)
+    hidden = _money_networks(case, settings) if has_centers else 0
+    unseen = has_centers and (hidden > 0 or _unknown_dialler(case))
+    if has_centers and not unseen:
+        _timing_networks(case)
     # Numbers and victims: the center (and network) behind most of their calls.
     run(db, """
         CREATE OR REPLACE TABLE number_group AS
@@ -92,23 +117,29 @@ def assign_networks(case: Case, _settings: DetectSettings) -> None:
             WHERE e.kind = 'victim_phone' AND e.value = CAST(victim_group.value AS VARCHAR)
         """)
     # Numbers seen only where no line is known borrow the network of the victims they reached.
-    run(db, """
+    # Where an operation beyond the known centers is at work, only of the victims they walked
+    # through the script (a long call: the 'policeman' or 'official'): a number that only
+    # dialled a victim of another operation (one leaked list, two gangs) borrows nothing.
+    script_only = f"AND c.answered AND c.duration_s >= {HANDOFF_TALK_S}" if unseen else ""
+    run(db, f"""
         UPDATE number_group SET network = x.network FROM (
             SELECT c.caller, mode(v.network ORDER BY v.network) AS network FROM scam_calls c
-            JOIN victim_group v ON v.value = c.callee WHERE v.network IS NOT NULL
+            JOIN victim_group v ON v.value = c.callee
+            WHERE v.network IS NOT NULL {script_only}
             GROUP BY c.caller) x
         WHERE number_group.network IS NULL AND x.caller = number_group.value
-    """)
+    """)  # fmt: skip
     _script_networks(case)
     # Money: first-layer mules take the network of the victims who paid them; later layers
     # that of the mules that fed them.
-    run(db, """
+    payer = "p" if has_centers else "v"  # without centers, victims have their networks
+    run(db, f"""
         CREATE OR REPLACE TABLE mule_group AS
-        SELECT f.mule AS value, mode(v.network ORDER BY v.network) AS network
-        FROM fraud_transfers f JOIN victim_payments p ON p.line = f.line
-        JOIN victim_group v ON v.value = p.phone
+        SELECT f.mule AS value, mode({payer}.network ORDER BY {payer}.network) AS network
+        FROM fraud_transfers f JOIN victim_payments vp ON vp.line = f.line
+        LEFT JOIN payer_network p ON p.line = f.line LEFT JOIN victim_group v ON v.value = vp.phone
         WHERE f.kind = 'victim_payment' GROUP BY f.mule
-    """)
+    """)  # fmt: skip
     layers = run(db, "SELECT DISTINCT layer FROM mules WHERE layer > 1 ORDER BY layer")
     for (layer,) in layers:
         run(db, f"""
@@ -150,15 +181,40 @@ def _script_networks(case: Case) -> None:
 
 
 def _call_networks(case: Case) -> None:
-    """Each scam call's network: its center's; for a call no center explains, the network
-    that placed nearly all (``TIMING_SHARE``) of the explained scam calls in the same hour."""
+    """Each scam call's network: its center's."""
     db = case.db
     run(db, "ALTER TABLE call_center ADD COLUMN network INTEGER")
     run(db, """
         UPDATE call_center SET network = n.network FROM center_network n
         WHERE n.center = call_center.center
     """)
-    run(db, f"""
+
+
+def _unknown_dialler(case: Case) -> bool:
+    """Whether a dialler no known center explains is at work: carrier-side scam calls to
+    neighbouring numbers of one list within the hour (``LIST_GAP``, ``LIST_WINDOW_S``) that
+    none of the known centers dialled near (a center spreads its list over all its lines, so
+    its lines at other providers dial among the ones the records show), more than
+    ``UNKNOWN_RUN_SHARE`` of the carrier's scam calls."""
+    run(case.db, f"""
+        CREATE OR REPLACE TEMP TABLE unknown_run AS
+        SELECT DISTINCT u.line FROM call_center u
+        JOIN (VALUES (-1), (0), (1)) o(d) ON true
+        JOIN call_center a ON a.line <> u.line AND a.center IS NULL AND a.source = 'carrier_cdr'
+         AND a.callee // {LIST_GAP} = u.callee // {LIST_GAP} + o.d
+         AND abs(a.callee - u.callee) <= {LIST_GAP} AND abs(a.t - u.t) <= {LIST_WINDOW_S}
+        WHERE u.center IS NULL AND u.source = 'carrier_cdr'
+    """)  # fmt: skip
+    carrier = case.count("SELECT count(*) FROM call_center WHERE source = 'carrier_cdr'")
+    return case.count("SELECT count(*) FROM unknown_run") > UNKNOWN_RUN_SHARE * carrier
+
+
+def _timing_networks(case: Case) -> None:
+    """A call no center explains takes the network that placed nearly all (``TIMING_SHARE``)
+    of the explained scam calls in the same hour: the lines of known centers at other
+    providers. Only when the money shows no operation beyond the known centers: the hour then
+    tells nothing of which operation placed a call."""
+    run(case.db, f"""
         UPDATE call_center SET network = x.network FROM (
             WITH hourly AS (
                 SELECT t // 3600 AS h, network, count(*) AS n FROM call_center
@@ -171,6 +227,95 @@ def _call_networks(case: Case) -> None:
     """)  # fmt: skip
 
 
+def _payer_networks(case: Case, settings: DetectSettings) -> None:
+    """``payer_network``: each victim's payment belongs to the operation that placed the
+    victim's last answered scam call in the days before it (the 'official' asks for the
+    deposit and the victim pays within hours), not to every operation that ever dialled the
+    victim (two gangs may dial one leaked list)."""
+    window = int(settings.payment_window_days * 86400)
+    run(case.db, "CREATE OR REPLACE TEMP TABLE hidden_mule (mule VARCHAR, network INTEGER)")
+    run(case.db, "CREATE OR REPLACE TEMP TABLE unknown_run (line BIGINT)")
+    run(case.db, f"""
+        CREATE OR REPLACE TABLE payer_network AS
+        SELECT line, phone, time, network FROM (
+            SELECT p.line, p.phone, p.time, c.network,
+                   row_number() OVER (PARTITION BY p.line ORDER BY c.t DESC, c.network) AS k
+            FROM victim_payments p JOIN call_center c
+              ON c.callee = p.phone AND c.answered AND c.t <= p.time AND c.t >= p.time - {window}
+        ) WHERE k = 1
+    """)  # fmt: skip
+
+
+def _money_networks(case: Case, settings: DetectSettings) -> int:
+    """Money ties victims to operations the calls alone do not show; returns the number of
+    operations found that no known center runs.
+
+    First-layer mules paid only by victims of no known center, with the
+    mules their money went on to, are operations of their own, one per group of mules that
+    money connects (centers at providers the case lacks); their victims' calls in the days
+    before paying take that network."""
+    db = case.db
+    window = int(settings.payment_window_days * 86400)
+    # Mules no known center's victim paid, and the money between mules.
+    unplaced = run(db, """
+        WITH first_layer AS (
+            SELECT f.mule, count(p.network) AS placed FROM fraud_transfers f
+            JOIN payer_network p ON p.line = f.line WHERE f.kind = 'victim_payment'
+            GROUP BY f.mule
+        )
+        SELECT mule FROM first_layer WHERE placed = 0 ORDER BY mule
+    """)
+    if not unplaced:
+        return 0
+    moves = run(db, """
+        SELECT DISTINCT t.payer_account, t.payee_account FROM fraud_transfers f
+        JOIN transfers t ON t._line = f.line
+        WHERE f.kind = 'layering' AND t.payer_account <> '' AND t.payee_account <> ''
+        ORDER BY 1, 2
+    """)
+    index: dict[str, int] = {m: n for n, (m,) in enumerate(unplaced)}
+    for a, b in moves:
+        index.setdefault(a, len(index))
+        index.setdefault(b, len(index))
+    graph = ig.Graph(n=len(index), edges=[(index[a], index[b]) for a, b in moves])
+    membership = graph.connected_components().membership
+    # A group of mules any known center's victims paid into is that center's operation.
+    placed = {index[m] for (m,) in run(db, """
+        SELECT DISTINCT f.mule FROM fraud_transfers f JOIN payer_network p ON p.line = f.line
+        WHERE f.kind = 'victim_payment' AND p.network IS NOT NULL
+    """) if m in index}  # fmt: skip
+    tainted = {membership[n] for n in placed}
+    first = case.count("SELECT coalesce(max(network), -1) + 1 FROM center_network")
+    groups = sorted({membership[index[m]] for (m,) in unplaced} - tainted)
+    number = {g: first + n for n, g in enumerate(groups)}
+    rows = [[m, number[membership[index[m]]]] for (m,) in unplaced
+            if membership[index[m]] in number]  # fmt: skip
+    if not rows:
+        return 0
+    insert_rows(db, "hidden_mule", rows)
+    # What joined such an operation: its mule accounts, connected by the money between them.
+    insert_rows(db, "network_joins", [
+        [number[g], None, None, "money", sum(1 for m in index if membership[index[m]] == g),
+         min(m for (m,) in unplaced if membership[index[m]] == g)]
+        for g in groups
+    ])  # fmt: skip
+    run(db, """
+        UPDATE payer_network SET network = h.network FROM fraud_transfers f, hidden_mule h
+        WHERE f.line = payer_network.line AND f.kind = 'victim_payment' AND h.mule = f.mule
+    """)  # fmt: skip
+    run(db, f"""
+        UPDATE call_center SET network = x.network FROM (
+            SELECT c.source, c.call_id, min(p.network) AS network FROM call_center c
+            JOIN payer_network p ON p.phone = c.callee
+             AND c.t <= p.time AND c.t >= p.time - {window}
+            WHERE c.network IS NULL AND p.network >= {first} GROUP BY ALL
+            HAVING count(DISTINCT p.network) = 1
+        ) x WHERE call_center.network IS NULL AND call_center.source = x.source
+          AND call_center.call_id = x.call_id
+    """)  # fmt: skip
+    return len(number)
+
+
 def _infer_unlinked_centers(case: Case) -> None:
     """Give carrier-side scam calls that no VoIP record explains (the center used another
     provider) the center that placed them where the records show it: the one dialling the
@@ -178,17 +323,21 @@ def _infer_unlinked_centers(case: Case) -> None:
     db = case.db
     run(db, f"""
         UPDATE call_center SET center = x.center FROM (
-            SELECT u.line,
-                   arg_min(a.center, (abs(a.callee - u.callee) * 3600 + abs(a.t - u.t), a.center))
-                   AS center
-            FROM call_center u
-            JOIN (VALUES (-1), (0), (1)) o(d) ON true
-            JOIN call_center a ON a.center IS NOT NULL
-             AND a.callee // {LIST_GAP} = u.callee // {LIST_GAP} + o.d
-             AND abs(a.callee - u.callee) <= {LIST_GAP}
-             AND abs(a.t - u.t) <= {LIST_WINDOW_S}
-            WHERE u.center IS NULL AND u.source = 'carrier_cdr' AND {NOT_SIM_BOX.format(c='u')}
-            GROUP BY u.line
+            WITH near AS (
+                SELECT u.line, a.center, count(DISTINCT a.callee) AS numbers,
+                       min(abs(a.callee - u.callee) * 3600 + abs(a.t - u.t)) AS distance
+                FROM call_center u
+                JOIN (VALUES (-1), (0), (1)) o(d) ON true
+                JOIN call_center a ON a.center IS NOT NULL
+                 AND a.callee // {LIST_GAP} = u.callee // {LIST_GAP} + o.d
+                 AND abs(a.callee - u.callee) <= {LIST_GAP}
+                 AND abs(a.t - u.t) <= {LIST_WINDOW_S}
+                WHERE u.center IS NULL AND u.source = 'carrier_cdr'
+                  AND {NOT_SIM_BOX.format(c='u')}
+                GROUP BY u.line, a.center
+            )
+            SELECT line, arg_min(center, (distance, center)) AS center FROM near
+            WHERE numbers >= {LIST_RUN_MIN} GROUP BY line
         ) x WHERE call_center.source = 'carrier_cdr' AND call_center.line = x.line
     """)  # fmt: skip
     # A number that only hidden lines presented (rotating or fixed for days) carries the
@@ -204,44 +353,109 @@ def _infer_unlinked_centers(case: Case) -> None:
 
 
 def _center_communities(case: Case) -> None:
-    """Centers that share more victims and mule accounts than their sizes explain are one
-    network: Leiden communities under the configuration null model, which is blind to the
-    case's scale (a month or a year of records weigh the same)."""
+    """Centers tied by evidence are one network: Leiden communities (configuration null model,
+    blind to the case's scale) of the graph of ties in ``center_ties``. Centers with no tie
+    are networks of their own; victims both centers merely dialled never tie them."""
     db = case.db
     centers = [r[0] for r in run(db, "SELECT DISTINCT center FROM line_center ORDER BY 1")]
-    # Shared victims count when both centers held them on the line (a handoff in the script,
-    # not two lists that happened to hold the same number); a shared mule account counts when
-    # different victims of the two centers paid it.
-    links = run(db, f"""
-        WITH vc AS (
-            SELECT callee AS phone, center, max(duration_s) AS talk FROM call_center
-            WHERE answered AND center IS NOT NULL GROUP BY ALL
-        ), engaged AS (SELECT * FROM vc WHERE talk >= {ENGAGED_S}),
-        mc AS (
-            SELECT DISTINCT f.mule, vc.center, vc.phone FROM fraud_transfers f
-            JOIN victim_payments p ON p.line = f.line JOIN vc ON vc.phone = p.phone
-            WHERE f.kind = 'victim_payment'
-        ), sc AS (
-            SELECT DISTINCT t.script_group AS script, cc.center FROM transcript_calls t
-            JOIN call_center cc ON cc.source = t.source AND cc.call_id = t.call_id
-            WHERE t.script_group >= 0 AND cc.center IS NOT NULL
-        ), pairs AS (
-            SELECT a.center AS a, b.center AS b, count(*) AS w FROM engaged a JOIN engaged b
-              ON a.phone = b.phone AND a.center < b.center GROUP BY ALL
-            UNION ALL
-            -- centers reading one script are one campaign: a light tie, next to shared victims
-            SELECT a.center, b.center, count(*) FROM sc a JOIN sc b
-              ON a.script = b.script AND a.center < b.center GROUP BY ALL
-            UNION ALL
-            SELECT a.center, b.center, count(DISTINCT a.mule) FROM mc a JOIN mc b
-              ON a.mule = b.mule AND a.center < b.center AND a.phone <> b.phone GROUP BY ALL
-        )
-        SELECT a, b, sum(w) FROM pairs GROUP BY a, b
-    """)  # fmt: skip
+    _center_ties(case)
+    links = run(db, """
+        SELECT least(a, b), greatest(a, b), sum(weight) FROM center_ties GROUP BY 1, 2 ORDER BY 1, 2
+    """)
     membership = _leiden(len(centers), [(centers.index(a), centers.index(b), w)
                                         for a, b, w in links])  # fmt: skip
     run(db, "CREATE OR REPLACE TABLE center_network (center INTEGER, network INTEGER)")
     insert_rows(db, "center_network", [[c, membership[n]] for n, c in enumerate(centers)])
+    _network_joins(case, centers, membership)
+
+
+def _center_ties(case: Case) -> None:
+    """``center_ties(a, b, kind, weight, example)``: the evidence that two centers work for one
+    operation. Only what ties the two centers themselves counts:
+
+    - ``mule``: one mule account was paid by victims that each center walked through the
+      script (the center of a victim's last answered scam call before paying), different
+      victims; weight: the mule accounts shared.
+    - ``handoff`` (``a`` handed on to ``b``): ``b``'s first call ever to a victim came within
+      ``HANDOFF_WINDOW_S`` after ``a`` held that victim on the line, and ``b`` kept the victim
+      on that first call for ``HANDOFF_TALK_S`` or more: the 'policeman' or 'official' of the
+      script, not a cold call; weight: such victims less those met in the other order (two
+      gangs on one list meet a victim in either order, the script only runs forward),
+      counted from ``HANDOFF_MIN_VICTIMS``.
+
+    Only calls of the centers' own lines count: a call given a center because it dialled near
+    the center's list (``_infer_unlinked_centers``) is a guess, never evidence. Victims two
+    centers both dialled (a leaked list sold to both, neighbouring blocks) are no
+    tie, nor are scripts read (gangs copy scripts) or forged caller IDs (everyone forges the
+    same police lines). Shared SIP accounts and source addresses make one center already
+    (centers.py)."""
+    run(case.db, f"""
+        CREATE OR REPLACE TABLE center_ties AS
+        WITH firsts AS (
+            SELECT callee AS phone, center, min(t) AS first_t,
+                   arg_min(CASE WHEN answered THEN duration_s ELSE 0 END, t) AS first_talk,
+                   min(t) FILTER (WHERE answered AND duration_s >= {ENGAGED_S}) AS held_t
+            FROM call_center WHERE center IS NOT NULL AND callee IS NOT NULL
+              AND sip_account IS NOT NULL GROUP BY ALL
+        ), timed AS (
+            SELECT a.center AS a, b.center AS b, a.phone,
+                   b.first_t > a.held_t AS forward
+            FROM firsts a JOIN firsts b ON a.phone = b.phone AND a.center <> b.center
+            WHERE abs(b.first_t - a.held_t) <= {HANDOFF_WINDOW_S} AND b.first_t <> a.held_t
+              AND b.first_talk >= {HANDOFF_TALK_S}
+        ), handoffs AS (
+            -- two gangs dialling one list meet a victim in either order; the script only
+            -- runs forward: what the backward order counts is chance, taken off
+            SELECT a, b, count(*) FILTER (forward) - count(*) FILTER (NOT forward) AS weight,
+                   '+' || min(phone) FILTER (forward) AS example
+            FROM timed GROUP BY ALL
+            HAVING count(*) FILTER (forward) - count(*) FILTER (NOT forward)
+                   >= {HANDOFF_MIN_VICTIMS}
+        ), payer_center AS (
+            -- the 'official' who asked for the deposit called last; only calls of a center's
+            -- own lines count (a center guessed from neighbouring numbers is no evidence)
+            SELECT p.line, p.phone, arg_max(c.center, (c.t, c.center)) AS center
+            FROM victim_payments p JOIN call_center c
+              ON c.callee = p.phone AND c.answered AND c.center IS NOT NULL AND c.t <= p.time
+             AND c.sip_account IS NOT NULL
+            GROUP BY ALL
+        ), paid_mule AS (
+            SELECT DISTINCT f.mule, pc.center, pc.phone FROM fraud_transfers f
+            JOIN payer_center pc ON pc.line = f.line WHERE f.kind = 'victim_payment'
+        ), mules AS (
+            SELECT a.center AS a, b.center AS b, count(DISTINCT a.mule) AS weight,
+                   min(a.mule) AS example
+            FROM paid_mule a JOIN paid_mule b
+              ON a.mule = b.mule AND a.center < b.center AND a.phone <> b.phone
+            GROUP BY ALL
+        )
+        SELECT a, b, 'handoff' AS kind, weight, example FROM handoffs
+        UNION ALL SELECT a, b, 'mule', weight, example FROM mules
+    """)  # fmt: skip
+
+
+def _network_joins(case: Case, centers: list[int], membership: list[int]) -> None:
+    """``network_joins(network, a, b, kind, weight, example)``: for each network of several
+    centers, the ties along a maximum spanning tree of its centers (the strongest evidence that
+    joins each center to the rest), for ``networks.csv`` to name. (Operations no known center
+    runs add a ``money`` row each, without centers: ``_money_networks``.)"""
+    db = case.db
+    network_of = dict(zip(centers, membership, strict=True))
+    pairs = run(db, """
+        SELECT least(a, b), greatest(a, b), sum(weight) FROM center_ties GROUP BY 1, 2 ORDER BY 1, 2
+    """)
+    inside = [(a, b, w) for a, b, w in pairs if network_of[a] == network_of[b]]
+    if not inside:
+        return
+    graph = ig.Graph(n=len(centers), edges=[(centers.index(a), centers.index(b))
+                                            for a, b, _ in inside])  # fmt: skip
+    tree = graph.spanning_tree(weights=[-float(w) for _, _, w in inside], return_tree=False)
+    joined = {(inside[e][0], inside[e][1]) for e in tree}
+    rows = run(db, "SELECT a, b, kind, weight, example FROM center_ties ORDER BY a, b, kind")
+    insert_rows(db, "network_joins", [
+        [network_of[a], a, b, kind, w, example] for a, b, kind, w, example in rows
+        if (min(a, b), max(a, b)) in joined
+    ])  # fmt: skip
 
 
 def _entity_communities(case: Case) -> None:
@@ -300,6 +514,7 @@ DETECTOR = Detector(
     needs=("transfers", "scam_calls", "line_center", "transcript_calls", "fraud_transfers",
            "victim_payments", "mules", "sim_lines"),
     makes=(CALL_CENTER, CENTER_NETWORK, NUMBER_GROUP, VICTIM_GROUP, MULE_GROUP, SCRIPT_NETWORK,
-           HEARD_NETWORK, ENTITY_NETWORK),
+           HEARD_NETWORK, ENTITY_NETWORK, CENTER_TIES, NETWORK_JOINS, PAYER_NETWORK, HIDDEN_MULE,
+           UNKNOWN_RUN),
     run=assign_networks,
 )  # fmt: skip

@@ -313,9 +313,31 @@ REPUTATION_MIN_LINES = 3
 # Networks (networks.py).
 #: A victim held this long by two centers was handed from one to the other.
 ENGAGED_S = 60
+#: A victim handed on through the script: the 'policeman' calls one to three days after the
+#: opener and the 'official' a day or two later (the staged police-impersonation scams as
+#: victims and police describe them: days, not weeks, while the fear lasts); a week holds both.
+HANDOFF_WINDOW_S = 7 * 86400
+#: ... and keeps the victim on the line for a long time on his first call (impersonated
+#: police hold victims tens of minutes to hours, isolating them), while a cold call a stranger
+#: answers is over in a minute or two (the opener asks one thing: a parcel, a neighbour, a
+#: fine): five minutes sets the two apart.
+HANDOFF_TALK_S = 300
+#: Two gangs that bought one leaked list may each reach the same person in the same week;
+#: two victims handed on between the same two centers are not a coincidence.
+HANDOFF_MIN_VICTIMS = 2
 #: Neighbouring numbers of one dialling list, dialled within the hour.
 LIST_GAP = 32
 LIST_WINDOW_S = 3600
+#: Neighbouring numbers the center dialled that a call needs to join it (distinct numbers:
+#: one call is seen by both the carrier and the provider). One, as before: a call joined so
+#: is a guess about its center and never evidence that ties two centers (networks.py).
+LIST_RUN_MIN = 1
+#: A center spreads its dialling list over all its lines (an autodialler hands the next
+#: number to the next free trunk), so calls of its lines at providers the case lacks have a
+#: known line dialling the neighbouring numbers within the hour, but for a few strays. When
+#: more than one carrier-side scam call in fifty is on list runs no known center dials near,
+#: a whole center is unseen, and the hour of a call no longer tells its network (networks.py).
+UNKNOWN_RUN_SHARE = 0.02
 #: Attribute a call to a network by its hour only when that network placed this share.
 TIMING_SHARE = 0.8
 #: Leiden resolution (configuration model): below 1 favours keeping a network whole; the

@@ -81,7 +81,9 @@ class NetworkConfig(_Strict):
     leaked_list_share: float = Field(0.5, ge=0, le=1)
     offnet_target_share: float = Field(0.08, ge=0, lt=1, description="list numbers on other nets")
     cross_center_handoff: float = Field(0.3, ge=0, le=1)
-    provider_coverage: float = Field(0.85, gt=0, le=1, description="calls via the data holder")
+    provider_coverage: float = Field(
+        0.85, gt=0, le=1, description="a center's SIP accounts at the data holder (per account)"
+    )
     mules_layer1_per_100_payers: float = Field(6.0, gt=0)
     mules_layer2: tuple[int, int] = (4, 12)
     cash_out_accounts: tuple[int, int] = (3, 8)
@@ -189,6 +191,15 @@ class Scenario(_Strict):
     )
     population: PopulationConfig = PopulationConfig()
     networks: list[NetworkConfig] = Field(min_length=1)
+    center_coverage: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="share of all centers whose lines are at the held VoIP provider; the others "
+        "use providers the case lacks (no voip_cdr rows, still on the carrier's trunks and "
+        "paying their network's mules). None: every center is (each account then at the "
+        "provider with its network's provider_coverage)",
+    )
     funnel: FunnelConfig = FunnelConfig()
     confounders: ConfounderConfig = ConfounderConfig()
     reports: ComplaintConfig = ComplaintConfig()

@@ -37,5 +37,6 @@ def render_network(case: Case, network_id: str, index: int, *, max_rows: int) ->
         anchor=case.network_anchor[network_id],
         network_id=network_id,
         counts=counts,
+        joined_by="" if row is None else str(row.get("joined_by") or ""),
         parts=parts,
     )

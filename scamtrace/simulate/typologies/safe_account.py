@@ -109,6 +109,8 @@ class SafeAccountScam:
         accounts = ctx.registry.add_sip_accounts(names)
         at_holder = rng.random(n_acc) < cfg.provider_coverage
         at_holder[0] = True
+        if not _center_at_holder(ctx, index):
+            at_holder[:] = False  # the whole center is at providers the case lacks
         n_ip = int(rng.integers(cfg.ips_per_center[0], cfg.ips_per_center[1] + 1))
         if cfg.ip_rotation_days > 0:
             n_ip *= max(1, int(np.ceil(span / cfg.ip_rotation_days)))
@@ -307,6 +309,19 @@ class SafeAccountScam:
         calls = CallBatch.concat([dials, stages])
         strategy = self._caller_ids(calls)
         return ScamOutput(calls, self.centers, payments, strategy)
+
+
+def _center_at_holder(ctx: WorldContext, index: int) -> bool:
+    """Whether center ``index`` (global) has its lines at the held provider: all do unless
+    ``center_coverage`` is set; then that share of all centers, rounded half up and at least
+    one, drawn from the seed on a stream of its own, so that the rest of the world is the
+    world without the knob."""
+    coverage = ctx.scenario.center_coverage
+    if coverage is None:
+        return True
+    total = sum(n.centers for n in ctx.scenario.networks)
+    seen = max(1, min(total, int(np.floor(coverage * total + 0.5))))
+    return index in ctx.rng("center-coverage").permutation(total)[:seen]
 
 
 def _ips_in_one_block(
