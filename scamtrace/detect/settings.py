@@ -88,7 +88,10 @@ class DetectSettings(BaseModel):
     )
     #: An emigrant family calls a circle of relatives and friends at home, a dozen at most.
     family_max_callees: int = Field(12, ge=1, description="a household's circle abroad")
-    #: Answered scam openers last a few minutes before the hand-over; calls home last longer.
+    #: Answered scam openers are a pretext of a minute or two (a parcel, a neighbour, a fine)
+    #: before the hand-over; calls home from abroad run long (calling-card and VoIP operators
+    #: sell them by the ten-minute block, and families talk for tens of minutes). Four minutes
+    #: lies between the two behaviours; the table with it halved and doubled is in the README.
     short_call_s: int = Field(240, ge=1, description="answered scam openers are short")
     #: Victims pay within days of the last scam call, while the script's pressure lasts.
     payment_window_days: float = Field(10, gt=0, description="scam call to payment")
@@ -311,7 +314,10 @@ SCRIPT_MIN_CALLS = 2
 REPUTATION_MIN_LINES = 3
 
 # Networks (networks.py).
-#: A victim held this long by two centers was handed from one to the other.
+#: A victim held a minute was engaged, not hung up on: carriers' short-duration-call metrics
+#: (the 'short calls' of robocall analytics, under 30-60 s) count shorter answered calls as the
+#: callee hanging up on a cold call; a minute is the end of that range, not a point fitted
+#: between our simulator's honest and scam durations.
 ENGAGED_S = 60
 #: A victim handed on through the script: the 'policeman' calls one to three days after the
 #: opener and the 'official' a day or two later (the staged police-impersonation scams as
