@@ -45,16 +45,22 @@ def single_holder_views(
     written: dict[str, Path] = {}
     for holder, tables in SINGLE_HOLDERS.items():
         with CaseFolderWriter(root / holder, overwrite=overwrite, subfolders=()) as w:
-            for name in tables:
-                for suffix in (".parquet", ".csv"):
-                    source = fused / f"{name}{suffix}"
-                    if source.is_file():
-                        shutil.copyfile(source, w.path(source.name))
-            w.write_json("holder.json", {"country": victims})
-            if (fused / "truth").is_dir():
-                shutil.copytree(fused / "truth", w.path("truth"))
+            _copy_part(fused, w, tables, victims)
         written[holder] = root / holder
     return written
+
+
+def _copy_part(fused: Path, w: CaseFolderWriter, tables: tuple[str, ...], country: str) -> None:
+    """``tables`` of ``fused`` (whichever format they are in), a ``holder.json`` naming
+    ``country`` and a copy of ``truth/``, into the folder ``w`` is writing."""
+    for name in tables:
+        for suffix in (".parquet", ".csv"):
+            source = fused / f"{name}{suffix}"
+            if source.is_file():
+                shutil.copyfile(source, w.path(source.name))
+    w.write_json("holder.json", {"country": country})
+    if (fused / "truth").is_dir():
+        shutil.copytree(fused / "truth", w.path("truth"))
 
 
 def split_root(fused: Path) -> Path:
@@ -78,14 +84,7 @@ def split_case(fused: Path, out: Path | None = None, *, overwrite: bool = False)
     for country, tables in ((victims, VICTIM_SIDE), (centers, CENTER_SIDE)):
         target = root / country
         with CaseFolderWriter(target, overwrite=overwrite, subfolders=()) as w:
-            for name in tables:
-                for suffix in (".parquet", ".csv"):
-                    source = fused / f"{name}{suffix}"
-                    if source.is_file():
-                        shutil.copyfile(source, w.path(source.name))
-            w.write_json("holder.json", {"country": country})
-            if (fused / "truth").is_dir():
-                shutil.copytree(fused / "truth", w.path("truth"))
+            _copy_part(fused, w, tables, country)
             (w.path("SPLIT.json")).write_text(json.dumps({
                 "fused": fused.name, "holder_country": country, "tables": list(tables),
             }, indent=2) + "\n", encoding="utf-8")  # fmt: skip
