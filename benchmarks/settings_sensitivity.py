@@ -36,7 +36,8 @@ from scamtrace.simulate.world import build_world, write_world
 #: Settings that size the evidence kept or switch a step, not a threshold: not varied.
 NOT_THRESHOLDS = {"evidence_per_entity", "evidence_per_call_entity", "reputation"}
 #: Fixed cuts of detect/settings.py that the issue asked to justify the same way.
-CONSTANTS = ("ENGAGED_S", "LIST_GAP", "LIST_WINDOW_S", "TIMING_SHARE", "RESOLUTION",
+CONSTANTS = ("ENGAGED_S", "HANDOFF_WINDOW_S", "HANDOFF_TALK_S", "HANDOFF_MIN_VICTIMS",
+             "LIST_GAP", "LIST_WINDOW_S", "UNKNOWN_RUN_SHARE", "TIMING_SHARE", "RESOLUTION",
              "MIN_COMMUNITY")  # fmt: skip
 KINDS = contract.TRUTH_ENTITY_KINDS
 
