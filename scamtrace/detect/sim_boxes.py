@@ -172,8 +172,9 @@ def score_sim_lines(case: Case, s: DetectSettings) -> None:
                       CASE WHEN replaced THEN ' (a close number took over)' ELSE '' END,
                       CASE WHEN {batch} THEN printf(', one of %d such lines of close numbers',
                                                     mates + 1) ELSE '' END,
-                      CASE WHEN {silent} THEN printf(', never answered the %d calls it got',
-                                                     calls_in) ELSE '' END,
+                      CASE WHEN {silent} THEN printf(', never answered the %d call%s it got',
+                                                     calls_in, CASE WHEN calls_in = 1 THEN ''
+                                                                    ELSE 's' END) ELSE '' END,
                       CASE WHEN answered_in > 0 THEN printf(', answers calls (%d of %d): a '
                                                             'phone in use', answered_in, calls_in)
                            ELSE '' END,

@@ -78,7 +78,7 @@ def test_the_reason_names_the_evidence(findings: Path) -> None:
     got = flagged(findings, "caller_number")
     assert "one of 5 such lines of close numbers" in got[PACK[1]]["reason"]
     assert "then silent" in got[PACK[1]]["reason"]
-    assert "never answered the 1 calls it got" in got[PACK[0]]["reason"]
+    assert "never answered the 1 call it got" in got[PACK[0]]["reason"]
     assert float(got[PACK[0]]["score"]) > float(got[PACK[1]]["score"])
 
 
