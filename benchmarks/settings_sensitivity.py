@@ -8,6 +8,7 @@ moves a lot says how much the world's behaviour, not our choice, must decide it.
 
     python benchmarks/settings_sensitivity.py                       # small 1, hard 1 at 5%
     python benchmarks/settings_sensitivity.py --worlds small:1 --only short_call_s,RESOLUTION
+    python benchmarks/settings_sensitivity.py --worlds hard:1:0.05:0.5 --only HANDOFF_TALK_S
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--worlds", default="small:1,hard:1:0.05",
-                        help="preset:seed[:scale], comma-separated")  # fmt: skip
+                        help="preset:seed[:scale[:coverage]], comma-separated")  # fmt: skip
     parser.add_argument("--only", help="comma-separated setting names (default: all)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args()
@@ -58,9 +59,11 @@ def main() -> None:
     try:
         cases = []
         for spec in args.worlds.split(","):
-            preset, seed, *scale = spec.split(":")
+            preset, seed, *rest = spec.split(":")
+            scale = float(rest[0]) if rest and rest[0] else None
+            coverage = float(rest[1]) if len(rest) > 1 and rest[1] else None
             case = work / spec.replace(":", "-")
-            sc = load_scenario(preset, seed=int(seed), scale=float(scale[0]) if scale else None)
+            sc = load_scenario(preset, seed=int(seed), scale=scale, center_coverage=coverage)
             write_world(build_world(sc), case)
             cases.append(case)
         table = Table(title="detection when one setting is halved or doubled "
