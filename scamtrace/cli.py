@@ -50,7 +50,7 @@ def simulate(
         typer.Option(
             "--scenario",
             "-s",
-            help="preset name (seed, small, hard, es-victims) or a scenario YAML file",
+            help="preset name (seed, small, hard, es-victims, simbox) or a scenario YAML file",
         ),
     ] = "seed",
     scale: Annotated[
