@@ -68,9 +68,13 @@ class Registry:
         owners (two centers, a center and a household) never share an address by accident."""
         first = len(self.ips)
         for address in addresses:
+            tries = 0
             while address in self._taken:
-                head, host = address.rsplit(".", 1)
-                address = f"{head}.{int(host) % 254 + 1}"
+                a, b, c, host = address.split(".")
+                tries += 1
+                if tries % 254 == 0:  # this /24 is full: the next one along
+                    c, b = str((int(c) + 1) % 256), str((int(b) + (int(c) == 255)) % 256)
+                address = f"{a}.{b}.{c}.{int(host) % 254 + 1}"
             self._taken.add(address)
             self.ips.append(address)
         self.ip_asn.extend(asn)

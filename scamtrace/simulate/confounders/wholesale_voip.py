@@ -85,7 +85,10 @@ class WholesaleVoip:
         slots = -(-ctx.days // lease)
         first = np.concatenate([[0], np.cumsum(slots)[:-1]])
         blocks = ip_blocks(ctx.centers.code)
-        isp = np.repeat(rng.integers(0, len(blocks), n), slots)
+        # An ISP's share of customers follows its address space: a small one's /24 would
+        # otherwise run out of addresses for thousands of customers' leases.
+        size = np.array([b.size for b in blocks], dtype=np.float64)
+        isp = np.repeat(rng.choice(len(blocks), size=n, p=size / size.sum()), slots)
         addresses, block_of = random_ipv4(ctx.centers.code, rng, int(slots.sum()), isp)
         ids = ctx.registry.add_ips(
             [str(a) for a in addresses.to_pylist()], [blocks[int(b)].asn_name for b in block_of]
