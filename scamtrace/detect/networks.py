@@ -15,6 +15,7 @@ presented numbers, victims and accounts is split the same way.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import igraph as ig
 import leidenalg
@@ -76,6 +77,9 @@ def assign_networks(case: Case, settings: DetectSettings) -> None:
             "weight BIGINT, example VARCHAR)")  # fmt: skip
     run(db, "CREATE OR REPLACE TABLE network_joins (network INTEGER, a INTEGER, b INTEGER, "
             "kind VARCHAR, weight BIGINT, example VARCHAR)")  # fmt: skip
+    # filled only where part of the gang is unseen (_money_networks, _unknown_dialler)
+    run(db, "CREATE OR REPLACE TEMP TABLE hidden_mule (mule VARCHAR, network INTEGER)")
+    run(db, "CREATE OR REPLACE TEMP TABLE unknown_run (line BIGINT)")
     run(db, """
         CREATE OR REPLACE TABLE call_center AS
         SELECT s.*, lc.center FROM scam_calls s
@@ -233,8 +237,6 @@ def _payer_networks(case: Case, settings: DetectSettings) -> None:
     deposit and the victim pays within hours), not to every operation that ever dialled the
     victim (two gangs may dial one leaked list)."""
     window = int(settings.payment_window_days * 86400)
-    run(case.db, "CREATE OR REPLACE TEMP TABLE hidden_mule (mule VARCHAR, network INTEGER)")
-    run(case.db, "CREATE OR REPLACE TEMP TABLE unknown_run (line BIGINT)")
     run(case.db, f"""
         CREATE OR REPLACE TABLE payer_network AS
         SELECT line, phone, time, network FROM (
@@ -366,7 +368,7 @@ def _center_communities(case: Case) -> None:
                                         for a, b, w in links])  # fmt: skip
     run(db, "CREATE OR REPLACE TABLE center_network (center INTEGER, network INTEGER)")
     insert_rows(db, "center_network", [[c, membership[n]] for n, c in enumerate(centers)])
-    _network_joins(case, centers, membership)
+    _network_joins(case, centers, membership, links)
 
 
 def _center_ties(case: Case) -> None:
@@ -434,16 +436,16 @@ def _center_ties(case: Case) -> None:
     """)  # fmt: skip
 
 
-def _network_joins(case: Case, centers: list[int], membership: list[int]) -> None:
+def _network_joins(
+    case: Case, centers: list[int], membership: list[int], pairs: list[tuple[Any, ...]]
+) -> None:
     """``network_joins(network, a, b, kind, weight, example)``: for each network of several
     centers, the ties along a maximum spanning tree of its centers (the strongest evidence that
-    joins each center to the rest), for ``networks.csv`` to name. (Operations no known center
+    joins each center to the rest), for ``networks.csv`` to name; ``pairs`` are the summed
+    ties per pair of centers, as the communities were drawn from. (Operations no known center
     runs add a ``money`` row each, without centers: ``_money_networks``.)"""
     db = case.db
     network_of = dict(zip(centers, membership, strict=True))
-    pairs = run(db, """
-        SELECT least(a, b), greatest(a, b), sum(weight) FROM center_ties GROUP BY 1, 2 ORDER BY 1, 2
-    """)
     inside = [(a, b, w) for a, b, w in pairs if network_of[a] == network_of[b]]
     if not inside:
         return

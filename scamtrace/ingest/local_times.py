@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from scamtrace.core import contract
 from scamtrace.core.sql import literal
-from scamtrace.ingest.mapped import _OFFSET, load_mapping
+from scamtrace.ingest.mapped import load_mapping
 
 
 def zone_in_effect(options: Mapping[str, Any]) -> str | None:
@@ -27,9 +27,9 @@ def zone_in_effect(options: Mapping[str, Any]) -> str | None:
     mapping = options.get("mapping")
     if mapping:
         zone = load_mapping(Path(str(mapping))).timezone or zone
-    if not zone or _OFFSET.match(str(zone).strip()):
-        return None
-    return str(zone).strip()
+    zone = str(zone or "").strip()
+    # the options were checked before reading: an IANA name, or an offset that starts +/-
+    return zone if zone and zone[0] not in "+-" else None
 
 
 def repeated_hour_count(data: pa.Table, table: str, zone: str) -> int:
