@@ -270,16 +270,21 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
         WITH calls AS (
             SELECT c.center, min(c.t) AS first_t, max(c.t) AS last_t, count(*) AS calls,
                    count(DISTINCT CASE WHEN c.answered THEN c.callee END) AS victims
-            FROM call_center c WHERE c.center IS NOT NULL AND c.source = 'voip_cdr' GROUP BY 1
+            FROM call_center c WHERE c.center IS NOT NULL AND (c.source = 'voip_cdr' OR
+                 (c.sip_account IS NULL AND c.caller IN (SELECT CAST(key AS BIGINT)
+                                                          FROM line_center
+                                                          WHERE key_kind = 'sim_line')))
+            GROUP BY 1
         ), lines AS (
             SELECT center, count(*) FILTER (WHERE key_kind = 'sip_account') AS sip_accounts,
-                   count(*) FILTER (WHERE key_kind = 'source_ip') AS source_ips
+                   count(*) FILTER (WHERE key_kind = 'source_ip') AS source_ips,
+                   count(*) FILTER (WHERE key_kind = 'sim_line') AS sim_lines
             FROM line_center GROUP BY 1
         )
         SELECT cr.center_id, coalesce(r.network_id, '') AS network_id,
                coalesce(p.country, '') AS country, '' AS region,
                {iso('calls.first_t')} AS first_seen, {iso('calls.last_t')} AS last_seen,
-               l.sip_accounts AS lines, calls.calls, calls.victims, l.sip_accounts,
+               l.sip_accounts + l.sim_lines AS lines, calls.calls, calls.victims, l.sip_accounts,
                l.source_ips, coalesce(p.asn, '') AS asn
         FROM center_rank cr JOIN lines l USING (center) LEFT JOIN calls USING (center)
         LEFT JOIN center_place p USING (center) LEFT JOIN network_rank r USING (network)

@@ -55,6 +55,10 @@ HEARD_NETWORK = TableSpec.of("heard_network", temporary=True, value="BIGINT", ne
 #: take over a whole network that calls only through SIM boxes.
 NOT_SIM_BOX = (f"coalesce({{c}}.caller, 0) NOT IN "
                f"(SELECT line FROM sim_lines WHERE score >= {FLAG_THRESHOLD})")  # fmt: skip
+#: A call placed by a center's own line: a SIP account of the center, or one of its SIM-box
+#: lines (centers.py). Only such calls are evidence that ties two centers.
+OWN_LINE = ("({c}sip_account IS NOT NULL OR ({c}source = 'carrier_cdr' AND {c}caller IN "
+            "(SELECT CAST(key AS BIGINT) FROM line_center WHERE key_kind = 'sim_line')))")
 CENTER_TIES = TableSpec.of("center_ties", a="INTEGER", b="INTEGER", kind="VARCHAR",
                            weight="BIGINT", example="VARCHAR")  # fmt: skip
 PAYER_NETWORK = TableSpec.of("payer_network", line="BIGINT", phone="BIGINT", time="BIGINT",
@@ -82,10 +86,13 @@ def assign_networks(case: Case, settings: DetectSettings) -> None:
     run(db, "CREATE OR REPLACE TEMP TABLE unknown_run (line BIGINT)")
     run(db, """
         CREATE OR REPLACE TABLE call_center AS
-        SELECT s.*, lc.center FROM scam_calls s
+        SELECT s.*, coalesce(lc.center, sc.center) AS center FROM scam_calls s
         LEFT JOIN line_center lc ON lc.key_kind = 'sip_account' AND lc.key = s.sip_account
+        LEFT JOIN line_center sc ON sc.key_kind = 'sim_line' AND s.sip_account IS NULL
+         AND s.source = 'carrier_cdr' AND sc.key = CAST(s.caller AS VARCHAR)
     """)
-    has_centers = case.count("SELECT count(*) FROM line_center") > 0
+    has_centers = case.count(
+        "SELECT count(*) FROM line_center WHERE key_kind = 'sip_account'") > 0
     if has_centers:
         _infer_unlinked_centers(case)
         _center_communities(case)
@@ -366,8 +373,17 @@ def _center_communities(case: Case) -> None:
     """)
     membership = _leiden(len(centers), [(centers.index(a), centers.index(b), w)
                                         for a, b, w in links])  # fmt: skip
+    # A pack of SIMs that nothing ties to any center is no operation of its own (a gateway goes
+    # through several packs): it gets no network here, and its numbers take that of the
+    # victims they reached, as numbers of unknown lines do.
+    tied = {a for a, _, _ in links} | {b for _, b, _ in links}
+    sim_only = {r[0] for r in run(db, """
+        SELECT center FROM line_center GROUP BY center
+        HAVING bool_and(key_kind = 'sim_line')
+    """)}  # fmt: skip
     run(db, "CREATE OR REPLACE TABLE center_network (center INTEGER, network INTEGER)")
-    insert_rows(db, "center_network", [[c, membership[n]] for n, c in enumerate(centers)])
+    insert_rows(db, "center_network", [[c, membership[n]] for n, c in enumerate(centers)
+                                       if c in tied or c not in sim_only])  # fmt: skip
     _network_joins(case, centers, membership, links)
 
 
@@ -398,7 +414,7 @@ def _center_ties(case: Case) -> None:
                    arg_min(CASE WHEN answered THEN duration_s ELSE 0 END, t) AS first_talk,
                    min(t) FILTER (WHERE answered AND duration_s >= {ENGAGED_S}) AS held_t
             FROM call_center WHERE center IS NOT NULL AND callee IS NOT NULL
-              AND sip_account IS NOT NULL GROUP BY ALL
+              AND {OWN_LINE.format(c='')} GROUP BY ALL
         ), timed AS (
             SELECT a.center AS a, b.center AS b, a.phone,
                    b.first_t > a.held_t AS forward
@@ -419,7 +435,7 @@ def _center_ties(case: Case) -> None:
             SELECT p.line, p.phone, arg_max(c.center, (c.t, c.center)) AS center
             FROM victim_payments p JOIN call_center c
               ON c.callee = p.phone AND c.answered AND c.center IS NOT NULL AND c.t <= p.time
-             AND c.sip_account IS NOT NULL
+             AND {OWN_LINE.format(c='c.')}
             GROUP BY ALL
         ), paid_mule AS (
             SELECT DISTINCT f.mule, pc.center, pc.phone FROM fraud_transfers f

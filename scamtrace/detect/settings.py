@@ -334,6 +334,20 @@ HANDOFF_MIN_VICTIMS = 2
 #: Neighbouring numbers of one dialling list, dialled within the hour.
 LIST_GAP = 32
 LIST_WINDOW_S = 3600
+# Dialling runs from abroad (list_runs.py): numbers of other countries, each on a few calls.
+#: A rotating dialler changes its number every call or every few calls (call-labelling apps
+#: and carriers' per-number limits catch a number after a few dozen); a person abroad calls
+#: the same few people again and again, a company abroad shows its one number on thousands.
+RUN_NUMBER_MAX_CALLS = 5
+#: A call is part of a run when other such numbers rang two or more neighbouring subscribers
+#: of it within the hour: one more could be chance (two strangers abroad dialling neighbours),
+#: two are a list being worked. Honest calls from abroad go to people's own circles, never to
+#: neighbouring numbers of a block.
+RUN_NEIGHBOURS = 2
+#: ... and most of the number's calls are: a number dialling a list does nothing else.
+RUN_SHARE = 0.5
+#: Such a number is a dialler's: a finding, as a rotating local number from abroad is.
+RUN_NUMBER = 0.75
 #: Neighbouring numbers the center dialled that a call needs to join it (distinct numbers:
 #: one call is seen by both the carrier and the provider). One, as before: a call joined so
 #: is a guess about its center and never evidence that ties two centers (networks.py).

@@ -241,8 +241,45 @@ def test_centers_are_the_accounts_that_share_an_address(tmp_path: Path) -> None:
     _given(case, "voip_scam", [[1, "sipA", "1.1.1.1", 0.9], [2, "sipB", "1.1.1.1", 0.9],
                                [3, "sipB", "1.1.1.1", 0.9],
                                [4, "sipC", "2.2.2.2", 0.9]])  # fmt: skip
-    assert _run_alone(case, "centers") == 2
+    day = 86400
+
+    def sim(line: int, first_day: int, score: float) -> list[Any]:
+        return [line, 30, 30, first_day * day, (first_day + 2) * day, 0.2, 0, 0, True, False,
+                0, 0, 0, score, ""]  # fmt: skip
+
+    # Two SIMs of one pack used the same week, one of the same pack months later, one of
+    # another pack, and a close number that was not flagged (a sales line).
+    _given(case, "sim_lines", [sim(8613100000010, 1, 0.8), sim(8613100000060, 3, 0.8),
+                               sim(8613100000090, 150, 0.8), sim(8613999990000, 2, 0.8),
+                               sim(8613100000030, 2, 0.3)])  # fmt: skip
+    assert _run_alone(case, "centers") == 5
     centers = _rows(case, "SELECT center, key_kind, key FROM line_center ORDER BY ALL")
     assert centers == [(1, "sip_account", "sipA"), (1, "sip_account", "sipB"),
                        (1, "source_ip", "1.1.1.1"), (2, "sip_account", "sipC"),
-                       (2, "source_ip", "2.2.2.2")]  # fmt: skip
+                       (2, "source_ip", "2.2.2.2"),
+                       (3, "sim_line", "8613100000010"), (3, "sim_line", "8613100000060"),
+                       (4, "sim_line", "8613100000090"),
+                       (5, "sim_line", "8613999990000")]  # fmt: skip
+    places = _rows(case, "SELECT center, country FROM center_place WHERE center > 2 ORDER BY 1")
+    assert places == [(3, "CN"), (4, "CN"), (5, "CN")]
+
+
+def test_list_runs_flag_foreign_numbers_ringing_neighbours_of_one_block(tmp_path: Path) -> None:
+    # A dialler abroad: a new Spanish number every call, ringing a block of subscribers in turn.
+    run_calls = [_carrier(n, 300 * n, f"+3461100{n:04d}", f"+86138000001{n:02d}")
+                 for n in range(8)]  # fmt: skip
+    # A relative abroad calling the same two people again and again.
+    family = [_carrier(100 + n, 200 * n + 7, "+34622334455", f"+8613900000{n % 2:03d}", talk=600)
+              for n in range(4)]  # fmt: skip
+    # A stranger abroad calling once, far from the block; a dialler number on one lone call.
+    lone = [_carrier(200, 650, "+34633000001", "+8615900012345"),
+            _carrier(201, 9 * 3600, "+34611009999", "+8613800000150")]
+    case = _case(tmp_path / "case", carrier_cdr=run_calls + family + lone)
+    for name in ("call_link", "sim_lines", "number_scores", "scam_calls"):
+        _given(case, name, [])
+    _run_alone(case, "list_runs")
+    flagged = {f"+{c}": float(s) for c, s in _rows(case, "SELECT caller, score FROM number_scores")}
+    assert set(flagged) == {f"+3461100{n:04d}" for n in range(8)}, flagged
+    assert all(s >= 0.5 for s in flagged.values())
+    calls = _rows(case, "SELECT count(*), count(DISTINCT caller) FROM scam_calls")
+    assert calls == [(8, 8)]
