@@ -461,6 +461,43 @@ def evaluate(
                   "unplaced members as clusters of their own")  # fmt: skip
 
 
+@app.command()
+def serve(
+    findings: Annotated[Path | None, typer.Option(help="findings folder written by detect")] = None,
+    case: Annotated[Path | None, typer.Option(help="case folder the findings came from")] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            help="state folder: event log, audit log and its key (default: CASE/"
+            "serve-state, else ~/.local/share/scamtrace/serve)"
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 8443,
+    tokens: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML or JSON: institutions, SHA-256 of their tokens, scopes; "
+            "without it, open access on loopback only"
+        ),
+    ] = None,
+    cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM)")] = None,
+    key: Annotated[Path | None, typer.Option(help="TLS private key (PEM)")] = None,
+) -> None:
+    """Score calls at setup and transfers before they execute, over HTTP/JSON; learn from
+    streamed events. OpenAPI at /openapi.json.
+
+    Example:
+
+        scamtrace serve --findings findings/seed --case cases/seed --tokens tokens.yaml --host 0.0.0.0 --cert tls.crt --key tls.key
+    """  # noqa: E501
+    from scamtrace.serve.app import ServeConfig
+    from scamtrace.serve.app import serve as run_service
+
+    run_service(ServeConfig(findings=findings, case=case, state=state, host=host, port=port,
+                            tokens=tokens, cert=cert, key=key))  # fmt: skip
+
+
 def _print_findings_table(folder: Path, name: str, title: str, limit: int = 10) -> None:
     from scamtrace.core.findings import read_rows
 

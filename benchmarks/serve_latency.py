@@ -1,0 +1,278 @@
+"""Benchmark: latency and throughput of ``scamtrace serve`` over loopback, bounded in time.
+
+The service runs in its own process pinned to CPU 0 (``taskset``), the load (``wrk``, from
+Debian's package) on CPU 1. Prints p50/p99/p99.9 and requests/s for single and batch call
+scoring and for transfer scoring, then events ingested per second (JSON lines, stored durably
+and applied). Each load runs ``--seconds`` (default 5) and stops by itself.
+
+    python benchmarks/serve_latency.py --case cases/seed --findings findings/seed   # real engine
+    python benchmarks/serve_latency.py --engine fake            # the server alone (test engine)
+    python benchmarks/serve_latency.py --engine fake --server uvicorn   # the alternative
+
+``--server uvicorn`` (uvicorn with httptools, same ASGI app) needs ``pip install uvicorn
+httptools``; it is here only to compare (docs/adr/0015-scoring-service.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local bodies = {}
+local n = 0
+function init(args)
+  local f = io.open(args[1], "r")
+  for line in f:lines() do n = n + 1; bodies[n] = line end
+  f:close()
+end
+local i = 0
+function request()
+  i = i % n + 1
+  return wrk.format(nil, nil, nil, bodies[i])
+end
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %d %f %f %f %f %d\\n", summary.requests,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9),
+    summary.duration, summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pin(cpu: int) -> list[str]:
+    taskset = shutil.which("taskset")
+    return [taskset, "-c", str(cpu)] if taskset and (os.cpu_count() or 1) > 1 else []
+
+
+def _service_main(options: dict[str, str | None]) -> None:
+    """Inside the service's process: build the app and serve it with the chosen server."""
+    sys.path.insert(0, str(ROOT))
+    from scamtrace.serve.app import ScoringApp, ServeConfig, _run_granian, load_engine
+
+    if options["engine"] == "fake":
+        from tests.serve.fake_engine import FakeEngine
+
+        engine: object = FakeEngine()
+    else:
+        engine = load_engine(
+            Path(options["findings"]) if options["findings"] else None,
+            Path(options["case"]) if options["case"] else None,
+        )
+    app = ScoringApp(engine, Path(str(options["state"])))  # type: ignore[arg-type]
+    port = int(str(options["port"]))
+    if options["server"] == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(
+            app,
+            host="127.0.0.1",
+            port=port,
+            http="httptools",
+            log_level="error",
+            access_log=False,
+            lifespan="on",
+        )
+    else:
+        asyncio.run(_run_granian(app, ServeConfig(port=port)))
+
+
+def _calls(n: int) -> list[dict[str, object]]:
+    # A tenth of the callers repeat (so the state has something to say about them).
+    return [
+        {
+            "call_id": f"c{i}",
+            "time": "2026-03-01T10:00:00Z",
+            "caller_number": f"+3491{(i % 5000) if i % 10 == 0 else i:07d}",
+            "called_number": f"+86138{i:08d}",
+            "ingress_trunk": "INT-7",
+            "ingress_country": "ES",
+            "attestation": "C",
+        }
+        for i in range(n)
+    ]
+
+
+def _transfers(n: int) -> list[dict[str, object]]:
+    return [
+        {
+            "tx_id": f"t{i}",
+            "time": "2026-03-01T10:05:00Z",
+            "payer_account": f"CN{i:020d}",
+            "payee_account": f"ES91{i % 300:020d}",
+            "amount": 100.0 + i % 5000,
+            "currency": "EUR",
+            "payer_phone": f"+86138{i:08d}",
+        }
+        for i in range(n)
+    ]
+
+
+def _wrk(url: str, bodies: list[str], seconds: int, connections: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "post.lua"
+        script.write_text(_WRK_SCRIPT)
+        data = Path(tmp) / "bodies.txt"
+        data.write_text("\n".join(bodies) + "\n")
+        command = [
+            *_pin(1),
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            f"--timeout={max(2, seconds)}s",
+            "-s",
+            str(script),
+            url,
+            "--",
+            str(data),
+        ]
+        out = subprocess.run(
+            command, capture_output=True, text=True, timeout=seconds + 30, check=True
+        ).stdout
+    match = re.search(r"RESULT (\d+) (\S+) (\S+) (\S+) (\S+) (\d+)", out)
+    if not match:
+        raise RuntimeError(f"wrk printed no result:\n{out}")
+    requests, p50, p99, p999, duration_us, errors = match.groups()
+    return {
+        "requests/s": int(requests) / (float(duration_us) / 1e6),
+        "p50 ms": float(p50) / 1000,
+        "p99 ms": float(p99) / 1000,
+        "p99.9 ms": float(p999) / 1000,
+        "errors": int(errors),
+    }
+
+
+def _events_per_second(base: str, total: int, per_request: int) -> float:
+    lines = [
+        json.dumps(
+            {
+                "table": "carrier_cdr",
+                "call_id": f"e{i}",
+                "start_time": "2026-03-01T09:00:00Z",
+                "caller_number": f"+3491{i % 20000:07d}",
+                "called_number": f"+86138{i:08d}",
+                "duration_s": 30,
+                "answered": True,
+            }
+        )
+        for i in range(total)
+    ]
+    bodies = ["\n".join(lines[i : i + per_request]).encode() for i in range(0, total, per_request)]
+    started = time.perf_counter()
+    for body in bodies:
+        request = urllib.request.Request(
+            base + "/v1/events",
+            data=body,
+            method="POST",
+            headers={"content-type": "application/x-ndjson"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            answer.read()
+    return total / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", choices=["real", "fake"], default="real")
+    parser.add_argument("--findings", type=Path)
+    parser.add_argument("--case", type=Path)
+    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
+    parser.add_argument("--seconds", type=int, default=5, help="each load, 1 to 60")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=100, help="items per batch request")
+    parser.add_argument("--events", type=int, default=100_000, help="events to ingest")
+    parser.add_argument("--service", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.service:
+        _service_main(json.loads(args.service))
+        return
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install wrk")
+    seconds = min(max(args.seconds, 1), 60)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as state:
+        options = {
+            "engine": args.engine,
+            "server": args.server,
+            "port": str(port),
+            "state": state,
+            "findings": str(args.findings) if args.findings else None,
+            "case": str(args.case) if args.case else None,
+        }
+        env = {**os.environ, "PYTHONPATH": f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"}
+        service = subprocess.Popen(
+            [*_pin(0), sys.executable, __file__, "--service", json.dumps(options)], env=env
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    urllib.request.urlopen(base + "/healthz", timeout=1).read()
+                    break
+                except OSError:
+                    if service.poll() is not None or time.monotonic() > deadline:
+                        sys.exit("the service did not start")
+                    time.sleep(0.2)
+            calls = [json.dumps(c) for c in _calls(20_000)]
+            transfers = [json.dumps(t) for t in _transfers(20_000)]
+            call_batches = [json.dumps({"items": _calls(args.batch)}) for _ in range(20)]
+            rows = {
+                "call, single": _wrk(base + "/v1/calls/score", calls, seconds, args.connections),
+                "transfer, single": _wrk(
+                    base + "/v1/transfers/score", transfers, seconds, args.connections
+                ),
+                f"call, batch of {args.batch}": _wrk(
+                    base + "/v1/calls/score/batch", call_batches, seconds, args.connections
+                ),
+            }
+            events = _events_per_second(base, args.events, 10_000)
+        finally:
+            service.terminate()
+            service.wait(timeout=30)
+    print(
+        f"server {args.server}, engine {args.engine}, {platform.machine()}, "
+        f"{os.cpu_count()} cores, service on CPU 0, wrk on CPU 1, "
+        f"{args.connections} connections, {seconds} s each"
+    )
+    print(
+        f"{'load':<22}{'requests/s':>12}{'items/s':>12}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'p99.9 ms':>10}{'errors':>8}"
+    )
+    for name, row in rows.items():
+        items = row["requests/s"] * (args.batch if "batch" in name else 1)
+        print(
+            f"{name:<22}{row['requests/s']:>12,.0f}{items:>12,.0f}{row['p50 ms']:>9.2f}"
+            f"{row['p99 ms']:>9.2f}{row['p99.9 ms']:>10.2f}{row['errors']:>8}"
+        )
+    print(
+        f"events ingested: {events:,.0f}/s ({args.events:,} carrier_cdr events, JSON lines, "
+        "10,000 a request, durable before the answer)"
+    )
+
+
+if __name__ == "__main__":
+    main()
