@@ -598,7 +598,7 @@ def _arrow_events(raw: bytes, table: str | None) -> tuple[list[Event], list[str]
             )
             rows = batch.to_pylist()
             for index, (row, name) in enumerate(zip(rows, tables, strict=True)):
-                event_type = _EVENT_TYPES.get(name or "")
+                event_type = _EVENT_TYPES.get(name if isinstance(name, str) else "")
                 if event_type is None:
                     raise HttpError(
                         422,
@@ -613,7 +613,7 @@ def _arrow_events(raw: bytes, table: str | None) -> tuple[list[Event], list[str]
                     events.append(msgspec.convert(kept, type=event_type))
                 except msgspec.ValidationError as exc:
                     raise invalid(exc, f"row {index}: ") from None
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError, TypeError) as exc:
         raise HttpError(400, f"not an Arrow IPC stream: {exc}") from None
     return events, sorted(ignored)
 

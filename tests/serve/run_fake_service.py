@@ -11,7 +11,7 @@ from pathlib import Path
 
 import msgspec
 
-from scamtrace.serve.app import ServeConfig, serve
+from scamtrace.serve.app import Limits, ServeConfig, serve
 from tests.serve.fake_engine import FakeEngine
 
 
@@ -22,6 +22,8 @@ class _Options(msgspec.Struct):
     tokens: str | None = None
     cert: str | None = None
     key: str | None = None
+    header_timeout_ms: int = 5000
+    body_timeout_s: float = 10.0
 
 
 def main(argv: list[str]) -> None:
@@ -33,6 +35,8 @@ def main(argv: list[str]) -> None:
         tokens=Path(options.tokens) if options.tokens else None,
         cert=Path(options.cert) if options.cert else None,
         key=Path(options.key) if options.key else None,
+        header_timeout_ms=options.header_timeout_ms,
+        limits=Limits(body_timeout_s=options.body_timeout_s),
     )
     serve(config, engine=FakeEngine())
 

@@ -214,6 +214,10 @@ def test_arrow_streams_with_a_table_column_or_a_query_parameter(app: ScoringApp)
     garbage = call(app, "POST", "/v1/events", b"\xff\x00garbage",
                    headers={"content-type": ARROW_STREAM})  # fmt: skip
     assert garbage.status == 400
+    odd_table = pa.table({"table": [["reports"]], "report_id": ["r10"]})
+    answer = call(app, "POST", "/v1/events", _arrow(odd_table),
+                  headers={"content-type": ARROW_STREAM})  # fmt: skip
+    assert answer.status == 422
 
 
 def test_entities_healthz_metrics(app: ScoringApp) -> None:
