@@ -16,7 +16,6 @@ httptools``; it is here only to compare (docs/adr/0015-scoring-service.md).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -33,11 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 _WRK_SCRIPT = """
-wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local bodies = {}
 local n = 0
+local method = "POST"
 function init(args)
+  method = args[2]
   local f = io.open(args[1], "r")
   for line in f:lines() do n = n + 1; bodies[n] = line end
   f:close()
@@ -45,7 +45,8 @@ end
 local i = 0
 function request()
   i = i % n + 1
-  return wrk.format(nil, nil, nil, bodies[i])
+  if method == "GET" then return wrk.format("GET") end
+  return wrk.format("POST", nil, nil, bodies[i])
 end
 function done(summary, latency, requests)
   io.write(string.format("RESULT %d %f %f %f %f %d\\n", summary.requests,
@@ -70,7 +71,13 @@ def _pin(cpu: int) -> list[str]:
 def _service_main(options: dict[str, str | None]) -> None:
     """Inside the service's process: build the app and serve it with the chosen server."""
     sys.path.insert(0, str(ROOT))
-    from scamtrace.serve.app import ScoringApp, ServeConfig, _run_granian, load_engine
+    from scamtrace.serve.app import (
+        ScoringApp,
+        ServeConfig,
+        _run_granian,
+        load_engine,
+        run_event_loop,
+    )
 
     if options["engine"] == "fake":
         from tests.serve.fake_engine import FakeEngine
@@ -88,6 +95,7 @@ def _service_main(options: dict[str, str | None]) -> None:
 
         uvicorn.run(
             app,
+            loop="uvloop" if options["loop"] == "uvloop" else "asyncio",
             host="127.0.0.1",
             port=port,
             http="httptools",
@@ -96,7 +104,7 @@ def _service_main(options: dict[str, str | None]) -> None:
             lifespan="on",
         )
     else:
-        asyncio.run(_run_granian(app, ServeConfig(port=port)))
+        run_event_loop(_run_granian(app, ServeConfig(port=port)), options["loop"] == "uvloop")
 
 
 def _calls(n: int) -> list[dict[str, object]]:
@@ -130,7 +138,9 @@ def _transfers(n: int) -> list[dict[str, object]]:
     ]
 
 
-def _wrk(url: str, bodies: list[str], seconds: int, connections: int) -> dict[str, float]:
+def _wrk(
+    url: str, bodies: list[str], seconds: int, connections: int, method: str = "POST"
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
         script.write_text(_WRK_SCRIPT)
@@ -148,6 +158,7 @@ def _wrk(url: str, bodies: list[str], seconds: int, connections: int) -> dict[st
             url,
             "--",
             str(data),
+            method,
         ]
         out = subprocess.run(
             command, capture_output=True, text=True, timeout=seconds + 30, check=True
@@ -200,6 +211,7 @@ def main() -> None:
     parser.add_argument("--findings", type=Path)
     parser.add_argument("--case", type=Path)
     parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--seconds", type=int, default=5, help="each load, 1 to 60")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--batch", type=int, default=100, help="items per batch request")
@@ -218,6 +230,7 @@ def main() -> None:
         options = {
             "engine": args.engine,
             "server": args.server,
+            "loop": args.loop,
             "port": str(port),
             "state": state,
             "findings": str(args.findings) if args.findings else None,
@@ -241,6 +254,9 @@ def main() -> None:
             transfers = [json.dumps(t) for t in _transfers(20_000)]
             call_batches = [json.dumps({"items": _calls(args.batch)}) for _ in range(20)]
             rows = {
+                "GET /healthz (floor)": _wrk(
+                    base + "/healthz", ["-"], seconds, args.connections, "GET"
+                ),
                 "call, single": _wrk(base + "/v1/calls/score", calls, seconds, args.connections),
                 "transfer, single": _wrk(
                     base + "/v1/transfers/score", transfers, seconds, args.connections
@@ -254,7 +270,7 @@ def main() -> None:
             service.terminate()
             service.wait(timeout=30)
     print(
-        f"server {args.server}, engine {args.engine}, {platform.machine()}, "
+        f"server {args.server}, loop {args.loop}, engine {args.engine}, {platform.machine()}, "
         f"{os.cpu_count()} cores, service on CPU 0, wrk on CPU 1, "
         f"{args.connections} connections, {seconds} s each"
     )

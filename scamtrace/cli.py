@@ -468,8 +468,8 @@ def serve(
     state: Annotated[
         Path | None,
         typer.Option(
-            help="state folder: event log, audit log and its key (default: CASE/"
-            "serve-state, else ~/.local/share/scamtrace/serve)"
+            help="state folder: event log, audit log and its key (default: "
+            "~/.local/share/scamtrace/serve/CASE-NAME)"
         ),
     ] = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",

@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -785,13 +785,16 @@ class ServeConfig:
 
 
 def state_folder(config: ServeConfig) -> Path:
-    """``--state``, else ``serve-state`` in the case folder, else the user's data folder."""
+    """``--state``, else ``scamtrace/serve/<case folder's name>`` in the user's data folder.
+
+    Not inside the case folder: a case is replaced whole by ``--overwrite`` (ADR 0010) and may
+    be kept read-only as evidence; the event log must outlive both.
+    """
     if config.state is not None:
         return config.state
-    if config.case is not None:
-        return config.case / "serve-state"
     data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data) / "scamtrace" / "serve"
+    name = config.case.resolve().name if config.case is not None else "default"
+    return Path(data) / "scamtrace" / "serve" / name
 
 
 def _is_loopback(host: str) -> bool:
@@ -831,9 +834,22 @@ def serve(config: ServeConfig, engine: ScoringEngine | None = None) -> None:
             flush=True,
         )
     try:
-        asyncio.run(_run_granian(app, config))
+        run_event_loop(_run_granian(app, config))
     finally:
         app.close()
+
+
+def run_event_loop(main: Coroutine[Any, Any, None], uvloop: bool = False) -> None:
+    """On asyncio, or uvloop (where installed) when asked: under granian they measured alike."""
+    if uvloop:
+        try:
+            import uvloop as fast_loop
+        except ImportError:
+            pass
+        else:
+            fast_loop.run(main)
+            return
+    asyncio.run(main)
 
 
 async def _run_granian(app: ScoringApp, config: ServeConfig) -> None:

@@ -395,3 +395,14 @@ def test_state_survives_a_new_app_on_the_same_folder(tmp_path: Path) -> None:
     assert second.replayed == 2
     assert call(second, "POST", "/v1/calls/score", body(call_request())).json()["action"] == "block"
     assert msgspec.json.decode(call(second, "GET", "/healthz").body)["events_stored"] == 2
+
+
+def test_default_state_folder_is_outside_the_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scamtrace.serve.app import state_folder
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    case = tmp_path / "cases" / "seed-1"
+    assert state_folder(ServeConfig(case=case)) == tmp_path / "data/scamtrace/serve/seed-1"
+    assert state_folder(ServeConfig(case=case, state=tmp_path / "s")) == tmp_path / "s"
