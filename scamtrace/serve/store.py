@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 _encoder = msgspec.json.Encoder()
+#: Keys asked about in one query (SQLite's default bound on parameters is 32,766).
+_KEYS_PER_QUERY = 500
 _decoder = msgspec.json.Decoder(Event)
 
 
@@ -62,26 +64,39 @@ class EventLog:
 
     def append(self, events: Sequence[Event]) -> list[Event]:
         """Store the events not stored before, durably; return those (in order) to apply."""
-        fresh: list[Event] = []
-        seen: set[str] = set()
+        fresh: dict[str, Event] = {}
+        for event in events:
+            fresh.setdefault(event_key(event), event)  # the first of a key sent twice at once
+        rows = [(key, _encoder.encode(event)) for key, event in fresh.items()]
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            for event in events:
-                key = event_key(event)
-                if key in seen:
-                    continue
-                seen.add(key)
-                cursor = self._db.execute(
-                    "INSERT OR IGNORE INTO events (event_key, body) VALUES (?, ?)",
-                    (key, _encoder.encode(event)),
+            # Most bodies hold only new events: insert all, and only when some key was stored
+            # already, undo and find which (asking first costs a third more per event).
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO events (event_key, body) VALUES (?, ?)", rows
+            )
+            if self._db.total_changes - before != len(rows):
+                self._db.execute("ROLLBACK")
+                self._db.execute("BEGIN IMMEDIATE")
+                keys = list(fresh)
+                for start in range(0, len(keys), _KEYS_PER_QUERY):
+                    chunk = keys[start : start + _KEYS_PER_QUERY]
+                    marks = ",".join("?" * len(chunk))
+                    for (stored,) in self._db.execute(
+                        f"SELECT event_key FROM events WHERE event_key IN ({marks})", chunk
+                    ):
+                        del fresh[stored]
+                self._db.executemany(
+                    "INSERT INTO events (event_key, body) VALUES (?, ?)",
+                    [row for row in rows if row[0] in fresh],
                 )
-                if cursor.rowcount == 1:
-                    fresh.append(event)
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        return fresh
+        return list(fresh.values())
 
     def replay(self, chunk: int = 10_000) -> Iterator[list[Event]]:
         """Every stored event, oldest first, in lists of at most ``chunk``."""
