@@ -211,7 +211,7 @@ def main() -> None:
     parser.add_argument("--findings", type=Path)
     parser.add_argument("--case", type=Path)
     parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
-    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--seconds", type=int, default=5, help="each load, 1 to 60")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--batch", type=int, default=100, help="items per batch request")
