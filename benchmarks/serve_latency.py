@@ -3,14 +3,16 @@
 The service runs in its own process pinned to CPU 0 (``taskset``), the load (``wrk``, from
 Debian's package) on CPU 1. Prints p50/p99/p99.9 and requests/s for single and batch call
 scoring and for transfer scoring, then events ingested per second (JSON lines, stored durably
-and applied). Each load runs ``--seconds`` (default 5) and stops by itself.
+and applied), and the service's CPU time a request (all its threads), which says what one
+core of its own would carry however busy the machine. Each load runs ``--seconds`` (default 5)
+and stops by itself.
 
     python benchmarks/serve_latency.py --case cases/seed --findings findings/seed   # real engine
     python benchmarks/serve_latency.py --engine fake            # the server alone (test engine)
-    python benchmarks/serve_latency.py --engine fake --server uvicorn   # the alternative
+    python benchmarks/serve_latency.py --engine fake --server granian   # the alternative
 
-``--server uvicorn`` (uvicorn with httptools, same ASGI app) needs ``pip install uvicorn
-httptools``; it is here only to compare (docs/adr/0015-scoring-service.md).
+``--server granian`` (granian embedded, same ASGI app) needs ``pip install granian``; it is
+here only to compare (docs/adr/0015-scoring-service.md).
 """
 
 from __future__ import annotations
@@ -74,9 +76,9 @@ def _service_main(options: dict[str, str | None]) -> None:
     from scamtrace.serve.app import (
         ScoringApp,
         ServeConfig,
-        _run_granian,
         load_engine,
         run_event_loop,
+        run_uvicorn,
     )
 
     if options["engine"] == "fake":
@@ -90,21 +92,34 @@ def _service_main(options: dict[str, str | None]) -> None:
         )
     app = ScoringApp(engine, Path(str(options["state"])))  # type: ignore[arg-type]
     port = int(str(options["port"]))
-    if options["server"] == "uvicorn":
-        import uvicorn
-
-        uvicorn.run(
-            app,
-            loop="uvloop" if options["loop"] == "uvloop" else "asyncio",
-            host="127.0.0.1",
-            port=port,
-            http="httptools",
-            log_level="error",
-            access_log=False,
-            lifespan="on",
-        )
+    config = ServeConfig(port=port)
+    if options["server"] == "granian":
+        run_event_loop(_run_granian(app, config), options["loop"] == "uvloop")
     else:
-        run_event_loop(_run_granian(app, ServeConfig(port=port)), options["loop"] == "uvloop")
+        run_event_loop(run_uvicorn(app, config), options["loop"] == "uvloop")
+
+
+async def _run_granian(app: object, config: object) -> None:
+    """The alternative measured: granian (Rust, hyper) embedded in the process, same app."""
+    import asyncio
+    import signal
+
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+
+    server = Server(
+        app,
+        address="127.0.0.1",
+        port=config.port,  # type: ignore[attr-defined]
+        interface=Interfaces.ASGI,
+        websockets=False,
+        log_level=LogLevels.error,
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.stop)
+    await server.serve()
 
 
 def _calls(n: int) -> list[dict[str, object]]:
@@ -138,9 +153,23 @@ def _transfers(n: int) -> list[dict[str, object]]:
     ]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process, all its threads (granian's I/O thread too)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wrk(
-    url: str, bodies: list[str], seconds: int, connections: int, method: str = "POST"
+    url: str,
+    bodies: list[str],
+    seconds: int,
+    connections: int,
+    pid: int,
+    method: str = "POST",
 ) -> dict[str, float]:
+    """Throughput and latency, and the service's CPU time a request: what a core of its own
+    would carry, however busy the shared machine is."""
+    cpu_before = _cpu_seconds(pid)
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
         script.write_text(_WRK_SCRIPT)
@@ -167,7 +196,9 @@ def _wrk(
     if not match:
         raise RuntimeError(f"wrk printed no result:\n{out}")
     requests, p50, p99, p999, duration_us, errors = match.groups()
+    cpu_us = (_cpu_seconds(pid) - cpu_before) / max(int(requests), 1) * 1e6
     return {
+        "CPU us/request": cpu_us,
         "requests/s": int(requests) / (float(duration_us) / 1e6),
         "p50 ms": float(p50) / 1000,
         "p99 ms": float(p99) / 1000,
@@ -210,8 +241,8 @@ def main() -> None:
     parser.add_argument("--engine", choices=["real", "fake"], default="real")
     parser.add_argument("--findings", type=Path)
     parser.add_argument("--case", type=Path)
-    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
-    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--seconds", type=int, default=5, help="each load, 1 to 60")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--batch", type=int, default=100, help="items per batch request")
@@ -255,14 +286,20 @@ def main() -> None:
             call_batches = [json.dumps({"items": _calls(args.batch)}) for _ in range(20)]
             rows = {
                 "GET /healthz (floor)": _wrk(
-                    base + "/healthz", ["-"], seconds, args.connections, "GET"
+                    base + "/healthz", ["-"], seconds, args.connections, service.pid, "GET"
                 ),
-                "call, single": _wrk(base + "/v1/calls/score", calls, seconds, args.connections),
+                "call, single": _wrk(
+                    base + "/v1/calls/score", calls, seconds, args.connections, service.pid
+                ),
                 "transfer, single": _wrk(
-                    base + "/v1/transfers/score", transfers, seconds, args.connections
+                    base + "/v1/transfers/score", transfers, seconds, args.connections, service.pid
                 ),
                 f"call, batch of {args.batch}": _wrk(
-                    base + "/v1/calls/score/batch", call_batches, seconds, args.connections
+                    base + "/v1/calls/score/batch",
+                    call_batches,
+                    seconds,
+                    args.connections,
+                    service.pid,
                 ),
             }
             events = _events_per_second(base, args.events, 10_000)
@@ -276,14 +313,16 @@ def main() -> None:
     )
     print(
         f"{'load':<22}{'requests/s':>12}{'items/s':>12}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'p99.9 ms':>10}{'errors':>8}"
+        f"{'p99.9 ms':>10}{'errors':>8}{'CPU us/req':>12}{'1 core req/s':>14}"
     )
     for name, row in rows.items():
         items = row["requests/s"] * (args.batch if "batch" in name else 1)
         print(
             f"{name:<22}{row['requests/s']:>12,.0f}{items:>12,.0f}{row['p50 ms']:>9.2f}"
             f"{row['p99 ms']:>9.2f}{row['p99.9 ms']:>10.2f}{row['errors']:>8}"
+            f"{row['CPU us/request']:>12.1f}{1e6 / row['CPU us/request']:>14,.0f}"
         )
+    print("1 core req/s: requests a core would answer at the service's measured CPU time each")
     print(
         f"events ingested: {events:,.0f}/s ({args.events:,} carrier_cdr events, JSON lines, "
         "10,000 a request, durable before the answer)"

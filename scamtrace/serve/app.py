@@ -1,9 +1,9 @@
-"""``scamtrace serve``: the scoring engine behind HTTP, as a raw ASGI app served by granian.
+"""``scamtrace serve``: the scoring engine behind HTTP, a raw ASGI app served by uvicorn.
 
 No web framework: a request is routed by a dict lookup, its body decoded once by msgspec into the
 wire types of :mod:`.model` (a bad body is a 4xx naming the field, never a 500), scored by the
 engine on the event loop's one thread, audited (:mod:`.audit`) and answered. Events are written
-to the durable log (:mod:`.store`) before the engine sees them and before the 2xx. Why granian,
+to the durable log (:mod:`.store`) before the engine sees them and before the 2xx. Why uvicorn,
 msgspec and SQLite: ``docs/adr/0015-scoring-service.md``.
 """
 
@@ -14,7 +14,6 @@ import bisect
 import ipaddress
 import os
 import re
-import signal
 import sys
 import time
 import traceback
@@ -332,6 +331,8 @@ class ScoringApp:
         headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]
         if status == 401:
             headers.append((b"www-authenticate", b'Bearer realm="scamtrace"'))
+        elif status in (408, 413):  # the rest of the body is not read: the connection ends
+            headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         self.audit.flush()
@@ -844,13 +845,14 @@ def serve(config: ServeConfig, engine: ScoringEngine | None = None) -> None:
             flush=True,
         )
     try:
-        run_event_loop(_run_granian(app, config))
+        run_event_loop(run_uvicorn(app, config), uvloop=True)
     finally:
         app.close()
 
 
 def run_event_loop(main: Coroutine[Any, Any, None], uvloop: bool = False) -> None:
-    """On asyncio, or uvloop (where installed) when asked: under granian they measured alike."""
+    """On uvloop where installed and asked for (a tenth less CPU a request than asyncio under
+    uvicorn, docs/adr/0015), else asyncio."""
     if uvloop:
         try:
             import uvloop as fast_loop
@@ -862,27 +864,70 @@ def run_event_loop(main: Coroutine[Any, Any, None], uvloop: bool = False) -> Non
     asyncio.run(main)
 
 
-async def _run_granian(app: ScoringApp, config: ServeConfig) -> None:
-    from granian.constants import Interfaces
-    from granian.http import HTTP1Settings
-    from granian.log import LogLevels
-    from granian.server.embed import Server
+def header_deadline_protocol(timeout_s: float) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol, plus a deadline for a request's headers.
 
-    # Embedded: one process, the engine on this event loop's thread; `kill -9` ends it whole
-    # (a separate worker process could outlive its parent and hold the port and the log).
-    server = Server(
-        app,
-        address=config.host,
-        port=config.port,
-        interface=Interfaces.ASGI,
-        http1_settings=HTTP1Settings(header_read_timeout=config.header_timeout_ms),
-        websockets=False,
-        backlog=1024,
-        log_level=LogLevels.error,
-        ssl_cert=config.cert,
-        ssl_key=config.key,
+    uvicorn closes idle keep-alive connections, but waits for ever on a connection that sent
+    nothing or half its headers. Here a connection must send a request's headers within
+    ``timeout_s`` of opening and of the request's first byte, or it is closed; the body has its
+    own deadline (:attr:`Limits.body_timeout_s`, then 408). ``Config(http=...)`` takes a
+    protocol class for this.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeaderDeadline(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._arm()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(timeout_s, self.transport.close)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+    return HeaderDeadline
+
+
+async def run_uvicorn(app: ScoringApp, config: ServeConfig) -> None:
+    """uvicorn with httptools, one process and one thread: the engine is on this event loop's
+    thread, and `kill -9` ends the service whole. Why uvicorn: docs/adr/0015."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            http=header_deadline_protocol(config.header_timeout_ms / 1000),
+            loop="none",  # the running loop
+            lifespan="on",
+            ws="none",
+            interface="asgi3",
+            access_log=False,
+            log_level="warning",
+            server_header=False,
+            timeout_keep_alive=5,
+            backlog=1024,
+            ssl_certfile=str(config.cert) if config.cert else None,
+            ssl_keyfile=str(config.key) if config.key else None,
+        )
     )
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, server.stop)
     await server.serve()

@@ -1,4 +1,4 @@
-"""Run the real service (granian, state, access, audit) around the fake engine, as a process.
+"""Run the real service (uvicorn, state, access, audit) around the fake engine, as a process.
 
 ``python tests/serve/run_fake_service.py CONFIG_JSON``: the tests start it, kill it and start
 it again; only the engine is the fake one.

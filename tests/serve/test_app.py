@@ -384,6 +384,7 @@ def test_a_stalled_upload_is_cut_off_and_the_app_goes_on(tmp_path: Path) -> None
     app = ScoringApp(FakeEngine(), tmp_path / "state", limits=Limits(body_timeout_s=0.2))
     stalled = call(app, "POST", "/v1/calls/score", b'{"call_id": ', stall=True)
     assert stalled.status == 408
+    assert stalled.headers["connection"] == "close"
     assert call(app, "POST", "/v1/calls/score", body(call_request())).status == 200
 
 
@@ -406,3 +407,24 @@ def test_default_state_folder_is_outside_the_case(
     case = tmp_path / "cases" / "seed-1"
     assert state_folder(ServeConfig(case=case)) == tmp_path / "data/scamtrace/serve/seed-1"
     assert state_folder(ServeConfig(case=case, state=tmp_path / "s")) == tmp_path / "s"
+
+
+def test_the_serve_command_documents_itself_and_refuses_open_access_off_loopback(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    def scamtrace(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "scamtrace.cli", *args],
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    helped = scamtrace("serve", "--help")
+    assert helped.returncode == 0
+    assert "--tokens" in helped.stdout
+    assert "scamtrace serve --findings" in helped.stdout
+    refused = scamtrace("serve", "--host", "0.0.0.0", "--state", str(tmp_path))
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        "error: refusing to listen on 0.0.0.0 without --tokens: open access is for loopback"
+    )
