@@ -159,6 +159,45 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _from_case(case: Path, n: int) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Calls and transfers drawn from a case (its numbers and accounts, so the engine's state
+    has something to say about them): the real features, not a lookup that always misses."""
+    import duckdb
+
+    def table(name: str) -> str:
+        found = sorted(case.glob(f"{name}.*"))
+        if not found:
+            raise SystemExit(f"{case}: no {name} table")
+        reader = "read_parquet" if found[0].suffix == ".parquet" else "read_csv_auto"
+        return f"{reader}('{found[0]}')"
+
+    calls = duckdb.sql(
+        f"SELECT call_id, strftime(start_time, '%Y-%m-%dT%H:%M:%SZ') AS time, caller_number, "
+        f"called_number, ingress_trunk, ingress_country, attestation FROM {table('carrier_cdr')} "
+        f"USING SAMPLE {n} ROWS (reservoir, 1)"
+    ).fetchall()
+    transfers = duckdb.sql(
+        f"SELECT tx_id, strftime(time, '%Y-%m-%dT%H:%M:%SZ'), payer_account, payee_account, "
+        f"amount::DOUBLE, currency, channel FROM {table('transfers')} "
+        f"WHERE payer_account <> '' AND payee_account <> '' AND amount > 0 "
+        f"USING SAMPLE {n} ROWS (reservoir, 1)"
+    ).fetchall()
+    call_keys = ("call_id", "time", "caller_number", "called_number", "ingress_trunk",
+                 "ingress_country", "attestation")  # fmt: skip
+    transfer_keys = ("tx_id", "time", "payer_account", "payee_account", "amount", "currency",
+                     "channel")  # fmt: skip
+
+    def kept(key: str, value: object) -> bool:
+        # a withheld caller ID is an empty caller_number; other empty cells are absent fields
+        return value is not None and (value != "" or key == "caller_number")
+
+    return (
+        [{k: v for k, v in zip(call_keys, row, strict=True) if kept(k, v)} for row in calls],
+        [{k: v for k, v in zip(transfer_keys, row, strict=True) if kept(k, v)}
+         for row in transfers],
+    )  # fmt: skip
+
+
 def _wrk(
     url: str,
     bodies: list[str],
@@ -281,9 +320,16 @@ def main() -> None:
                     if service.poll() is not None or time.monotonic() > deadline:
                         sys.exit("the service did not start")
                     time.sleep(0.2)
-            calls = [json.dumps(c) for c in _calls(20_000)]
-            transfers = [json.dumps(t) for t in _transfers(20_000)]
-            call_batches = [json.dumps({"items": _calls(args.batch)}) for _ in range(20)]
+            if args.case is not None:
+                call_requests, transfer_requests = _from_case(args.case, 20_000)
+            else:
+                call_requests, transfer_requests = _calls(20_000), _transfers(20_000)
+            calls = [json.dumps(c) for c in call_requests]
+            transfers = [json.dumps(t) for t in transfer_requests]
+            call_batches = [
+                json.dumps({"items": call_requests[i * args.batch : (i + 1) * args.batch]})
+                for i in range(20)
+            ]
             rows = {
                 "GET /healthz (floor)": _wrk(
                     base + "/healthz", ["-"], seconds, args.connections, service.pid, "GET"

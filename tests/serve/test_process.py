@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scamtrace.serve.access import token_hash
-from tests.serve.test_app import CALLER, call_request, carrier_call, complaint, lines
+from tests.serve.test_app import CALLED, CALLER, call_request, carrier_call, complaint, lines
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,6 +37,7 @@ def free_port() -> int:
 
 class Service:
     def __init__(self, process: subprocess.Popen[bytes], port: int, context: Any) -> None:
+        self.stderr = ""  # what the process printed, once it has ended
         self.process = process
         self.port = port
         self.context = context
@@ -89,6 +90,7 @@ def running(state: Path, context: Any = None, **options: Any) -> Iterator[Servic
             process.kill()
         process.wait(timeout=10)
         if process.stderr is not None:
+            service.stderr = process.stderr.read().decode(errors="replace")
             process.stderr.close()
 
 
@@ -113,6 +115,7 @@ def test_every_acknowledged_event_survives_kill_9_and_none_is_applied_twice(
         service.process.wait(timeout=10)
         in_flight.close()
 
+    printed = service.stderr
     with running(state) as service:
         health = json.loads(service.request("GET", "/healthz")[1])
         assert health["replayed"] == acknowledged + 1
@@ -126,6 +129,10 @@ def test_every_acknowledged_event_survives_kill_9_and_none_is_applied_twice(
         # a client retrying an acknowledged event changes nothing
         status, answer = service.request("POST", "/v1/events", lines(carrier_call("k0-0")))
         assert json.loads(answer)["duplicates"] == 1
+    printed += service.stderr
+    assert "events replayed" in printed
+    for number in (CALLER, CALLER.lstrip("+"), CALLED.lstrip("+")):
+        assert number not in printed
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
