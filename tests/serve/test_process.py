@@ -213,8 +213,13 @@ def test_stuck_clients_do_not_hold_the_service_and_are_cut_off(tmp_path: Path) -
             b"POST /v1/calls/score HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
         )
         score = json.dumps(call_request()).encode()
+        # one whole request answered, then half the headers of the next on the same connection
+        second_stalls = socket.create_connection(("127.0.0.1", service.port))
+        second_stalls.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nPOST /v1/calls/score HTTP/1.1\r\n"
+        )
         assert service.request("POST", "/v1/calls/score", score)[0] == 200
-        for stuck in (silent, half_headers, half_body):
+        for stuck in (silent, half_headers, half_body, second_stalls):
             stuck.settimeout(5)
             received = b""
             try:
@@ -225,6 +230,9 @@ def test_stuck_clients_do_not_hold_the_service_and_are_cut_off(tmp_path: Path) -
             stuck.close()
             if stuck is half_body:
                 assert received.startswith(b"HTTP/1.1 408")
+            if stuck is second_stalls:
+                assert received.startswith(b"HTTP/1.1 200")
+                assert received.count(b"HTTP/1.1") == 1
         assert service.request("GET", "/healthz")[0] == 200
 
 
