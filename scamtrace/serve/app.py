@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
 import msgspec
@@ -41,6 +41,9 @@ from scamtrace.serve.model import (
     VoipCallEvent,
 )
 from scamtrace.serve.store import EventLog
+
+if TYPE_CHECKING:
+    from scamtrace.serve.sip import SipOptions
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -256,6 +259,8 @@ class ScoringApp:
         self.log = EventLog(state_dir / "events.sqlite")
         self.audit = AuditLog(state_dir)
         self.metrics = Metrics()
+        #: More lines for /metrics (the SIP screen's counters, :mod:`.sip`).
+        self.metrics_sections: list[Callable[[], list[str]]] = []
         self.replayed = 0
         self._reading: dict[asyncio.Task[Any], float] = {}
         self._overdue: set[asyncio.Task[Any]] = set()
@@ -561,6 +566,8 @@ class ScoringApp:
 
     async def _metrics(self, scope: Scope, receive: Receive) -> tuple[int, bytes, bytes]:
         text = self.metrics.render(self.engine.metrics(), self._stored)
+        for section in self.metrics_sections:
+            text += "\n".join(section()) + "\n"
         return 200, text.encode(), b"text/plain; version=0.0.4; charset=utf-8"
 
     async def _openapi_json(self, scope: Scope, receive: Receive) -> tuple[int, bytes, bytes]:
@@ -793,6 +800,8 @@ class ServeConfig:
     limits: Limits = field(default_factory=Limits)
     #: A client must have sent its request headers within this (granian's setting).
     header_timeout_ms: int = 5000
+    #: SIP screening beside the HTTP API (``--sip PORT``), on the same event loop.
+    sip: SipOptions | None = None
 
 
 def state_folder(config: ServeConfig) -> Path:
@@ -822,6 +831,8 @@ def serve(config: ServeConfig, engine: ScoringEngine | None = None) -> None:
     if (config.cert is None) != (config.key is None):
         raise ScamtraceError("--cert and --key go together")
     access = Access.from_file(config.tokens)
+    if config.sip is not None:
+        config.sip.check()
     if access.open and not _is_loopback(config.host):
         raise ScamtraceError(
             f"refusing to listen on {config.host} without --tokens: open access is for loopback"
@@ -845,9 +856,25 @@ def serve(config: ServeConfig, engine: ScoringEngine | None = None) -> None:
             flush=True,
         )
     try:
-        run_event_loop(run_uvicorn(app, config), uvloop=True)
+        run_event_loop(run_services(app, config), uvloop=True)
     finally:
         app.close()
+
+
+async def run_services(app: ScoringApp, config: ServeConfig) -> None:
+    """uvicorn, and the SIP screen (:mod:`.sip`) on the same loop and thread when asked for."""
+    if config.sip is None:
+        await run_uvicorn(app, config)
+        return
+    from scamtrace.serve.sip import SipScreen
+
+    screen = SipScreen(app, config.sip)
+    host, port = screen.start(asyncio.get_running_loop())
+    print(f"scamtrace serve: SIP screening on udp {host}:{port}", file=sys.stderr, flush=True)
+    try:
+        await run_uvicorn(app, config)
+    finally:
+        screen.close()
 
 
 def run_event_loop(main: Coroutine[Any, Any, None], uvloop: bool = False) -> None:

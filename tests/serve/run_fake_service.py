@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 
 from scamtrace.serve.app import Limits, ServeConfig, serve
+from scamtrace.serve.sip import SipOptions
 from tests.serve.fake_engine import FakeEngine
 
 
@@ -24,6 +25,8 @@ class _Options(msgspec.Struct):
     key: str | None = None
     header_timeout_ms: int = 5000
     body_timeout_s: float = 10.0
+    sip_port: int | None = None
+    sip_institution: str = "sip"
 
 
 def main(argv: list[str]) -> None:
@@ -37,6 +40,9 @@ def main(argv: list[str]) -> None:
         key=Path(options.key) if options.key else None,
         header_timeout_ms=options.header_timeout_ms,
         limits=Limits(body_timeout_s=options.body_timeout_s),
+        sip=SipOptions(port=options.sip_port, institution=options.sip_institution)
+        if options.sip_port is not None
+        else None,
     )
     serve(config, engine=FakeEngine())
 
