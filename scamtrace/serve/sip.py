@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import bisect
+import contextlib
 import ipaddress
 import re
 import secrets
@@ -56,6 +57,10 @@ MAX_DATAGRAM = 16384
 #: each datagram with its arrival, so time queued behind other work on the loop is known.
 _SO_TIMESTAMPNS = 35
 _TIMESPEC = struct.Struct("@qq")
+#: Socket receive buffer asked for (the kernel caps it at net.core.rmem_max): a burst or a
+#: pause of the loop queues INVITEs rather than losing them (a lost INVITE is retransmitted
+#: only after 500 ms, RFC 3261 T1); queued ones past the budget are answered unscored.
+_RECEIVE_BUFFER = 4 << 20
 #: Datagrams read per wake-up before the loop serves others (HTTP) again.
 _READS_PER_WAKEUP = 64
 ALLOWED_METHODS = "INVITE, ACK, CANCEL, OPTIONS"
@@ -280,6 +285,8 @@ class SipScreen:
                 f"cannot listen for SIP on {self.options.host}:{self.options.port}: {exc}"
             ) from exc
         sock.setblocking(False)
+        with contextlib.suppress(OSError):  # else the system's default buffer
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
         try:
             sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
             self._stamped = sys.platform == "linux"
