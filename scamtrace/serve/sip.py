@@ -400,6 +400,8 @@ class SipScreen:
             raise _Unanswerable from None
         if not vias or not call_id:
             raise _Unanswerable
+        if any("\n" in value or "\r" in value for value in (call_id, from_raw, to_raw, cseq_raw)):
+            raise _Unanswerable  # a bare line feed inside a value we would echo: no injection
         top, destination = self._top_via(vias[0], source)
         response_vias = [_via_text(top), *(_via_text(v) for v in vias[1:])]
         method = message.method
@@ -419,16 +421,15 @@ class SipScreen:
             self.metrics.answers[code] = self.metrics.answers.get(code, 0) + 1
             return bytes(response)
 
+        if method == "ACK":
+            self.metrics.count("ack")  # the ACK of our final answer: the transaction is over
+            return None  # (an ACK is never answered, RFC 3261 17.2.1)
         try:
             cseq = message.cseq
         except ValueError:
             self.metrics.count("bad_request")
-            return answer(400, "Bad Request", [("Warning", '399 scamtrace "bad CSeq"')]), (
-                destination
-            )
-        if method == "ACK":
-            self.metrics.count("ack")  # the ACK of our final answer: the transaction is over
-            return None
+            warning = '399 scamtrace "bad CSeq"'
+            return answer(400, "Bad Request", [("Warning", warning)]), destination
         if cseq.method != method:
             self.metrics.count("bad_request")
             warning = '399 scamtrace "CSeq method differs from the request\'s"'

@@ -302,6 +302,9 @@ def test_options_ack_and_other_methods(tmp_path: Path) -> None:
         assert sip.client.answer(options_ping("ping-2")).call_id == "ping-2"
         mismatch = invite().replace(b"CSeq: 1 INVITE", b"CSeq: 1 BYE")
         assert sip.client.answer(mismatch).code == 400
+        # a line feed inside a value the answer would echo: dropped, never echoed
+        sip.client.send(invite(call_id="x\nX-Injected: 1", method="OPTIONS"))
+        assert sip.client.answer(options_ping("ping-3")).call_id == "ping-3"
     assert engine.scored == []
     assert sip.screen.metrics.messages["ack"] == 1
 
@@ -312,6 +315,10 @@ def test_a_broken_engine_lets_the_call_through_and_is_counted(tmp_path: Path) ->
         assert answer.code == 302
         assert answer.headers["X-Scamtrace-Action"] == "allow"
         assert answer.headers["X-Scamtrace-Reason"] == "not scored (engine_error)"
+        deadline = time.monotonic() + 5  # the latency is recorded just after the answer left
+        while sip.screen.metrics.latency.counts == [0] * len(sip.screen.metrics.latency.counts):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         metrics = call(sip.app, "GET", "/metrics").body.decode()
     assert 'scamtrace_sip_fail_open_total{cause="engine_error"} 1' in metrics
     assert 'scamtrace_sip_answers_total{code="302"} 1' in metrics
