@@ -461,6 +461,82 @@ def evaluate(
                   "unplaced members as clusters of their own")  # fmt: skip
 
 
+@app.command()
+def serve(
+    findings: Annotated[Path | None, typer.Option(help="findings folder written by detect")] = None,
+    case: Annotated[Path | None, typer.Option(help="case folder the findings came from")] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            help="state folder: event log, audit log and its key (default: "
+            "~/.local/share/scamtrace/serve/CASE-NAME)"
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 8443,
+    tokens: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML or JSON: institutions, SHA-256 of their tokens, scopes; "
+            "without it, open access on loopback only"
+        ),
+    ] = None,
+    cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM)")] = None,
+    key: Annotated[Path | None, typer.Option(help="TLS private key (PEM)")] = None,
+    sip: Annotated[
+        int | None,
+        typer.Option(
+            help="also screen INVITEs on this UDP port (302 continue, 603 block)", min=1, max=65535
+        ),
+    ] = None,
+    sip_host: Annotated[str, typer.Option(help="address for SIP screening")] = "127.0.0.1",
+    sip_allow: Annotated[
+        list[str] | None,
+        typer.Option(help="switch addresses (CIDR) answered; loopback always is; repeatable"),
+    ] = None,
+    sip_institution: Annotated[
+        str, typer.Option(help="the carrier named in the audit log for SIP decisions")
+    ] = "sip",
+    sip_country: Annotated[
+        str | None,
+        typer.Option(help="ingress country when an INVITE has no X-Ingress-Country header"),
+    ] = None,
+    sip_budget_ms: Annotated[
+        float,
+        typer.Option(help="an INVITE queued longer than this is let through unscored (302)"),
+    ] = 100.0,
+    sip_require_verstat: Annotated[
+        bool,
+        typer.Option(
+            help="use the Identity header's attestation only where the caller URI "
+            "says verstat=TN-Validation-Passed"
+        ),
+    ] = False,
+) -> None:
+    """Score calls at setup and transfers before they execute, over HTTP/JSON; learn from
+    streamed events. OpenAPI at /openapi.json. With --sip, also a SIP redirect server for the
+    carrier's switch.
+
+    Example:
+
+        scamtrace serve --findings findings/seed --case cases/seed --tokens tokens.yaml --host 0.0.0.0 --cert tls.crt --key tls.key
+
+        scamtrace serve --findings findings/seed --case cases/seed --sip 5070 --sip-host 10.0.0.5 --sip-allow 10.0.0.0/24 --sip-institution carrier-a
+    """  # noqa: E501
+    from scamtrace.serve.app import ServeConfig
+    from scamtrace.serve.app import serve as run_service
+    from scamtrace.serve.sip import SipOptions
+
+    sip_options = None
+    if sip is not None:
+        sip_options = SipOptions(port=sip, host=sip_host, allow=tuple(sip_allow or ()),
+                                 institution=sip_institution, ingress_country=sip_country,
+                                 budget_ms=sip_budget_ms,
+                                 require_verstat=sip_require_verstat)  # fmt: skip
+    run_service(ServeConfig(findings=findings, case=case, state=state, host=host, port=port,
+                            tokens=tokens, cert=cert, key=key, sip=sip_options))  # fmt: skip
+
+
 def _print_findings_table(folder: Path, name: str, title: str, limit: int = 10) -> None:
     from scamtrace.core.findings import read_rows
 
