@@ -161,6 +161,7 @@ class Engine:
         self.home = BitSet(s.sketch_bits)
         self.circles = BitSet(s.sketch_bits)
         self.paid = BitSet(s.sketch_bits)
+        self.voip_pairs = BitSet(s.sketch_bits)
         self.new_payers = DayCounts(max(1024, s.sketch_bits // 64), s.new_payers_window_days)
         # full state only for suspicious entities
         self.lines: dict[str, Window] = {}
@@ -383,11 +384,14 @@ class Engine:
     def _line_now(self, window: Window, now: float) -> tuple[float, str]:
         """The score a SIP line's last day earns, and why."""
         s = self.settings
-        facts = WindowFacts.of(window.recent(now, s.window_s), self.local_prefix)
+        facts = WindowFacts.of(window.recent(now, s.window_s), self.local_prefix,
+                               s.did_range_size)  # fmt: skip
+        if facts.presented_local >= s.did_ids_per_range * facts.presented_ranges:
+            return 0.0, ""  # a company's direct numbers, several of each range, not rotation
         conversations = (facts.answer_rate >= s.conversation_answer_rate
                          and facts.median_talk_s >= s.conversation_talk_s)  # fmt: skip
-        listing = (facts.callees >= s.list_callees
-                   and facts.callees >= s.list_uniqueness * facts.calls)  # fmt: skip
+        listing = (facts.strangers >= s.list_callees
+                   and facts.strangers >= s.list_uniqueness * facts.calls)  # fmt: skip
         if conversations:
             return 0.0, ""
         if facts.presented_local >= s.rotation_ids and listing:
@@ -404,7 +408,9 @@ class Engine:
         """The line's score now, or the strongest its behaviour ever earned: a dialler does
         not turn honest when it pauses."""
         score, reason = self._line_now(window, now)
-        return (score, reason) if score >= window.peak else (window.peak, window.peak_reason)
+        if score >= window.peak or now - window.peak_time > self.settings.window_s:
+            return score, reason
+        return window.peak, window.peak_reason
 
     # ------------------------------------------------------------------------ transfers
     def score_transfer(self, request: TransferScoreRequest) -> TransferDecision:
@@ -545,10 +551,24 @@ class Engine:
             window = Window(s.window_calls, now)
             bounded_put(self.lines, event.sip_account, window, s.max_tracked)
         answered = event.sip_status == 200 and event.duration_s > 0
-        window.add(Call(now, callee, presented or 0, answered, event.duration_s, True))
+        # a stranger: a callee this caller ID never called before, here or at home (a
+        # reseller's customers call the same relatives for months; a list is new numbers)
+        pair = pair_key(presented or 0, callee)
+        stranger = pair not in self.voip_pairs and pair not in self.circles
+        self.voip_pairs.add(pair)
+        window.add(Call(now, callee, presented or 0, answered, event.duration_s, stranger))
         score, reason = self._line_now(window, now)
+        if now - window.peak_time > s.window_s:
+            window.peak = 0.0
         if score > window.peak:
-            window.peak, window.peak_reason = score, reason
+            if window.peak < s.warn_score <= score:
+                # the line has just shown what it is: the numbers it presented lately are its
+                for earlier in window.recent(now, s.window_s):
+                    if earlier.presented:
+                        bounded_put(self.presented, earlier.presented,
+                                    (event.sip_account, earlier.time, score, None),
+                                    s.max_tracked)  # fmt: skip
+            window.peak, window.peak_reason, window.peak_time = score, reason, now
         verdict = Verdict()
         self._judge_line(now, event.sip_account, event.source_ip, verdict)
         if verdict.score >= s.warn_score and presented is not None:
@@ -647,7 +667,11 @@ class Engine:
             "presented_by_suspicious_lines": float(len(self.presented)),
             "accounts": float(len(self.accounts)),
             "sketch_bytes": float(
-                self.home.nbytes + self.circles.nbytes + self.paid.nbytes + self.new_payers.nbytes
+                self.home.nbytes
+                + self.circles.nbytes
+                + self.paid.nbytes
+                + self.voip_pairs.nbytes
+                + self.new_payers.nbytes
             ),
         }
         for kind, flags in sorted(self.flags.items()):

@@ -139,10 +139,11 @@ class Window:
     first_seen: float
     calls: deque[Call] = field(default_factory=deque)
     total_calls: int = 0
-    #: The strongest verdict the behaviour ever earned, and why: a dialler does not become
-    #: honest when it pauses.
+    #: The strongest verdict the behaviour earned within the window, when, and why: a dialler
+    #: does not become honest when it pauses for an hour.
     peak: float = 0.0
     peak_reason: str = ""
+    peak_time: float = 0.0
 
     def add(self, call: Call) -> None:
         self.calls.append(call)
@@ -162,24 +163,29 @@ class WindowFacts:
     callees: int
     strangers: int
     presented_local: int
+    #: Ranges of 100 numbers the local IDs fall in: a company's direct numbers share a few.
+    presented_ranges: int
     answered: int
     answer_rate: float
     median_talk_s: float
 
     @classmethod
-    def of(cls, calls: list[Call], local_prefix: str | None) -> WindowFacts:
+    def of(cls, calls: list[Call], local_prefix: str | None, range_size: int = 100) -> WindowFacts:
         n = len(calls)
         answered = [c.talk_s for c in calls if c.answered]
         talks = sorted(answered)
         median = float(talks[len(talks) // 2]) if talks else 0.0
+        # IDs local to the people called: a number of the callee's own country
         local = {c.presented for c in calls if local_prefix is None
-                 or str(c.presented).startswith(local_prefix)}  # fmt: skip
+                 or (str(c.presented).startswith(local_prefix)
+                     and str(c.callee).startswith(local_prefix))}  # fmt: skip
         local.discard(0)
         return cls(
             calls=n,
             callees=len({c.callee for c in calls}),
             strangers=len({c.callee for c in calls if c.stranger}),
             presented_local=len(local),
+            presented_ranges=len({number // range_size for number in local}),
             answered=len(answered),
             answer_rate=len(answered) / n if n else 0.0,
             median_talk_s=median,
