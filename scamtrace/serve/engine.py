@@ -408,7 +408,7 @@ class Engine:
         """The line's score now, or the strongest its behaviour ever earned: a dialler does
         not turn honest when it pauses."""
         score, reason = self._line_now(window, now)
-        if score >= window.peak or now - window.peak_time > self.settings.window_s:
+        if score >= window.peak or now - window.peak_time > self.settings.line_memory_s:
             return score, reason
         return window.peak, window.peak_reason
 
@@ -558,9 +558,9 @@ class Engine:
         self.voip_pairs.add(pair)
         window.add(Call(now, callee, presented or 0, answered, event.duration_s, stranger))
         score, reason = self._line_now(window, now)
-        if now - window.peak_time > s.window_s:
+        if now - window.peak_time > s.line_memory_s:
             window.peak = 0.0
-        if score > window.peak:
+        if score and score >= window.peak:
             if window.peak < s.warn_score <= score:
                 # the line has just shown what it is: the numbers it presented lately are its
                 for earlier in window.recent(now, s.window_s):

@@ -53,6 +53,11 @@ class ServeSettings:
     #: places hundreds a day, and the verdict is taken on the most recent ones (a fixed
     #: cap keeps each update O(1)).
     window_calls: int = 64
+    #: How long a line's verdict lasts unless re-earned: a gang works a SIP account for
+    #: weeks and its script's stages run over days (detect's HANDOFF_WINDOW_S, a week), so a
+    #: line that dialled a list on Monday is still that line on Wednesday; a honest line that
+    #: once looked like one is forgiven within the week.
+    line_memory_s: int = batch.HANDOFF_WINDOW_S
 
     # --------------------------------------------------------------------- lines
     #: A household or a shop calls fewer people than this in a case; a dialling list more

@@ -259,7 +259,7 @@ def test_small_world_replayed(tmp_path: Path, seed: int) -> None:
     m = protection.measure(case, "small", seed, 0.02, None)
     # the goals are 90% of scam calls after a line's first hour and <= 1 honest call
     # blocked in 10,000; the bars here are what the engine must not fall under
-    assert m.scam_warned_after_hour >= 0.5
+    assert m.scam_warned_after_hour >= 0.4
     assert m.honest_blocked_per_10k == 0
     assert m.honest_warned_per_10k <= 5
     assert m.honest_held_per_10k <= 1
