@@ -6,7 +6,7 @@ the events streamed in: calls as they end, payments as they execute, complaints 
 filed. Every signal gives one readable reason, as a finding does.
 
 Calls. A number flagged by the findings or named by complaints is warned, and blocked only on
-strong evidence (a finding near certainty, two complaints). Lines are judged on their last day:
+strong evidence (a finding near certainty, two complaints). SIP lines are judged on their last week:
 a SIP line presenting many caller IDs local to the people it calls while dialling a list of
 strangers, mostly unanswered (detect/lines.py's dialler, live); a local-looking number arriving
 from abroad without full attestation that calls strangers, unanswered or short, or into a block
@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from scamtrace.core import findings as findings_folder
 from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.phones import BUSINESS_TYPES, WITHHELD, calling_code, dial_plan, to_e164
+from scamtrace.detect.settings import COMPLAINTS_AGREE
 from scamtrace.serve.model import (
     CallAction,
     CallDecision,
@@ -162,6 +163,7 @@ class Engine:
         self.circles = BitSet(s.sketch_bits)
         self.paid = BitSet(s.sketch_bits)
         self.voip_pairs = BitSet(s.sketch_bits)
+        self.abroad_pairs = BitSet(s.sketch_bits)
         self.new_payers = DayCounts(max(1024, s.sketch_bits // 64), s.new_payers_window_days)
         # full state only for suspicious entities
         self.lines: dict[str, Window] = {}
@@ -170,6 +172,7 @@ class Engine:
         self.presented: dict[int, tuple[str, float, float, str | None]] = {}
         self.sweeps: dict[int, deque[float]] = {}
         self.contacts: dict[int, Contact] = {}
+        self.targeted: dict[int, float] = {}
         self.accounts: dict[str, Account] = {}
         self.events_applied = 0
 
@@ -287,8 +290,11 @@ class Engine:
             return False
         if not (self._from_abroad(ingress_country) and self._is_local(caller)):
             return False
-        if pair_key(caller, callee) in self.circles:
+        pair = pair_key(caller, callee)
+        if pair in self.circles:
             return False  # a traveller calling someone it calls, or is called by, at home
+        if pair in self.abroad_pairs:
+            return False  # an emigrant calling family again: a list is dialled once a number
         return _number_type(caller) not in BUSINESS_TYPES
 
     # --------------------------------------------------------------------------- calls
@@ -324,27 +330,33 @@ class Engine:
         if caller is None or sip_account is not None or not self._from_abroad(ingress_country):
             return verdict  # what follows is what a terminating carrier sees of calls from abroad
         seen = self.presented.get(caller)
-        if seen is not None and now - seen[1] <= 86400:
+        if seen is not None and now - seen[1] <= s.window_s:
             line, when, score, network = seen
             verdict.add(max(s.number_by_line, score),
                         f"presented {_minutes(now - when)} ago by SIP line {line}, which "
                         "dials lists of strangers presenting rotating caller IDs",
                         network)  # fmt: skip
         if self._spoof_candidate(caller, callee, ingress_country, attestation):
-            self._judge_presented(now, caller, callee, ingress_country, verdict)
+            score, reasons = self._judge_presented(now, caller, callee, ingress_country)
+            if flag is not None and flag.score < s.warn_score:
+                # a complaint alone is a lead (people report telemarketers too); a forged
+                # local number from abroad behind it makes it a finding
+                score, reasons = score + flag.score, [*reasons, flag.reason]
+            verdict.add(score, "; ".join(reasons))
         return verdict
 
     def _judge_presented(
-        self, now: float, caller: int, callee: int | None, ingress_country: str | None,
-        verdict: Verdict,
-    ) -> None:  # fmt: skip
+        self, now: float, caller: int, callee: int | None, ingress_country: str | None
+    ) -> tuple[float, list[str]]:
         s = self.settings
         score = s.local_from_abroad
         reasons = [f"a local number arriving from abroad ({ingress_country}) without full "
                    "attestation"]  # fmt: skip
         window = self.numbers.get(caller)
         company = len(self.ranges.get(caller // s.did_range_size, ())) >= s.did_ids_per_range
-        if window is not None and not company:
+        if company:
+            return score, reasons
+        if window is not None:
             facts = WindowFacts.of(window.recent(now, s.window_s), None)
             unanswered = facts.answer_rate < s.number_answer_rate
             short = facts.answered == 0 or facts.median_talk_s < s.short_call_s
@@ -352,13 +364,18 @@ class Engine:
                 score += s.number_list
                 reasons.append(f"it called {facts.strangers} strangers in the last day, "
                                f"{facts.answered} answered")  # fmt: skip
-        if callee is not None and not company:
+        if callee is not None:
             sweep = self._sweep_count(callee, now)
             if sweep >= s.sweep_calls:
                 score += s.number_sweep
                 reasons.append(f"suspicious lines dialled {sweep} numbers next to the callee's "
-                               "in the last day")  # fmt: skip
-        verdict.add(score, "; ".join(reasons))
+                               "in the last hour")  # fmt: skip
+            targeted = self.targeted.get(callee)
+            if targeted is not None and 0 <= now - targeted <= s.contact_window_s:
+                score += s.number_targeted
+                reasons.append(f"the callee was called by a suspicious line "
+                               f"{_minutes(now - targeted)} ago")  # fmt: skip
+        return score, reasons
 
     def _sweep_count(self, callee: int, now: float) -> int:
         times = self.sweeps.get(callee // self.settings.sweep_block)
@@ -382,9 +399,9 @@ class Engine:
             verdict.add(score, reason)
 
     def _line_now(self, window: Window, now: float) -> tuple[float, str]:
-        """The score a SIP line's last day earns, and why."""
+        """The score a SIP line's last week earns, and why."""
         s = self.settings
-        facts = WindowFacts.of(window.recent(now, s.window_s), self.local_prefix,
+        facts = WindowFacts.of(window.recent(now, s.line_window_s), self.local_prefix,
                                s.did_range_size)  # fmt: skip
         if facts.presented_local >= s.did_ids_per_range * facts.presented_ranges:
             return 0.0, ""  # a company's direct numbers, several of each range, not rotation
@@ -401,7 +418,7 @@ class Engine:
         else:
             return 0.0, ""
         return score, (f"SIP line presented {facts.presented_local} caller IDs local to the "
-                       f"callees while calling {facts.callees} numbers in the last day, "
+                       f"callees while calling {facts.strangers} new numbers in the last week, "
                        f"{facts.answer_rate:.0%} answered")  # fmt: skip
 
     def _line_behaviour(self, window: Window, now: float) -> tuple[float, str]:
@@ -520,6 +537,10 @@ class Engine:
                             pair_key(caller, callee) not in self.circles))  # fmt: skip
         verdict = self._judge_call(now, caller, callee, event.ingress_country,
                                    event.attestation, None, None)  # fmt: skip
+        if caller is not None and abroad and event.answered:
+            # an answered call from abroad makes the pair known; a list's openers are mostly
+            # not answered, and one that is answered is never dialled again from that number
+            self.abroad_pairs.add(pair_key(caller, callee))
         self._after_call(now, callee, event.answered, verdict)
 
     def _after_call(self, now: float, callee: int, answered: bool, verdict: Verdict) -> None:
@@ -528,6 +549,7 @@ class Engine:
         s = self.settings
         if verdict.score < s.warn_score:
             return
+        bounded_put(self.targeted, callee, now, s.max_tracked)
         block = callee // s.sweep_block
         times = self.sweeps.get(block)
         if times is None:
@@ -609,7 +631,7 @@ class Engine:
             flag = flags[key] = Flag(0.0, "")
         flag.complaints += 1
         # one complaint is a lead shown as a warning; two agree (detect's COMPLAINTS_AGREE)
-        from_complaints = min(1.0, s.complaint_number + 0.2 * (flag.complaints - 1))
+        from_complaints = min(1.0, s.complaint_number + COMPLAINTS_AGREE * (flag.complaints - 1))
         if from_complaints > flag.score:
             flag.score = from_complaints
         reported = f"reported by {flag.complaints} complaint{'s' if flag.complaints > 1 else ''}"

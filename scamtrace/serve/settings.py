@@ -53,6 +53,10 @@ class ServeSettings:
     #: places hundreds a day, and the verdict is taken on the most recent ones (a fixed
     #: cap keeps each update O(1)).
     window_calls: int = 64
+    #: A SIP line is judged on its last week (up to ``window_calls`` calls): an account that
+    #: a few operators share dials tens of calls a day, and a household or a company calls
+    #: fewer strangers than a list holds in a week, presenting its own one or two numbers.
+    line_window_s: int = batch.HANDOFF_WINDOW_S
     #: How long a line's verdict lasts unless re-earned: a gang works a SIP account for
     #: weeks and its script's stages run over days (detect's HANDOFF_WINDOW_S, a week), so a
     #: line that dialled a list on Monday is still that line on Wednesday; a honest line that
@@ -105,14 +109,19 @@ class ServeSettings:
     number_list: float = batch.NUMBER_LIST_ONCE
     #: ... into a block of numbers that suspicious lines are sweeping (a list run).
     number_sweep: float = batch.NUMBER_AT_HOME + batch.NUMBER_SHORT
+    #: ... to someone suspicious lines called within the script's days: the 'police' and
+    #: the 'official' call a victim after the opener (detect's JOURNEY_MIN_LINES), while a
+    #: stranger's first call to an honest subscriber follows no scam call.
+    number_targeted: float = batch.NUMBER_AT_HOME + batch.NUMBER_SHORT
     #: ... presented lately by a SIP line that behaves as a dialler: the line decides.
     number_by_line: float = batch.LINE_HEAVY_ROTATION
     #: A line rotating caller IDs while dialling a list: near certain (detect's weights).
     line_rotating_list: float = batch.LINE_ROTATING_LIST
     line_heavy_rotation: float = batch.LINE_HEAVY_ROTATION
-    #: One complaint alone is a lead (detect's report_alone_score) but enough to warn a callee:
-    #: a warning costs little and victims report the number they were called from.
-    complaint_number: float = FLAG_THRESHOLD
+    #: One complaint alone is a lead (detect's report_alone_score): people report
+    #: telemarketers and call centres as scams too. Two agree (detect's COMPLAINTS_AGREE),
+    #: and with a forged local number from abroad behind it one is a finding.
+    complaint_number: float = _DETECT.report_alone_score
     #: A number, line or account flagged in the findings keeps its findings' score.
 
     # --------------------------------------------------------------------- victims, money
