@@ -173,6 +173,9 @@ class Engine:
         self.sweeps: dict[int, deque[float]] = {}
         self.contacts: dict[int, Contact] = {}
         self.targeted: dict[int, float] = {}
+        self.day_calls = DayCounts(max(1024, s.sketch_bits // 64), 1)
+        self.domestic: dict[int, Window] = {}
+        self.packs: dict[int, dict[int, float]] = {}
         self.accounts: dict[str, Account] = {}
         self.events_applied = 0
 
@@ -327,8 +330,14 @@ class Engine:
                 verdict.strong = True
         if sip_account is not None:
             self._judge_line(now, sip_account, source_ip, verdict)
-        if caller is None or sip_account is not None or not self._from_abroad(ingress_country):
-            return verdict  # what follows is what a terminating carrier sees of calls from abroad
+        if caller is None or sip_account is not None:
+            return verdict
+        if not self._from_abroad(ingress_country):
+            domestic = self.domestic.get(caller)
+            if domestic is not None:
+                verdict.add(*self._judge_domestic(now, caller, domestic))
+            return verdict
+        # what follows is what a terminating carrier sees of calls from abroad
         seen = self.presented.get(caller)
         if seen is not None and now - seen[1] <= s.window_s:
             line, when, score, network = seen
@@ -518,11 +527,18 @@ class Engine:
             return
         self.home.add(callee)  # the carrier's subscriber
         abroad = self._from_abroad(event.ingress_country)
+        called_line = self.domestic.get(callee)
+        if called_line is not None:
+            # someone calls a line that dials lists: a sales phone answers, a SIM box never
+            called_line.received += 1
+            called_line.received_answered += event.answered
         if caller is not None and not abroad:
+            stranger = pair_key(caller, callee) not in self.circles
             # a call at home: the caller is someone, and each is in the other's circle
             self.home.add(caller)
             self.circles.add(pair_key(caller, callee))
             self.circles.add(pair_key(callee, caller))
+            self._track_domestic(now, caller, callee, event, stranger)
         candidate = self._spoof_candidate(caller, callee, event.ingress_country,
                                           event.attestation)  # fmt: skip
         if candidate and caller is not None:
@@ -541,13 +557,74 @@ class Engine:
             # an answered call from abroad makes the pair known; a list's openers are mostly
             # not answered, and one that is answered is never dialled again from that number
             self.abroad_pairs.add(pair_key(caller, callee))
-        self._after_call(now, callee, event.answered, verdict)
+        # a domestic line's verdict rests on its callees; were it to mark them, lines of one
+        # company calling the same customers would confirm each other
+        self._after_call(now, callee, event.answered, verdict, spread=abroad)
 
-    def _after_call(self, now: float, callee: int, answered: bool, verdict: Verdict) -> None:
+    def _track_domestic(
+        self, now: float, caller: int, callee: int, event: CarrierCallEvent, stranger: bool
+    ) -> None:
+        """Count a domestic caller's calls of the day in the compact table; a line placing
+        more calls in a day than a person does gets a window of its own."""
+        s = self.settings
+        window = self.domestic.get(caller)
+        if window is None:
+            self.day_calls.add(caller, day_of(now))
+            if self.day_calls.total(caller, day_of(now)) < s.track_calls_day:
+                return
+            window = Window(s.window_calls, now)
+            bounded_put(self.domestic, caller, window, s.max_tracked)
+        window.add(Call(now, callee, caller, event.answered, event.duration_s, stranger))
+        if self._sim_list(window, now) is not None:
+            pack = self.packs.setdefault(caller // s.sim_pack_span, {})
+            bounded_put(pack, caller, now, 4 * s.sim_pack_lines)
+
+    def _sim_list(self, window: Window, now: float) -> WindowFacts | None:
+        """The window's facts when the line dials a list of strangers, mostly unanswered."""
+        s = self.settings
+        facts = WindowFacts.of(window.recent(now, s.window_s), None)
+        if (facts.strangers >= s.list_callees
+                and facts.strangers >= s.list_uniqueness * facts.calls
+                and facts.answer_rate < s.sim_answer_rate):  # fmt: skip
+            return facts
+        return None
+
+    def _judge_domestic(self, now: float, caller: int, window: Window) -> tuple[float, str]:
+        """A domestic mobile dialling a list (detect/sim_boxes.py, live): a list alone is what
+        sales teams do; silence when called back and a pack of such lines make it a SIM box.
+        (Detect's short-lived and walked-through evidence needs the line's whole life, which
+        a call at setup does not have.)"""
+        s = self.settings
+        facts = self._sim_list(window, now)
+        if facts is None:
+            return 0.0, ""
+        score = s.sim_list
+        reasons = [f"a domestic line called {facts.strangers} strangers in the last day, "
+                   f"{facts.answer_rate:.0%} answered"]  # fmt: skip
+        if window.received >= s.sim_silent_calls and not window.received_answered:
+            score += s.sim_silent
+            reasons.append(f"it never answered the {window.received} calls made to it")
+        pack = self.packs.get(caller // s.sim_pack_span, {})
+        others = sum(1 for line, t in pack.items()
+                     if line != caller and now - t <= s.sim_pack_window_s)  # fmt: skip
+        if others + 1 >= s.sim_pack_lines:
+            score += s.sim_pack
+            reasons.append(f"{others} more lines of its pack of numbers dial lists too")
+        return score, "; ".join(reasons)
+
+    def _after_call(
+        self, now: float, callee: int, answered: bool, verdict: Verdict, spread: bool = True
+    ) -> None:
         """A call judged suspicious marks its callee's block as swept and, when answered, the
         callee as contacted (a payment that follows is looked at twice)."""
         s = self.settings
         if verdict.score < s.warn_score:
+            return
+        if answered:
+            bounded_put(self.contacts, callee,
+                        Contact(now, verdict.score, verdict.reasons[0], verdict.network_id),
+                        s.max_tracked)  # fmt: skip
+        if not spread:
             return
         bounded_put(self.targeted, callee, now, s.max_tracked)
         block = callee // s.sweep_block
@@ -556,10 +633,6 @@ class Engine:
             times = deque(maxlen=4 * s.sweep_calls)
             bounded_put(self.sweeps, block, times, s.max_tracked)
         times.append(now)
-        if answered:
-            bounded_put(self.contacts, callee,
-                        Contact(now, verdict.score, verdict.reasons[0], verdict.network_id),
-                        s.max_tracked)  # fmt: skip
 
     def _apply_voip(self, event: VoipCallEvent) -> None:
         s = self.settings
@@ -685,6 +758,7 @@ class Engine:
             "events_applied": float(self.events_applied),
             "tracked_lines": float(len(self.lines)),
             "tracked_numbers": float(len(self.numbers)),
+            "tracked_domestic_lines": float(len(self.domestic)),
             "contacted_subscribers": float(len(self.contacts)),
             "presented_by_suspicious_lines": float(len(self.presented)),
             "accounts": float(len(self.accounts)),
@@ -694,6 +768,7 @@ class Engine:
                 + self.paid.nbytes
                 + self.voip_pairs.nbytes
                 + self.new_payers.nbytes
+                + self.day_calls.nbytes
             ),
         }
         for kind, flags in sorted(self.flags.items()):

@@ -102,6 +102,26 @@ class ServeSettings:
     sweep_calls: int = 2
     sweep_window_s: int = batch.LIST_WINDOW_S
 
+    # --------------------------------------------------------------------- SIM boxes
+    #: Outgoing calls in a day from which a domestic line gets a window of its own: people
+    #: place a few calls a day (operators' statistics put mobile users at a handful), a
+    #: dialling list far more; below this a line costs only its cells in a counter table.
+    track_calls_day: int = 5
+    #: Cold calls from unknown numbers are mostly not picked up (detect's sim_answer_rate_max).
+    sim_answer_rate: float = _DETECT.sim_answer_rate_max
+    #: Prepaid SIMs come in packs of close numbers, loaded together (detect's sim_batch_*).
+    sim_pack_span: int = _DETECT.sim_batch_span
+    sim_pack_lines: int = _DETECT.sim_batch_min_lines
+    sim_pack_window_s: int = int(_DETECT.sim_batch_window_days * 86400)
+    #: A line called back this often and never answering is a gateway slot: a person or a
+    #: sales phone misses a call now and then, rarely three in a row.
+    sim_silent_calls: int = 3
+    #: Each is one piece of evidence, as in detect (SIM_LIST, SIM_SILENT, SIM_BATCH): a list
+    #: alone is what sales teams do; all three reach the flag threshold.
+    sim_list: float = batch.SIM_LIST
+    sim_silent: float = batch.SIM_SILENT
+    sim_pack: float = batch.SIM_BATCH
+
     # --------------------------------------------------------------------- weights
     #: A local number from abroad alone: travellers and emigrants too (detect's NUMBER_BASE).
     local_from_abroad: float = batch.NUMBER_BASE

@@ -144,6 +144,9 @@ class Window:
     peak: float = 0.0
     peak_reason: str = ""
     peak_time: float = 0.0
+    #: Calls made to the line, and how many it answered (a SIM box answers none).
+    received: int = 0
+    received_answered: int = 0
 
     def add(self, call: Call) -> None:
         self.calls.append(call)

@@ -218,6 +218,43 @@ def test_company_direct_numbers_are_not_spoofing() -> None:
     assert all(d.action == "allow" for d in decisions[5:])
 
 
+def dial_list(engine: Engine, line: str, start: int, calls: int, minute: int) -> list[str]:
+    """``line`` dials ``calls`` strangers at home, one a minute, a fifth of them answered;
+    the decisions at setup."""
+    actions = []
+    for i in range(calls):
+        request = call(line, f"+86188{start + i:08d}", minutes=minute + i, country="CN")
+        actions.append(engine.score_call(request).action)
+        engine.apply([ended(request, answered=i % 5 == 0, talk_s=40)])
+    return actions
+
+
+def called_back(engine: Engine, line: str, answers: bool, minute: int) -> None:
+    for k in range(3):
+        callback = call(f"+8618900{line[-4:]}{k:02d}", line, minutes=minute + k, country="CN")
+        engine.apply([ended(callback, answered=answers, talk_s=120 if answers else 0)])
+
+
+def test_a_silent_sim_box_pack_is_warned_and_a_sales_team_is_not() -> None:
+    engine = Engine.start(settings=SETTINGS)
+    pack = [f"+8617000000{10 + i}" for i in range(3)]  # one prepaid pack
+    for i, line in enumerate(pack):
+        first = dial_list(engine, line, 1000 * (i + 1), 10, 0)
+        called_back(engine, line, answers=False, minute=10)  # a gateway slot never answers
+        later = dial_list(engine, line, 1000 * (i + 1) + 10, 20, 15)
+    assert first[0] == "allow" and later[-1] == "warn"
+    last = engine.score_call(call(pack[-1], "+8618899999999", minutes=40, country="CN"))
+    assert "never answered the 3 calls made to it" in last.reasons[0]
+    assert "2 more lines of its pack" in last.reasons[0]
+    # a sales team of one block, dialling the same way, answers when called back
+    team = [f"+8617100000{10 + i}" for i in range(3)]
+    for i, line in enumerate(team):
+        actions = dial_list(engine, line, 50_000 + 1000 * i, 10, 0)
+        called_back(engine, line, answers=True, minute=10)
+        actions += dial_list(engine, line, 50_000 + 1000 * i + 10, 20, 15)
+        assert set(actions) == {"allow"}
+
+
 def test_payment_after_a_call_from_a_flagged_line_is_held(findings: Path, case: Path) -> None:
     engine = Engine.start(findings=findings, case=case, settings=SETTINGS)
     before = engine.score_transfer(payment(VICTIM_ACCOUNT, FRESH_PERSONAL, 0))
