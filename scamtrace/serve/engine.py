@@ -728,7 +728,7 @@ class Engine:
         if kind == "sip_account":
             window = self.lines.get(value)
         elif kind == "caller_number" and isinstance(key, int):
-            window = self.numbers.get(key)
+            window = self.numbers.get(key) or self.domestic.get(key)
         if window is not None and window.calls:
             last = window.calls[-1].time
             facts = WindowFacts.of(window.recent(last, s.window_s), self.local_prefix)
