@@ -77,16 +77,19 @@ _DIGITS = re.compile(r"[^0-9]")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
+_TYPE_NAMES = {v: k.lower() for k, v in vars(phonenumbers.PhoneNumberType).items()
+               if isinstance(v, int)}  # fmt: skip
+
+
 @lru_cache(maxsize=1 << 16)
 def _number_type(key: int) -> str:
+    """``phonenumbers``' type of an E.164 number (``toll_free``, ``mobile``...), cached: the
+    numbers looked up are the few local-looking ones arriving from abroad."""
     try:
         parsed = phonenumbers.parse(f"+{key}", None)
     except phonenumbers.NumberParseException:
         return "unknown"
-    kind = phonenumbers.number_type(parsed)
-    names = {v: k.lower() for k, v in vars(phonenumbers.PhoneNumberType).items()
-             if isinstance(v, int)}  # fmt: skip
-    return names.get(kind, "unknown")
+    return _TYPE_NAMES.get(phonenumbers.number_type(parsed), "unknown")
 
 
 @lru_cache(maxsize=1 << 16)
