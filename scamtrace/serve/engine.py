@@ -62,6 +62,7 @@ from scamtrace.serve.state import (
     Contact,
     DayCounts,
     Flag,
+    TypicalAmounts,
     Window,
     WindowFacts,
     bounded_put,
@@ -168,6 +169,7 @@ class Engine:
         self.voip_pairs = BitSet(s.sketch_bits)
         self.abroad_pairs = BitSet(s.sketch_bits)
         self.new_payers = DayCounts(max(1024, s.sketch_bits // 64), s.new_payers_window_days)
+        self.amounts = TypicalAmounts(max(1024, s.sketch_bits // 16))
         # full state only for suspicious entities
         self.lines: dict[str, Window] = {}
         self.numbers: dict[int, Window] = {}
@@ -461,6 +463,8 @@ class Engine:
         if contact is not None and never_paid:
             recent = now - contact.time <= s.hold_contact_s
             shape = self._safe_account_shape(payee, now) if recent else ""
+            if recent and not shape:
+                shape = self._savings(payer, request.amount)
             score = s.contacted_new_payee + (s.safe_account_shape if shape else 0.0)
             reason = (
                 f"the payer answered a call from a {_line_word(contact.score, s)} line "
@@ -486,6 +490,14 @@ class Engine:
             if flag is not None:
                 return flag
         return None
+
+    def _savings(self, payer: str, amount: float) -> str:
+        """Why ``amount`` is out of character for ``payer`` (empty when it is not)."""
+        s = self.settings
+        usual, payments = self.amounts.usual(text_key(payer))
+        if payments >= s.savings_min_payments and amount >= s.savings_multiple * usual:
+            return f"it is {amount / usual:.0f} times what the payer usually pays"
+        return ""
 
     def _safe_account_shape(self, payee: str, now: float) -> str:
         """Why ``payee`` looks like a 'safe account' (empty when it does not)."""
@@ -678,6 +690,7 @@ class Engine:
     def _apply_transfer(self, event: TransferEvent) -> None:
         if not event.payer_account or not event.payee_account:
             return
+        self.amounts.add(text_key(event.payer_account), event.amount)
         pair = pair_key(text_key(event.payer_account), text_key(event.payee_account))
         if pair not in self.paid:
             self.paid.add(pair)

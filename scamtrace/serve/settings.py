@@ -163,6 +163,11 @@ class ServeSettings:
     #: customers every day, so only personal accounts count (detect's MULE_PERSONAL).
     new_payers: int = 3
     new_payers_window_days: int = 7
+    #: Victims of 'safe account' fraud move their savings, tens of times their usual payment;
+    #: rent and bills are a few times it (detect's savings_multiple) ...
+    savings_multiple: float = _DETECT.savings_multiple
+    #: ... judged once a payer has a few payments to compare with.
+    savings_min_payments: int = 3
     #: A payee flagged as a mule or named by a complaint: the money goes to the gang.
     mule_payee: float = batch.LINE_ROTATING_LIST
     #: A payer who answered a suspicious line lately, paying an account it never paid ...

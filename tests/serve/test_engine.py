@@ -275,6 +275,14 @@ def test_payment_after_a_call_from_a_flagged_line_is_held(findings: Path, case: 
     # two days later the call is no longer recent enough to hold: a warning
     later = engine.score_transfer(payment(VICTIM_ACCOUNT, FRESH_PERSONAL, 60 * 48))
     assert later.action == "warn"
+    # savings moved to an old account it never paid: out of character, held
+    for k in range(5):
+        engine.apply([TransferEvent(tx_id=f"usual{k}", time=T0 - timedelta(days=k + 1),
+                                    amount=100, currency="CNY", payer_account=VICTIM_ACCOUNT,
+                                    payee_account=f"shop{k}")])  # fmt: skip
+    savings = engine.score_transfer(payment(VICTIM_ACCOUNT, "6217000000000000777", 45))
+    assert savings.action == "hold"
+    assert "200 times what the payer usually pays" in savings.reasons[0]
     # a payment to a flagged mule is held whoever pays
     assert engine.score_transfer(payment(OLD_PERSONAL, MULE, 5)).action == "hold"
     engine.apply([TransferEvent(tx_id="T1", time=T0 + timedelta(minutes=43), amount=10,
