@@ -309,10 +309,11 @@ def test_small_world_replayed(tmp_path: Path, seed: int) -> None:
 
     case = make_case(tmp_path, f"small-{seed}", "small", seed=seed, scale=0.02)
     m = protection.measure(case, "small", seed, 0.02, None)
-    # the goals are 90% of scam calls after a line's first hour and <= 1 honest call
-    # blocked in 10,000; the bars here are what the engine must not fall under
-    assert m.scam_warned_after_hour >= 0.4
+    # the goals are 90% of scam calls after a line's first hour, 80% of the loss held,
+    # honest calls blocked <= 1 and warned <= 5 in 10,000, honest transfers held <= 1 in
+    # 10,000; measured here 83-86% and 90-95% (seeds 1-2), the bars are a little under that
+    assert m.scam_warned_after_hour >= 0.7
     assert m.honest_blocked_per_10k == 0
     assert m.honest_warned_per_10k <= 5
     assert m.honest_held_per_10k <= 1
-    assert m.loss_held >= 0.5
+    assert m.loss_held >= 0.75
