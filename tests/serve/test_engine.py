@@ -317,3 +317,18 @@ def test_small_world_replayed(tmp_path: Path, seed: int) -> None:
     assert m.honest_warned_per_10k <= 5
     assert m.honest_held_per_10k <= 1
     assert m.loss_held >= 0.75
+
+
+def test_state_is_deterministic_given_the_order(findings: Path) -> None:
+    def run() -> tuple[list[str], dict[str, float]]:
+        engine = Engine.start(findings=findings, settings=SETTINGS)
+        actions = []
+        for i in range(40):
+            request = call("+" + rotated(i % 7), f"+86187000{i:05d}", minutes=i)
+            actions.append(engine.score_call(request).action)
+            engine.apply([ended(request, answered=i % 4 == 0, talk_s=30)])
+        return actions, engine.metrics()
+
+    first, again = run(), run()
+    assert first == again
+    assert "warn" in first[0] and first[0][0] == "allow"  # the state changed decisions
