@@ -1,7 +1,8 @@
 """Dialling lines on the VoIP side: SIP accounts and source IPs that act as a call center.
 
 A call center's account does what no household and no honest company does: it presents many
-different caller IDs that look local to the people it calls, and dials a list, each number once.
+different caller IDs (local to the people it calls, or, where local ones from abroad are
+blocked, any others), and dials a list, each number once.
 Households call a small circle again and again; honest call centers abroad present their own
 one number. Each account gets a score and a reason; each source IP inherits the scores of the
 accounts whose calls came from it, weighted by calls.
@@ -85,7 +86,9 @@ def score_lines(case: Case, s: DetectSettings) -> None:
     did_range = f"(local_ids >= {s.did_ids_per_range} * local_ranges)"
     own_numbers = f"(repeat_share >= {s.own_number_repeat_share})"
     own = f"({talks} AND ({did_range} OR {own_numbers}))"
-    rotation = f"(local_ids >= {s.rotation_min_ids} AND NOT hotlines AND NOT {own})"
+    # Rotation counts every caller ID, local or not: once the victims' carrier blocks local
+    # numbers arriving from abroad, a dialler rotates numbers of other countries instead.
+    rotation = f"(ids >= {s.rotation_min_ids} AND NOT hotlines AND NOT {own})"
     heavy = f"(local_ids >= {s.heavy_rotation_ids} AND NOT hotlines AND NOT {own})"
     fanout = (f"(callees >= {s.fanout_min_callees} "
               f"AND callees >= {s.fanout_uniqueness} * calls)")  # fmt: skip
@@ -99,9 +102,13 @@ def score_lines(case: Case, s: DetectSettings) -> None:
                  WHEN {fanout} AND {spoof} AND NOT hotlines AND NOT {own}
                     THEN {LINE_LIST_SPOOFED}
                  WHEN {fanout} THEN {LINE_LIST} ELSE {LINE_NOTHING} END AS score,
-            CASE WHEN {rotation} AND {fanout} THEN
+            CASE WHEN {rotation} AND {fanout} AND local_ids = ids THEN
                     printf('presented %d different caller IDs local to the people it called and '
                            'dialled %d numbers once each in %d calls', local_ids, callees, calls)
+                 WHEN {rotation} AND {fanout} THEN
+                    printf('presented %d different caller IDs (%d of them local to the people it '
+                           'called) and dialled %d numbers once each in %d calls', ids,
+                           local_ids, callees, calls)
                  WHEN {heavy} AND {spoof} THEN
                     printf('presented %d different caller IDs local to the people it called from '
                            'abroad', local_ids)

@@ -50,6 +50,14 @@ class CallerIdMix(_Strict):
     fixed_for_days: float = 0.2
     rotate_calls_mean: float = Field(8.0, ge=1)
     fixed_days_mean: float = Field(3.0, ge=1)
+    foreign_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="lines presenting numbers of the centers' own country: what is left to a "
+        "center calling from abroad once the victims' carrier blocks local caller IDs arriving "
+        "on international trunks",
+    )
 
 
 class SimBoxConfig(_Strict):
@@ -88,6 +96,12 @@ class NetworkConfig(_Strict):
     mules_layer2: tuple[int, int] = (4, 12)
     cash_out_accounts: tuple[int, int] = (3, 8)
     sim_box: SimBoxConfig = SimBoxConfig()
+    domestic: bool = Field(
+        False,
+        description="the centers work inside the victims' country, on local prepaid SIMs "
+        "(handsets or gateways on site, set up as sim_box says): no VoIP leg anywhere, no "
+        "foreign address, the country of their calls the victims' own",
+    )
 
 
 class FunnelConfig(_Strict):

@@ -269,12 +269,15 @@ def _center_labels(center: npt.NDArray[np.integer]) -> pa.Array:
 
 def _center_json(world: World, c: Center) -> dict[str, Any]:
     ctx = world.ctx
+    domestic = ctx.scenario.networks[c.network].domestic
     return {
-        "center_id": c.label, "network_id": f"N{c.network + 1}", "country": ctx.centers.code,
+        "center_id": c.label, "network_id": f"N{c.network + 1}",
+        "country": ctx.victim.code if domestic else ctx.centers.code,
         "region": c.region, "operators": c.operators,
         "first_day": str(ctx.scenario.start + dt.timedelta(days=c.first_day)),
         "last_day": str(ctx.scenario.start + dt.timedelta(days=c.last_day - 1)),
-        "sip_accounts": len(c.accounts), "source_ips": len(c.ips),
+        "sip_accounts": 0 if domestic else len(c.accounts),
+        "source_ips": 0 if domestic else len(c.ips),
     }  # fmt: skip
 
 

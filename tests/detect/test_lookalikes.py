@@ -126,4 +126,8 @@ def test_a_branch_pbx_is_no_spoofer_to_the_carrier_alone(detected: Detected,
     dids = {n for n in _entities_of(world, Category.COMPANY_PBX)["caller_number"] - truth
             if n.startswith(local)}  # fmt: skip
     assert dids and len(dids & flagged) <= 0.02 * len(dids), sorted(dids & flagged)
-    assert len(flagged & truth) >= 0.9 * len(truth)
+    # The spoofers beside them are still found. Only the local-looking ones: foreign numbers
+    # rotated from abroad (hard, after the block) need the VoIP records to be told apart from
+    # any stranger's call.
+    spoofed = {n for n in truth if n.startswith(local)}
+    assert len(flagged & spoofed) >= 0.9 * len(spoofed)

@@ -231,4 +231,24 @@ def test_domestic_lookup_names_the_leads(exchanges: dict[str, Exchange], tmp_pat
     fused = ex.fused_eval.kinds
     named = evaluate(found, merged).kinds
     table = {k: (round(fused[k].f1, 3), round(named[k].f1, 3)) for k in ALL_KINDS}
-    assert all(named[k].f1 >= fused[k].f1 - MARGIN for k in ALL_KINDS), table
+    # A domestic subscriber list names numbers of its own country only: a foreign number (what
+    # lines abroad rotate once local ones are blocked, as in `hard`) stays a keyed hash, so
+    # caller numbers are held to the bar on the victims' country's numbers.
+    assert all(named[k].f1 >= fused[k].f1 - MARGIN for k in ALL_KINDS if k != "caller_number"), (
+        table
+    )
+    local = _local_caller_f1(found, merged, "+86")
+    fused_local = _local_caller_f1(ex.fused.parent / f"{preset}-findings-fused", ex.fused, "+86")
+    assert local >= fused_local - MARGIN, (local, fused_local, table)
+
+
+def _local_caller_f1(findings: Path, case: Path, prefix: str) -> float:
+    with (case / "truth" / "entities.csv").open(encoding="utf-8") as fh:
+        truth = {r["value"] for r in csv.DictReader(fh)
+                 if r["kind"] == "caller_number" and r["value"].startswith(prefix)}  # fmt: skip
+    with (findings / "entities.csv").open(encoding="utf-8") as fh:
+        flagged = {r["value"] for r in csv.DictReader(fh)
+                   if r["kind"] == "caller_number" and r["value"].startswith(prefix)
+                   and float(r["score"]) >= 0.5}  # fmt: skip
+    hit = len(truth & flagged)
+    return 2 * hit / (len(truth) + len(flagged)) if truth or flagged else 1.0

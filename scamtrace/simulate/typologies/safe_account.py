@@ -293,7 +293,18 @@ class SafeAccountScam:
         land = rng.random(len(uniq)) < 0.3
         nsn = random_nsn(list(plan.mobile), rng, len(uniq))
         nsn[land] = random_nsn(list(plan.landline), rng, int(land.sum()))
-        batch.caller_shown[:] = to_e164(plan.calling_code, nsn)[key_of]
+        shown = to_e164(plan.calling_code, nsn)
+        if ids.foreign_share > 0:
+            # That share of the lines exactly (a network has few), drawn on a stream of its own
+            # so that a world without the tactic stays the same world.
+            k = int(np.floor(ids.foreign_share * len(lines) + 0.5))
+            picked = self.ctx.rng(f"foreign-caller-ids-{self.net}").permutation(len(lines))[:k]
+            foreign = np.isin(uniq >> 32, picked)
+            home = ctx.centers
+            shown[foreign] = to_e164(
+                home.calling_code, random_nsn(list(home.mobile), rng, int(foreign.sum()))
+            )
+        batch.caller_shown[:] = shown[key_of]
         # Police and officials call from numbers that look like official lines.
         official = np.isin(batch.stage, [int(Stage.POLICE), int(Stage.OFFICIAL)])
         looks = official & (rng.random(n) < 0.6)

@@ -10,6 +10,9 @@ swapped after a few dozen calls (before the operators' fraud systems block them)
 lives days at most, only calls out, and never answers: victims who call a missed or suspicious
 number back hear nothing. The victims it reaches go through the same script and pay the
 network's mules as any other victims.
+
+Centers inside the victims' own country (``NetworkConfig.domestic``) look the same to the
+victims' carrier: they dial from local prepaid SIMs on site, with no VoIP leg at all.
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ class SimBoxGateways:
         self.cfg = cfg.sim_box
         # Its own random stream: a world without SIM boxes draws exactly what it drew before.
         self.rng = ctx.rng(f"sim-box-{network_index}-{cfg.name}")
-        n = round(self.cfg.share * len(centers))
-        if self.cfg.share > 0:
+        # Centers inside the victims' country call on local SIMs, every one of them.
+        share = 1.0 if cfg.domestic else self.cfg.share
+        n = round(share * len(centers))
+        if share > 0:
             n = max(1, n)
         pick = self.rng.choice(len(centers), size=n, replace=False) if n else np.zeros(0, int)
         self.centers = [centers[int(i)] for i in np.sort(pick)]
