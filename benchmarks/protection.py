@@ -45,8 +45,10 @@ from scamtrace.simulate.world import build_world, write_world
 WORLDS: dict[str, tuple[str, dict[str, object]]] = {
     "seed": ("seed", {}),
     "hard": ("hard", {}),
+    "hard-spoofing": ("hard-spoofing", {}),
     "es-victims": ("es-victims", {}),
     "simbox": ("simbox", {}),
+    "domestic": ("domestic", {}),
     "hard-cov50": ("hard", {"center_coverage": 0.5}),
 }
 

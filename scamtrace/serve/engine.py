@@ -292,11 +292,12 @@ class Engine:
         self, caller: int | None, callee: int | None, ingress_country: str | None,
         attestation: str | None,
     ) -> bool:  # fmt: skip
-        """A local-looking number from abroad without full attestation that is not calling its
-        own circle and is not a business number: what spoofing looks like."""
+        """A number from abroad without full attestation, not calling its own circle nor
+        someone it called before, and not a business number: what a forged caller ID looks
+        like (a local one, or, where local ones from abroad are blocked, a foreign one)."""
         if caller is None or callee is None or attestation == "A":
             return False
-        if not (self._from_abroad(ingress_country) and self._is_local(caller)):
+        if not self._from_abroad(ingress_country):
             return False
         pair = pair_key(caller, callee)
         if pair in self.circles:
@@ -352,6 +353,8 @@ class Engine:
                         network)  # fmt: skip
         if self._spoof_candidate(caller, callee, ingress_country, attestation):
             score, reasons = self._judge_presented(now, caller, callee, ingress_country)
+            if not reasons:
+                return verdict
             if flag is not None and flag.score < s.warn_score:
                 # a complaint alone is a lead (people report telemarketers too); a forged
                 # local number from abroad behind it makes it a finding
@@ -363,9 +366,11 @@ class Engine:
         self, now: float, caller: int, callee: int | None, ingress_country: str | None
     ) -> tuple[float, list[str]]:
         s = self.settings
-        score = s.local_from_abroad
-        reasons = [f"a local number arriving from abroad ({ingress_country}) without full "
-                   "attestation"]  # fmt: skip
+        score, reasons = 0.0, []
+        if self._is_local(caller):
+            score = s.local_from_abroad
+            reasons.append(f"a local number arriving from abroad ({ingress_country}) without "
+                           "full attestation")  # fmt: skip
         window = self.numbers.get(caller)
         company = len(self.ranges.get(caller // s.did_range_size, ())) >= s.did_ids_per_range
         if company:
@@ -389,6 +394,9 @@ class Engine:
                 score += s.number_targeted
                 reasons.append(f"the callee was called by a suspicious line "
                                f"{_minutes(now - targeted)} ago")  # fmt: skip
+        if reasons and not self._is_local(caller):
+            # a foreign number from abroad is ordinary: only its behaviour counts
+            reasons.insert(0, f"a foreign number arriving from {ingress_country}")
         return score, reasons
 
     def _sweep_count(self, callee: int, now: float) -> int:
@@ -417,7 +425,7 @@ class Engine:
         s = self.settings
         facts = WindowFacts.of(window.recent(now, s.line_window_s), self.local_prefix,
                                s.did_range_size)  # fmt: skip
-        if facts.presented_local >= s.did_ids_per_range * facts.presented_ranges:
+        if facts.presented >= s.did_ids_per_range * facts.presented_ranges:
             return 0.0, ""  # a company's direct numbers, several of each range, not rotation
         conversations = (facts.answer_rate >= s.conversation_answer_rate
                          and facts.median_talk_s >= s.conversation_talk_s)  # fmt: skip
@@ -425,15 +433,20 @@ class Engine:
                    and facts.strangers >= s.list_uniqueness * facts.calls)  # fmt: skip
         if conversations:
             return 0.0, ""
-        if facts.presented_local >= s.rotation_ids and listing:
+        # Rotation counts every caller ID: once local numbers from abroad are blocked, a
+        # dialler rotates numbers of other countries instead (detect/lines.py does the same).
+        if facts.presented >= s.rotation_ids and listing:
             score = s.line_rotating_list
         elif facts.presented_local >= s.heavy_rotation_ids:
             score = s.line_heavy_rotation
         else:
             return 0.0, ""
-        return score, (f"SIP line presented {facts.presented_local} caller IDs local to the "
-                       f"callees while calling {facts.strangers} new numbers in the last week, "
-                       f"{facts.answer_rate:.0%} answered")  # fmt: skip
+        local = facts.presented_local
+        ids = (f"{facts.presented} caller IDs local to the callees"
+               if facts.presented == local else
+               f"{facts.presented} caller IDs ({local} local to the callees)")  # fmt: skip
+        return score, (f"SIP line presented {ids} while calling {facts.strangers} new numbers "
+                       f"in the last week, {facts.answer_rate:.0%} answered")  # fmt: skip
 
     def _line_behaviour(self, window: Window, now: float) -> tuple[float, str]:
         """The line's score now, or the strongest its behaviour ever earned: a dialler does

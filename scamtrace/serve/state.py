@@ -189,13 +189,15 @@ class Window:
 
 @dataclass(frozen=True, slots=True)
 class WindowFacts:
-    """What a window says of a line's last hour."""
+    """What a window says of a line's recent calls."""
 
     calls: int
     callees: int
     strangers: int
+    #: Caller IDs presented, all of them and those local to the people called.
+    presented: int
     presented_local: int
-    #: Ranges of 100 numbers the local IDs fall in: a company's direct numbers share a few.
+    #: Ranges of 100 numbers the IDs fall in: a company's direct numbers share a few.
     presented_ranges: int
     answered: int
     answer_rate: float
@@ -212,12 +214,15 @@ class WindowFacts:
                  or (str(c.presented).startswith(local_prefix)
                      and str(c.callee).startswith(local_prefix))}  # fmt: skip
         local.discard(0)
+        every = {c.presented for c in calls}
+        every.discard(0)
         return cls(
             calls=n,
             callees=len({c.callee for c in calls}),
             strangers=len({c.callee for c in calls if c.stranger}),
+            presented=len(every),
             presented_local=len(local),
-            presented_ranges=len({number // range_size for number in local}),
+            presented_ranges=len({number // range_size for number in every}),
             answered=len(answered),
             answer_rate=len(answered) / n if n else 0.0,
             median_talk_s=median,

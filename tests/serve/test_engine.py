@@ -332,3 +332,26 @@ def test_state_is_deterministic_given_the_order(findings: Path) -> None:
     first, again = run(), run()
     assert first == again
     assert "warn" in first[0] and first[0][0] == "allow"  # the state changed decisions
+
+
+def test_a_line_rotating_foreign_caller_ids_is_warned() -> None:
+    """After the carrier blocks local numbers from abroad, diallers present foreign ones."""
+    engine = Engine.start(settings=SETTINGS)
+    foreign = [f"346{(i * 7919) % 10**8:08d}" for i in range(12)]  # Spanish mobiles
+    for i, presented in enumerate(foreign):
+        engine.apply([VoipCallEvent(
+            call_id=f"f{i}", start_time=T0 + timedelta(minutes=i), sip_account="sip-foreign",
+            source_ip="192.0.2.8", from_number=presented, to_number=f"86187000002{i:02d}",
+            duration_s=0, sip_status=487,
+        )])  # fmt: skip
+    provider = engine.score_call(CallScoreRequest(
+        call_id="f99", time=T0 + timedelta(minutes=13), caller_number="34611111111",
+        called_number="8618700000299", sip_account="sip-foreign",
+    ))  # fmt: skip
+    assert provider.action == "warn"
+    assert "12 caller IDs (0 local to the callees)" in provider.reasons[0]
+    carrier = engine.score_call(call("+" + foreign[11], "+8615900000555", minutes=14))
+    assert carrier.action == "warn" and "by SIP line sip-foreign" in carrier.reasons[0]
+    # a foreign number calling home alone is ordinary
+    emigrant = engine.score_call(call("+34622222222", "+8615900000556", minutes=14))
+    assert emigrant.action == "allow" and emigrant.reasons == []
