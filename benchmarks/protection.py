@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -41,6 +41,15 @@ from scamtrace.serve.model import (
 )
 from scamtrace.simulate.config import load_scenario
 from scamtrace.simulate.world import build_world, write_world
+
+#: A record is written when the call ends, and ``duration_s`` is talk time only: a call rings
+#: for up to a minute first (switches give up on an unanswered call after 30-60 s).
+RING_S = 60
+#: The VoIP provider is another holder, often in another country: its records reach the
+#: engine in a feed, and its clock may run a minute or two apart from the carrier's (detect's
+#: link_clock_search_s). Two minutes more keeps a call's own VoIP record from reaching the
+#: engine before the carrier scores that same call at setup: nothing from the future.
+FEED_DELAY_S = 120
 
 WORLDS: dict[str, tuple[str, dict[str, object]]] = {
     "seed": ("seed", {}),
@@ -124,10 +133,10 @@ def replay(case: Path, findings: Path | None = None) -> tuple[dict[str, object],
     timeline: list[tuple[datetime, int, str, tuple]] = []
     for row in carrier:
         timeline.append((row[1], 2, "carrier_score", row))
-        timeline.append((_end(row[1], row[4]), 0, "carrier_apply", row))
+        timeline.append((_end(row[1], row[4], RING_S), 0, "carrier_apply", row))
     for row in voip:
         timeline.append((row[1], 2, "voip_score", row))
-        timeline.append((_end(row[1], row[7]), 0, "voip_apply", row))
+        timeline.append((_end(row[1], row[7], RING_S + FEED_DELAY_S), 0, "voip_apply", row))
     for row in transfers:
         timeline.append((row[1], 3, "transfer", row))
     for row in reports:
@@ -231,10 +240,10 @@ def replay(case: Path, findings: Path | None = None) -> tuple[dict[str, object],
     return decisions, len(timeline) / seconds if seconds else 0.0
 
 
-def _end(start: datetime, duration: object) -> datetime:
-    from datetime import timedelta
-
-    return start + timedelta(seconds=int(duration or 0))
+def _end(start: datetime, duration: object, delay_s: int) -> datetime:
+    """When a call's record reaches the engine: after its talk time, the ringing before it
+    (``duration_s`` is talk only) and any delay of the holder's feed."""
+    return start + timedelta(seconds=int(duration or 0) + delay_s)
 
 
 def _split(cell: object) -> list[str]:
