@@ -5,20 +5,26 @@ with their networks) and a case (the bank's accounts, who paid whom), and keeps 
 the events streamed in: calls as they end, payments as they execute, complaints as they are
 filed. Every signal gives one readable reason, as a finding does.
 
-Calls. A number flagged by the findings or named by complaints is warned, and blocked only on
-strong evidence (a finding near certainty, two complaints). SIP lines are judged on their last week:
-a SIP line presenting many caller IDs local to the people it calls while dialling a list of
-strangers, mostly unanswered (detect/lines.py's dialler, live); a local-looking number arriving
-from abroad without full attestation that calls strangers, unanswered or short, or into a block
-of numbers suspicious lines are sweeping (detect/spoofing.py, live). Honest look-alikes keep
-their exemptions: a number calling its own circle (one it called, or was called by, at home) is
-a traveller; business numbers (toll-free, shared cost) are hotlines; several numbers of one
-range of 100 are a company's direct numbers; a line whose calls are answered and long is
-holding conversations (a reseller's customers).
+Calls. A number flagged by the findings is warned, and blocked only on strong evidence (a
+finding near certainty, two complaints); one complaint is a lead that a forged number behind it
+makes a warning. SIP lines are judged on their last week: a line presenting several caller IDs
+(local to the callees or, after the block, foreign) while dialling a list of new numbers, not
+holding conversations (detect/lines.py's dialler, live); the numbers it presented are followed
+to the terminating carrier. A number arriving from abroad without full attestation is judged by
+what it does (detect/spoofing.py, live): a local one that calls strangers, unanswered or short,
+into a block of numbers suspicious lines are sweeping, or people they called lately; a foreign
+one only by two of those. At home, a mobile dialling a list, silent when called back, one of a
+pack of such lines, is a SIM box (detect/sim_boxes.py, live). Honest look-alikes keep their
+exemptions: a number calling its own circle (one it called, or was called by, at home) or
+someone it called from abroad before is a traveller or an emigrant; business numbers
+(toll-free, shared cost) are hotlines; several numbers of one range of 100 are a company's
+direct numbers; a line whose calls are answered and long is holding conversations (a
+reseller's customers); a list line that answers its callbacks is a sales phone.
 
 Transfers. A payee flagged as a mule or named by a complaint is held. A payer who answered a
-suspicious call lately, paying an account it never paid, is warned, and held when that account
-is a fresh personal one or collects many first-time payers: the 'safe account'.
+suspicious call in the last days, paying an account it never paid, is warned, and held when the
+call was within the day and the account is a fresh personal one, collects many first-time
+payers, or the sum is many times what the payer usually pays: the 'safe account'.
 
 Memory: see :mod:`scamtrace.serve.state`. One thread calls the engine; it does no locking.
 """
