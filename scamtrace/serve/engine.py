@@ -13,13 +13,14 @@ holding conversations (detect/lines.py's dialler, live); the numbers it presente
 to the terminating carrier. A number arriving from abroad without full attestation is judged by
 what it does (detect/spoofing.py, live): a local one that calls strangers, unanswered or short,
 into a block of numbers suspicious lines are sweeping, or people they called lately; a foreign
-one only by two of those. At home, a mobile dialling a list, silent when called back, one of a
-pack of such lines, is a SIM box (detect/sim_boxes.py, live). Honest look-alikes keep their
-exemptions: a number calling its own circle (one it called, or was called by, at home) or
-someone it called from abroad before is a traveller or an emigrant; business numbers
-(toll-free, shared cost) are hotlines; several numbers of one range of 100 are a company's
-direct numbers; a line whose calls are answered and long is holding conversations (a
-reseller's customers); a list line that answers its callbacks is a sales phone.
+one only when it calls strangers and one of the others holds too. At home, a mobile dialling a
+list, silent when called back, one of a pack of such lines, is a SIM box (detect/sim_boxes.py,
+live). Honest look-alikes keep their exemptions: a number calling its own circle (one it
+called, or was called by, at home) or someone it called from abroad before is a traveller or an
+emigrant; business numbers (toll-free, shared cost) are hotlines; several numbers of one range
+of 100 are a company's direct numbers; a line whose calls are answered and long is holding
+conversations (a reseller's customers); a list line that answers its callbacks is a sales
+phone.
 
 Transfers. A payee flagged as a mule or named by a complaint is held. A payer who answered a
 suspicious call in the last days, paying an account it never paid, is warned, and held when the
