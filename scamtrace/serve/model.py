@@ -41,6 +41,11 @@ class CallScoreRequest(_Wire):
     ingress_country: Country | None = None
     attestation: Literal["A", "B", "C", ""] | None = None
     identity: Annotated[str, msgspec.Meta(max_length=8192)] | None = None
+    #: Where the originating VoIP provider screens its own customers' calls: the SIP account
+    #: that authenticated and the address its INVITE came from (absent at a terminating
+    #: carrier, which sees neither).
+    sip_account: NonEmpty | None = None
+    source_ip: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
 class TransferScoreRequest(_Wire):
