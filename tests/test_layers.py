@@ -33,8 +33,11 @@ ALLOWED: dict[str, frozenset[str]] = {
     "share": frozenset({"detect", "enrich", "report"}),
     "evaluate": frozenset({"share"}),  # what an exchange identified, by keyed hash
     "simulate": frozenset(),
+    # The scoring service reads findings and reuses the batch thresholds where they mean the
+    # same thing (serve/settings.py); it never runs the batch detectors.
+    "serve": frozenset({"detect"}),
     "cli": frozenset({"ingest", "enrich", "detect", "language", "reputation", "report", "share",
-                      "evaluate", "simulate"}),
+                      "evaluate", "simulate", "serve"}),
 }
 #: Tools beside the flow: they make worlds and models; the runtime never loads them.
 TOOLS = ("scamtrace.simulate", "scamtrace.language.training")
