@@ -330,6 +330,21 @@ FINDINGS_TABLES: dict[str, Table] = {
     )
 }  # fmt: skip
 
+# Analysts' decisions on flagged entities and leads, written by the workspace (``scamtrace app``)
+# and read by ``scamtrace detect --verdicts`` as labels.
+VERDICTS_TABLE = _t(
+    "verdicts",
+    "analysts' decisions on entities: detect reads them as labels on its next run",
+    _extra("kind", "string", "the entity's kind, as in entities.csv"),
+    _extra("value", "string", "the entity's value, as in entities.csv"),
+    _extra("verdict", "string", "confirmed or rejected"),
+    _extra("evidence_last", "time", "the newest evidence record seen when it was decided"),
+    _extra("evidence_count", "int", "evidence records behind the entity when it was decided"),
+    _extra("decided_at", "time", "when it was decided"),
+    _extra("analyst", "string", "who decided"),
+    _extra("note", "text", "why, in the analyst's words"),
+)
+
 # The columns the shared contract names, in its order.
 FINDINGS_ENTITIES = tuple(FINDINGS_ENTITIES_TABLE.required_names)
 FINDINGS_TRANSFERS = tuple(FINDINGS_TRANSFERS_TABLE.required_names)
