@@ -95,10 +95,12 @@ def parse_verdicts(text: str, source: str) -> list[Verdict]:
         try:
             count = int(count_text)
         except ValueError:
-            raise VerdictsError(f"{where}, field evidence_count: {count_text!r} is not a number") from None
+            raise VerdictsError(
+                f"{where}, field evidence_count: {count_text!r} is not a number"
+            ) from None
         decided = _time(row.get("decided_at") or "", where, "decided_at", required=False)
         out.append(Verdict(
-            kind, value, verdict,
+            kind, value, "confirmed" if verdict == "confirmed" else "rejected",
             _time(row.get("evidence_last") or "", where, "evidence_last", required=False),
             count, decided or dt.datetime.fromtimestamp(0, dt.UTC),
             (row.get("analyst") or "").strip(), (row.get("note") or "").strip(),
