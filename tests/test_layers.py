@@ -36,8 +36,11 @@ ALLOWED: dict[str, frozenset[str]] = {
     # The scoring service reads findings and reuses the batch thresholds where they mean the
     # same thing (serve/settings.py); it never runs the batch detectors.
     "serve": frozenset({"detect"}),
+    # The investigator workspace shows findings through the report's view layer and hands a case
+    # over through share; it never runs the detectors itself.
+    "workspace": frozenset({"report", "share"}),
     "cli": frozenset({"ingest", "enrich", "detect", "language", "reputation", "report", "share",
-                      "evaluate", "simulate", "serve"}),
+                      "evaluate", "simulate", "serve", "workspace"}),
 }
 #: Tools beside the flow: they make worlds and models; the runtime never loads them.
 TOOLS = ("scamtrace.simulate", "scamtrace.language.training")
