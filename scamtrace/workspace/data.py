@@ -1,0 +1,121 @@
+"""One case as the workspace queries it: the findings folder and, where held, the case folder.
+
+Every view of the workspace (tables, search, graph, map, timeline, entity pages) asks its
+questions of one in-process DuckDB connection that :class:`CaseData` opens: the findings tables
+as they were written (read through :mod:`scamtrace.core.findings`, so formula escapes come off
+and faults name their line) and the case's own tables (``NAME.parquet`` or ``NAME.csv``) as views
+over the files, so a 20-million-row carrier table is scanned by DuckDB on demand and pages on the
+server, never loaded into Python.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from scamtrace.core import contract
+from scamtrace.core import findings as findings_folder
+from scamtrace.core.errors import ScamtraceError
+
+#: Findings tables the workspace shows (each registered as a DuckDB table of the same name).
+FINDINGS_VIEWS = ("entities", "transfers", "centers", "networks", "leads", "evidence", "scripts")
+#: Case tables the workspace reads for timelines and entity pages, registered as
+#: ``case_<name>`` views when the case folder holds them.
+CASE_VIEWS = tuple(contract.INPUT_TABLES)
+
+
+class WorkspaceError(ScamtraceError):
+    """A case the workspace cannot open; the message names the folder and the file."""
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass
+class CaseData:
+    """A case opened for the workspace. ``case_id`` is the workspace's name for it."""
+
+    case_id: str
+    findings_dir: Path
+    case_dir: Path | None = None
+    _db: duckdb.DuckDBPyConnection | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    case_tables: tuple[str, ...] = field(default=(), init=False)
+    """The case tables present (contract names), registered as ``case_<name>``."""
+
+    @property
+    def holder_country(self) -> str:
+        """The default country of the case's holders (``holder.json``), ``""`` when unknown."""
+        if self.case_dir is None:
+            return ""
+        try:
+            holder = json.loads((self.case_dir / "holder.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return ""
+        country = holder.get("country", "") if isinstance(holder, dict) else ""
+        return country if isinstance(country, str) else ""
+
+    def open(self) -> CaseData:
+        """Register every table; raises :class:`WorkspaceError` when the findings are unusable."""
+        if self._db is not None:
+            return self
+        if not (self.findings_dir / findings_folder.table_file("entities")).is_file():
+            raise WorkspaceError(f"{self.findings_dir}: not a findings folder (no entities.csv)")
+        db = duckdb.connect(":memory:")
+        for name in FINDINGS_VIEWS:
+            path = findings_folder.table_path(self.findings_dir, name)
+            if not path.is_file():
+                # an absent table is an empty one with the contract's columns, so every view
+                # can query it and show "none found"
+                spec = findings_folder.spec(name)
+                names = spec.column_names if spec is not None else ["kind", "value"]
+                cols = ", ".join(f'CAST(NULL AS VARCHAR) AS "{c}"' for c in names)
+                db.execute(f"CREATE TABLE {name} AS SELECT {cols} WHERE false")
+                continue
+            try:
+                text = findings_folder.read_text(self.findings_dir, name, required=())
+            except ScamtraceError as exc:
+                raise WorkspaceError(str(exc)) from None
+            db.register(f"_{name}_arrow", text)
+            db.execute(f"CREATE TABLE {name} AS SELECT * FROM _{name}_arrow")
+            db.unregister(f"_{name}_arrow")
+        present: list[str] = []
+        if self.case_dir is not None:
+            for name in CASE_VIEWS:
+                parquet = self.case_dir / f"{name}.parquet"
+                csv = self.case_dir / f"{name}.csv"
+                if parquet.is_file():
+                    source = f"read_parquet({_quote(str(parquet))})"
+                elif csv.is_file():
+                    source = f"read_csv({_quote(str(csv))}, all_varchar=true, header=true)"
+                else:
+                    continue
+                db.execute(f"CREATE VIEW case_{name} AS SELECT * FROM {source}")
+                present.append(name)
+        self.case_tables = tuple(present)
+        self._db = db
+        return self
+
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB cursor over the case's tables; one thread at a time per cursor."""
+        self.open()
+        assert self._db is not None
+        with self._lock:
+            cur = self._db.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
