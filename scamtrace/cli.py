@@ -537,6 +537,73 @@ def serve(
                             tokens=tokens, cert=cert, key=key, sip=sip_options))  # fmt: skip
 
 
+@app.command("app")
+def workspace_app(
+    cases: Annotated[
+        list[Path] | None,
+        typer.Argument(help="case folder(s); each is paired with the --findings in the same place"),
+    ] = None,
+    findings: Annotated[
+        list[Path] | None,
+        typer.Option("--findings", help="findings folder written by detect for the CASE before it "
+                     "(repeat once per CASE)"),
+    ] = None,
+    state: Annotated[
+        Path,
+        typer.Option(help="state folder: the workspace database (users, verdicts, notes, "
+                     "audit), the package signing key"),
+    ] = Path("~/.local/share/scamtrace/app"),
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="database URL instead of STATE/workspace.db "
+                     "(postgresql+psycopg://user@host/db; pip install scamtrace[postgres])"),
+    ] = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 8765,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option(help="Ed25519 key (PEM) that signs case packages (default: made in STATE "
+                     "on first use)"),
+    ] = None,
+    agency: Annotated[str, typer.Option(help="agency named in exports and packages")] = (
+        "scamtrace user"
+    ),
+    secure_cookies: Annotated[
+        bool, typer.Option(help="mark cookies Secure (when served over HTTPS by a proxy)")
+    ] = False,
+    idle_minutes: Annotated[
+        int, typer.Option(help="a session ends after this many minutes without a request", min=1)
+    ] = 30,
+    session_hours: Annotated[
+        int, typer.Option(help="a session ends this many hours after login", min=1)
+    ] = 12,
+) -> None:
+    """Start the investigator workspace: a local web application over one or more cases
+    (networks, graph, map, timeline, entity pages, search, triage, hand-over). Its state
+    is kept in SQLite under --state, or in PostgreSQL given --db; no other server is needed
+    and nothing is loaded from the internet. On first start it makes the user "admin"
+    (investigator, every case) and prints a one-time password.
+
+    Example:
+
+        scamtrace app cases/small-1 --findings findings/small-1
+
+        scamtrace app cases/seed --findings findings/seed cases/small-1 --findings findings/small-1 --state /srv/scamtrace --port 8765
+
+        scamtrace app cases/seed --findings findings/seed --db postgresql+psycopg://scamtrace@db/workspace
+    """  # noqa: E501
+    from scamtrace.workspace.commands import case_sources
+    from scamtrace.workspace.server import AppSettings, run
+
+    settings = AppSettings(
+        cases=case_sources(list(cases or []), list(findings or [])),
+        state_dir=state.expanduser(), db_url=db, idle_s=idle_minutes * 60,
+        absolute_s=session_hours * 3600, secure_cookies=secure_cookies,
+        signing_key=signing_key, agency=agency,
+    )  # fmt: skip
+    run(settings, host=host, port=port, announce=lambda line: err.print(line, soft_wrap=True))
+
+
 def _print_findings_table(folder: Path, name: str, title: str, limit: int = 10) -> None:
     from scamtrace.core.findings import read_rows
 
@@ -563,8 +630,10 @@ def _progress() -> Progress:
 def _add_groups() -> None:
     from scamtrace.reputation.commands import bench_app
     from scamtrace.share.commands import share_app
+    from scamtrace.workspace.commands import app_user_app
 
     app.add_typer(share_app, name="share")
+    app.add_typer(app_user_app, name="app-user")
     app.add_typer(bench_app, name="bench")
 
 

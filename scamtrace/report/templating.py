@@ -34,8 +34,19 @@ def _escape_value(value: object) -> object:
 def environment() -> jinja2.Environment:
     """The templates under ``scamtrace/report/templates``, autoescaped, whitespace kept as
     written (a block tag alone on its line leaves no line behind)."""
+    return build_environment(report_loader())
+
+
+def report_loader() -> jinja2.BaseLoader:
+    """The report's templates (the workspace chains its own before them)."""
+    return jinja2.PackageLoader(PACKAGE, "templates")
+
+
+def build_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    """An environment escaping as the report's does, with its filters, over ``loader``: the
+    report's and the workspace's (``scamtrace app``), so both print a value the same way."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader(PACKAGE, "templates"),
+        loader=loader,
         autoescape=True,
         finalize=_escape_value,
         undefined=jinja2.StrictUndefined,

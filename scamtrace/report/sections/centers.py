@@ -4,6 +4,7 @@ shared time axis), where they are, and the table of centers."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from markupsafe import Markup
@@ -23,11 +24,22 @@ TIMELINE_TOP = 26
 
 def render_centers(case: Case, centers: list[Row], index: int) -> Markup:
     """The centers of the ``index``-th network: timeline, places, table."""
+    return centers_view(case.axis, centers, index, case.center_anchor)
+
+
+def centers_view(
+    axis: tuple[dt.datetime, dt.datetime] | None,
+    centers: list[Row],
+    index: int,
+    anchors: Mapping[str, str],
+) -> Markup:
+    """Timeline on ``axis`` (:func:`~scamtrace.report.query.time_axis`), places and table of
+    ``centers``, the ``index``-th network's; the report and the workspace both show them so."""
     return render(
         "centers.html",
-        timeline=render_timeline(case, centers, PALETTE[index % len(PALETTE)]) if centers else "",
+        timeline=render_timeline(axis, centers, PALETTE[index % len(PALETTE)]) if centers else "",
         places=places(centers),
-        centers=[(case.center_anchor.get(str(c["center_id"]), ""), c) for c in centers],
+        centers=[(anchors.get(str(c["center_id"]), ""), c) for c in centers],
     )
 
 
@@ -65,15 +77,19 @@ class Chart:
     undated: str
 
 
-def render_timeline(case: Case, centers: list[Row], color: str) -> Markup:
+def render_timeline(
+    axis: tuple[dt.datetime, dt.datetime] | None, centers: list[Row], color: str
+) -> Markup:
     """Inline SVG: one bar per center from first to last seen, on the case's shared axis."""
-    return render("timeline.html", chart=_chart(case, centers, color))
+    return render("timeline.html", chart=_chart(axis, centers, color))
 
 
-def _chart(case: Case, centers: list[Row], color: str) -> Chart | None:
-    if case.axis is None:
+def _chart(
+    axis: tuple[dt.datetime, dt.datetime] | None, centers: list[Row], color: str
+) -> Chart | None:
+    if axis is None:
         return None
-    lo, hi = case.axis
+    lo, hi = axis
     span = (hi - lo).total_seconds()
     x0, x1 = TIMELINE_LABEL, TIMELINE_WIDTH - TIMELINE_RIGHT
     width = x1 - x0

@@ -35,4 +35,6 @@ def render_entities(case: Case, network_id: str) -> Markup:
         ],
         center_anchor=case.center_anchor,
         evidence_file=case.present.get("evidence", False),
+        entity_href=None,
+        paged=False,
     )
