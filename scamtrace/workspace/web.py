@@ -116,6 +116,11 @@ def entity_url(case_id: str, kind: str, value: str) -> str:
     return f"/cases/{_seg(case_id)}/entities/{_seg(kind)}/{_seg(value)}"
 
 
+def network_url(case_id: str, network_id: str, tail: str = "") -> str:
+    """A network's page (``-``: the entities tied to no network), its id URL-encoded."""
+    return case_url(case_id, f"/networks/{_seg(network_id or '-')}{tail}")
+
+
 def case_url(case_id: str, tail: str = "") -> str:
     return f"/cases/{_seg(case_id)}{tail}"
 
@@ -151,6 +156,7 @@ def render(ctx: Ctx | None, template: str, http_status: int = 200, **context: An
         "may": ctx.may if ctx else (lambda _p: False),
         "case_url": case_url,
         "entity_url": entity_url,
+        "network_url": network_url,
         "page_url": (lambda offset, prefix="": page_url(ctx.request, offset, prefix))
         if ctx else (lambda offset, prefix="": ""),
     }

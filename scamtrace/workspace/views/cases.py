@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -97,9 +98,11 @@ async def network_page(request: Request) -> Response:
     if kind:
         shown, total = await run_in_threadpool(queries.network_entities, data, network_id, kind,
                                                offset, limit)  # fmt: skip
-    entities_html = ctx.workspace.env.get_template("entities.html").render(
+    # safe: the output of an autoescaping template of the workspace's environment (the
+    # report's entity table, drawn the same way in both), every value in it escaped
+    entities_html = Markup(ctx.workspace.env.get_template("entities.html").render(
         kinds=[KindShown(kind, total, shown)] if kind else [], center_anchor={},
-        evidence_file=True, entity_href=entity_href(ctx.case_id), paged=True)  # fmt: skip
+        evidence_file=True, entity_href=entity_href(ctx.case_id), paged=True))  # fmt: skip
     index = 0
     return render(
         ctx, "network_page.html", network_id=network_id, segment=network_segment(network_id),
@@ -228,9 +231,10 @@ def _has(module: str) -> bool:
 routes = [
     Route("/cases", cases_page),
     Route("/cases/{case}", case_page),
-    Route("/cases/{case}/networks/{network}", network_page),
-    Route("/cases/{case}/networks/{network}/graph", graph_page),
-    Route("/cases/{case}/networks/{network}/graph.json", graph_json),
+    # a network id may hold "/": the graph's routes are matched first
+    Route("/cases/{case}/networks/{network:path}/graph.json", graph_json),
+    Route("/cases/{case}/networks/{network:path}/graph", graph_page),
+    Route("/cases/{case}/networks/{network:path}", network_page),
     Route("/cases/{case}/map", map_page),
     Route("/cases/{case}/map.json", map_json),
     Route("/cases/{case}/timeline", timeline_page),
