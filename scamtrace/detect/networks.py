@@ -40,6 +40,10 @@ from scamtrace.detect.settings import (
 from scamtrace.detect.spoofing import SCAM_CALLS
 from scamtrace.enrich.case import Case
 
+#: Without centers, a number (or an unpaid victim) joins the operation that holds at least this
+#: share of the victims (numbers) it met: a number two gangs both present, as a police
+#: station's number is, joins neither; one stray call does not move a number's operation.
+NUMBER_MAJORITY = 2 / 3
 #: Leiden's random seed: the same case gives the same networks, run after run.
 SEED = 20160701
 
@@ -477,40 +481,99 @@ def _network_joins(
 
 
 def _entity_communities(case: Case) -> None:
-    """Without centers: presented numbers, victims and mule accounts that meet."""
+    """Without centers: operations told apart by their money first, then by their calls.
+
+    A gang controls its mule accounts, so victims who paid the same accounts, and accounts
+    that pass money on to each other, belong to one operation. A presented number is no such
+    evidence: two gangs spoof the same police station's number, and after the carriers' block
+    a line shows each victim a new foreign number. So numbers take the operation of the paying
+    victims they reached when one operation holds at least :data:`NUMBER_MAJORITY` of them,
+    victims nobody paid take the operation of the numbers that called them the same way, and
+    calls join entities into operations of their own only where no money ties them (the
+    carrier's records alone). A number shared by two operations joins neither."""
     db = case.db
     run(db, "CREATE OR REPLACE TABLE center_network (center INTEGER, network INTEGER)")
-    edges = run(db, """
-        SELECT 'caller_number', CAST(caller AS VARCHAR), 'victim_phone', CAST(callee AS VARCHAR),
-               count(*)
-        FROM scam_calls WHERE answered AND caller IS NOT NULL GROUP BY ALL
+    money = run(db, """
+        SELECT 'victim_phone', CAST(p.phone AS VARCHAR), 'mule_account', f.mule
+        FROM fraud_transfers f JOIN victim_payments p ON p.line = f.line
+        WHERE f.mule IS NOT NULL GROUP BY ALL
         UNION ALL
-        SELECT 'victim_phone', CAST(p.phone AS VARCHAR), 'mule_account', f.mule, count(*)
-        FROM fraud_transfers f JOIN victim_payments p ON p.line = f.line GROUP BY ALL
-        UNION ALL
-        -- numbers whose calls read one script belong to one campaign
-        SELECT 'script', CAST(t.script_group AS VARCHAR), 'caller_number',
-               CAST(t.caller AS VARCHAR), count(*)
-        FROM transcript_calls t JOIN scam_calls c ON c.source = t.source AND c.call_id = t.call_id
-        WHERE t.script_group >= 0 AND t.caller IS NOT NULL GROUP BY ALL
+        -- accounts of one operation pass the money on to each other
+        SELECT 'mule_account', t.payer_account, 'mule_account', t.payee_account
+        FROM transfers t JOIN mules a ON a.account = t.payer_account
+        JOIN mules b ON b.account = t.payee_account GROUP BY ALL
         ORDER BY 1, 2, 3, 4  -- components are numbered in the order their nodes are met
     """)
-    nodes: dict[tuple[str, str], int] = {}
-    pairs = []
-    for ka, a, kb, b, w in edges:
-        i = nodes.setdefault((ka, a), len(nodes))
-        j = nodes.setdefault((kb, b), len(nodes))
-        pairs.append((i, j, w))
-    # Without centers nothing tells two operations apart but whether their calls and money
-    # ever meet: connected components.
-    graph = ig.Graph(n=len(nodes), edges=[(a, b) for a, b, _ in pairs])
-    membership = list(graph.connected_components().membership)
+    groups = _components(money)
+    run(db, "CREATE OR REPLACE TEMP TABLE money_group (kind VARCHAR, value VARCHAR, grp INTEGER)")
+    insert_rows(db, "money_group", [[k, v, g] for (k, v), g in groups.items()])
+    # Numbers, then the victims nobody paid, take the operation most of their contacts are in.
+    # (a number no operation holds the majority of is contested: it joins none and ties
+    # nothing below; grp NULL)
+    run(db, f"""
+        INSERT INTO money_group
+        SELECT 'caller_number', CAST(caller AS VARCHAR),
+               CASE WHEN max(n) >= {NUMBER_MAJORITY} * sum(n) THEN arg_max(grp, n) END FROM (
+            SELECT c.caller, m.grp, count(DISTINCT c.callee) AS n FROM scam_calls c
+            JOIN money_group m ON m.kind = 'victim_phone' AND m.value = CAST(c.callee AS VARCHAR)
+            WHERE c.answered AND c.caller IS NOT NULL GROUP BY ALL)
+        GROUP BY caller
+    """)  # fmt: skip
+    run(db, f"""
+        INSERT INTO money_group
+        SELECT 'victim_phone', CAST(callee AS VARCHAR), arg_max(grp, n) FROM (
+            SELECT c.callee, m.grp, count(*) AS n FROM scam_calls c
+            JOIN money_group m ON m.kind = 'caller_number' AND m.value = CAST(c.caller AS VARCHAR)
+            WHERE c.answered AND m.grp IS NOT NULL AND CAST(c.callee AS VARCHAR) NOT IN (
+                SELECT value FROM money_group WHERE kind = 'victim_phone')
+            GROUP BY ALL)
+        GROUP BY callee HAVING max(n) >= {NUMBER_MAJORITY} * sum(n)
+    """)  # fmt: skip
+    # Without money (the carrier's records alone): numbers and victims whose calls meet, and
+    # the numbers whose calls read one script (one campaign), among entities none above holds.
+    calls = run(db, """
+        WITH held AS (SELECT kind, value FROM money_group),
+        edges AS (
+            SELECT 'caller_number' AS ka, CAST(caller AS VARCHAR) AS a,
+                   'victim_phone' AS kb, CAST(callee AS VARCHAR) AS b
+            FROM scam_calls WHERE answered AND caller IS NOT NULL GROUP BY ALL
+            UNION ALL
+            SELECT 'script', CAST(t.script_group AS VARCHAR), 'caller_number',
+                   CAST(t.caller AS VARCHAR)
+            FROM transcript_calls t
+            JOIN scam_calls c ON c.source = t.source AND c.call_id = t.call_id
+            WHERE t.script_group >= 0 AND t.caller IS NOT NULL GROUP BY ALL)
+        SELECT e.ka, e.a, e.kb, e.b FROM edges e
+        WHERE (e.ka, e.a) NOT IN (SELECT * FROM held) AND (e.kb, e.b) NOT IN (SELECT * FROM held)
+        ORDER BY 1, 2, 3, 4
+    """)
+    # Where money shows the operations, calls that reach none of them stay unplaced, as the
+    # unseen centers' list calls do when there are centers: two gangs' cold calls of one
+    # leaked list meet in the victims, and a network named from them would be a guess.
+    rest = {} if groups else _components(calls)
+    members = {(str(k), str(v)): int(g)
+               for k, v, g in run(db, "SELECT * FROM money_group WHERE grp IS NOT NULL")}
+    members.update(rest)
     # A spoofed number and the one person who answered it are not a network: without lines
     # or centers to tie them, only communities of some size are named.
-    sizes = Counter(membership)
-    membership = [m if sizes[m] >= MIN_COMMUNITY else -1 for m in membership]
-    insert_rows(db, "entity_network", [[k, v, membership[n]] for (k, v), n in nodes.items()
-                    if membership[n] >= 0])  # fmt: skip
+    sizes = Counter(g for (kind, _), g in members.items() if kind != "script")
+    insert_rows(db, "entity_network", [[k, v, g] for (k, v), g in members.items()
+                                       if sizes[g] >= MIN_COMMUNITY])  # fmt: skip
+
+
+def _components(edges: list[tuple[Any, ...]]) -> dict[tuple[str, str], int]:
+    """Connected components of a graph given as (kind, value, kind, value) edges, numbered in
+    the order their nodes are first met."""
+    nodes: dict[tuple[str, str], int] = {}
+    pairs = []
+    for ka, a, kb, b in edges:
+        i = nodes.setdefault((str(ka), str(a)), len(nodes))
+        j = nodes.setdefault((str(kb), str(b)), len(nodes))
+        pairs.append((i, j))
+    graph = ig.Graph(n=len(nodes), edges=pairs)
+    membership = graph.connected_components().membership
+    order: dict[int, int] = {}
+    return {node: order.setdefault(membership[i], len(order)) for node, i in nodes.items()}
 
 
 def _leiden(n: int, weighted: list[tuple[int, int, int]]) -> list[int]:
