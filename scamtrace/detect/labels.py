@@ -269,13 +269,13 @@ def summary(case: Case, source: str | None) -> dict[str, Any]:
             SELECT c.callee,
                    bool_and(coalesce(c.sip_account IN {confirmed('sip_account')}, false)
                             OR coalesce(c.caller IN {confirmed_numbers('caller_number')},
-                                        false)) AS only
+                                        false)) AS sole
             FROM scam_calls c WHERE c.answered GROUP BY c.callee
         ), victims AS (
-            SELECT CAST(callee AS VARCHAR) AS key FROM lines WHERE only
+            SELECT CAST(callee AS VARCHAR) AS key FROM lines WHERE sole
         ), payers AS (
             SELECT CAST(p.phone AS VARCHAR) AS key,
-                   bool_and(f.mule IN {confirmed('mule_account')}) AS only
+                   bool_and(f.mule IN {confirmed('mule_account')}) AS sole
             FROM victim_payments p JOIN fraud_transfers f ON f.line = p.line
             WHERE f.kind = 'victim_payment' AND p.phone IS NOT NULL GROUP BY 1
         )
@@ -283,7 +283,7 @@ def summary(case: Case, source: str | None) -> dict[str, Any]:
         WHERE f.score >= {FLAG_THRESHOLD}
           AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.kind = f.kind AND l.key = f.key)
           AND ((f.kind = 'victim_phone' AND f.key IN (SELECT key FROM victims))
-               OR (f.kind = 'victim_paid' AND (f.key IN (SELECT key FROM payers WHERE only)
+               OR (f.kind = 'victim_paid' AND (f.key IN (SELECT key FROM payers WHERE sole)
                                                OR f.key IN (SELECT key FROM victims))))
     """) if case.verdicts else 0  # fmt: skip
     return {
