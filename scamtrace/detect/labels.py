@@ -1,5 +1,5 @@
 """Analysts' verdicts as labels (``detect --verdicts``): what the workspace's analysts decided
-about entities, read on the next run (``docs/adr/0016-verdicts-as-labels.md``).
+about entities, read on the next run (``docs/adr/0017-verdicts-as-labels.md``).
 
 The verdict in force on each entity (the latest decided) becomes a row of ``labels`` with its
 *state*:
