@@ -272,6 +272,10 @@ def detect(
     overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
     strict: Annotated[bool, typer.Option(
         help="fail, writing nothing, when under 95% of a key column's values can be read")] = False,
+    verdicts: Annotated[str | None, typer.Option(
+        "--verdicts", metavar="FILE|URL",
+        help="analysts' verdicts to read as labels: a verdicts.csv file, or the workspace's "
+             "export URL (http(s)://.../cases/CASE/verdicts.csv?token=...)")] = None,
 ) -> None:
     """Find the call centers, campaigns, victims and mule accounts in a case folder.
 
@@ -280,17 +284,30 @@ def detect(
     A key column (numbers, times, IPs, accounts, amounts) of which under 95% could be read
     is warned of here, in summary.json and at the top of the report; --strict fails instead.
 
+    --verdicts reads analysts' verdicts (the investigator workspace's) as labels: a rejected
+    entity is not flagged again unless new records of it appeared since, and what it alone
+    supported falls with it; a confirmed one is flagged and followed like any finding (its
+    calls, victims, payers and onward money). A bad verdicts file stops the run, naming the
+    line and field, before anything is written.
+
     Example:
 
         scamtrace detect cases/small-1 --out findings/small-1
         scamtrace detect cases/madrid --out findings/madrid --strict
+        scamtrace detect cases/madrid --out findings/madrid-2 --verdicts verdicts.csv
+        scamtrace detect cases/madrid --out findings/madrid-2 \\
+            --verdicts "http://127.0.0.1:8765/cases/madrid/verdicts.csv?token=..."
     """
     from scamtrace.core.casefolder import case_lock, ensure_apart
+    from scamtrace.core.verdicts import is_url, public_source, read_verdicts
     from scamtrace.detect.runner import detect as run_detect
     from scamtrace.detect.settings import load_settings
     from scamtrace.report import write_report
 
-    ensure_apart(out_dir, case_dir, settings)
+    local_verdicts = Path(verdicts) if verdicts and not is_url(verdicts) else None
+    ensure_apart(out_dir, case_dir, settings, local_verdicts)
+    # read first: a bad file stops the run before anything is written
+    labels = read_verdicts(verdicts) if verdicts else []
     with _progress() as bar:
         task = bar.add_task("detecting", total=1.0)
 
@@ -298,7 +315,8 @@ def detect(
             bar.update(task, description=message, completed=fraction)
 
         result = run_detect(case_dir, out_dir, settings=load_settings(settings), country=country,
-                            overwrite=overwrite, progress=report, strict=strict)  # fmt: skip
+                            overwrite=overwrite, progress=report, strict=strict,
+                            verdicts=labels, verdicts_source=verdicts)  # fmt: skip
         report("case report", 0.95)
         # under the findings folder's lock, as it was written: no other writer swaps it meanwhile
         with case_lock(out_dir, purpose="scamtrace detect"):
@@ -315,6 +333,14 @@ def detect(
         out.print(Text.assemble((f"{aside:,} rows set aside", "yellow"), " (see rejected.csv)"))
     for note in s.get("skipped", []):
         out.print(Text.assemble(("skipped:", "yellow"), f" {note}"), soft_wrap=True)
+    if verdicts:
+        v = s["verdicts"]
+        out.print(f"verdicts from {public_source(verdicts)}: {v['confirmed']} confirmed, "
+                  f"{v['rejected_held']} rejections held, {v['rejected_reopened']} reopened by "
+                  f"new records, {v['seeded']} found through confirmed ones", soft_wrap=True)
+        if v["unknown"]:
+            out.print(Text.assemble((f"{v['unknown']} verdict(s) name entities this case does "
+                                     "not hold", "yellow"), " (summary.json: verdicts)"))
     flagged = Table(title=f"flagged (score >= 0.5) -> {out_dir}")
     flagged.add_column("kind")
     flagged.add_column("entities", justify="right")

@@ -213,6 +213,9 @@ FINDINGS_ENTITIES_TABLE = _t(
     ("network_id", "string", "the project's network label (N1, N2...), empty when none"),
     ("center_id", "string", "the project's call-center label (C01, C02...), empty when none"),
     ("reason", "text", "one short human sentence"),
+    _extra("evidence_count", "int", "the case's records the entity takes part in, all of them "
+           "(evidence.csv lists the first): what a verdict records having seen"),
+    _extra("evidence_last", "time", "the newest of those records"),
 )
 FINDINGS_LEADS_TABLE = _t(
     "leads",

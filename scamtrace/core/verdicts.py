@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import http.client
 import io
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -78,13 +81,25 @@ def _time(text: str, where: str, field: str, *, required: bool) -> dt.datetime |
 
 def parse_verdicts(text: str, source: str) -> list[Verdict]:
     """Parse verdicts CSV text; ``source`` names it in errors. Raises :class:`VerdictsError`."""
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("kind", "value", "verdict") if c not in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        fields = reader.fieldnames or []
+    except csv.Error as exc:
+        raise VerdictsError(f"{source}, line 1: not CSV ({exc})") from None
+    missing = [c for c in ("kind", "value", "verdict") if c not in fields]
     if missing:
         raise VerdictsError(f"{source}, line 1: missing column(s) {', '.join(missing)}")
     out: list[Verdict] = []
-    for line, row in enumerate(reader, start=2):
+    line = reader.line_num + 1  # where the next record starts (a note may span lines)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise VerdictsError(f"{source}, line {line}: not CSV ({exc})") from None
         where = f"{source}, line {line}"
+        line = reader.line_num + 1
         verdict = (row.get("verdict") or "").strip().lower()
         if verdict not in VERDICT_KINDS:
             raise VerdictsError(f"{where}, field verdict: {verdict!r} is not confirmed or rejected")
@@ -98,6 +113,8 @@ def parse_verdicts(text: str, source: str) -> list[Verdict]:
             raise VerdictsError(
                 f"{where}, field evidence_count: {count_text!r} is not a number"
             ) from None
+        if count < 0:
+            raise VerdictsError(f"{where}, field evidence_count: {count} is below 0")
         decided = _time(row.get("decided_at") or "", where, "decided_at", required=False)
         out.append(Verdict(
             kind, value, "confirmed" if verdict == "confirmed" else "rejected",
@@ -108,21 +125,50 @@ def parse_verdicts(text: str, source: str) -> list[Verdict]:
     return out
 
 
+def is_url(source: str | Path) -> bool:
+    """Whether ``source`` is an ``http(s)://`` URL rather than a file."""
+    return str(source).lower().startswith(("http://", "https://"))
+
+
+def public_source(source: str | Path) -> str:
+    """``source`` as it may be said in messages and summaries: a URL without its query string
+    or credentials (a workspace's export URL carries ``?token=...``)."""
+    if not is_url(source):
+        return str(source)
+    parts = urllib.parse.urlsplit(str(source))
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def read_verdicts(source: str | Path, *, timeout: float = 30.0) -> list[Verdict]:
-    """Read verdicts from a CSV file or an ``http(s)://`` URL (a workspace's verdicts export)."""
-    text_source = str(source)
-    if text_source.startswith(("http://", "https://")):
+    """Read verdicts from a CSV file or an ``http(s)://`` URL (a workspace's verdicts export).
+
+    Errors name the source (a URL without its query string: the token stays out of logs), the
+    line and the field. Raises :class:`VerdictsError`."""
+    name = public_source(source)
+    if is_url(source):
         try:
-            with urllib.request.urlopen(text_source, timeout=timeout) as response:
-                text = response.read().decode("utf-8")
-        except OSError as exc:
-            raise VerdictsError(f"{text_source}: cannot be read ({exc})") from None
+            with urllib.request.urlopen(str(source), timeout=timeout) as response:
+                data = response.read()
+        except urllib.error.HTTPError as exc:
+            raise VerdictsError(f"{name}: the server answered {exc.code} {exc.reason}") from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise VerdictsError(f"{name}: cannot be read ({reason})") from None
     else:
         try:
-            text = Path(source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise VerdictsError(f"{text_source}: cannot be read ({exc})") from None
-    return parse_verdicts(text, text_source)
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise VerdictsError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise VerdictsError(f"{name}, line {line}: not UTF-8 text") from None
+    return parse_verdicts(text, name)
 
 
 def latest(verdicts: Iterable[Verdict]) -> dict[tuple[str, str], Verdict]:

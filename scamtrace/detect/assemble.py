@@ -17,6 +17,7 @@ from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.sql import run
 from scamtrace.detect.complaints import combine_sql
 from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.labels import evidence_sql
 from scamtrace.detect.settings import (
     COMPLAINTS_AGREE,
     CONFIRMED_BONUS,
@@ -39,7 +40,10 @@ NETWORK_RANK = TableSpec.of(
 CENTER_RANK = TableSpec.of("center_rank", center="INTEGER", network="INTEGER",
                            center_id="VARCHAR")  # fmt: skip
 FOUND = TableSpec.of("found", kind="VARCHAR", value="VARCHAR", key="VARCHAR", score="DOUBLE",
-                     network_id="VARCHAR", center_id="VARCHAR", reason="VARCHAR")  # fmt: skip
+                     network_id="VARCHAR", center_id="VARCHAR", reason="VARCHAR",
+                     evidence_count="BIGINT", evidence_last="BIGINT")  # fmt: skip
+#: What a rejection that holds leaves of an entity's score: neither a finding nor a lead.
+REJECTED_SCORE = 0.0
 
 
 def iso(t: str) -> str:
@@ -145,6 +149,7 @@ def assemble(case: Case, s: DetectSettings) -> None:
                            ELSE '' END)
         FROM mules m FULL JOIN accounts_named a ON a.account = m.account
     """)  # fmt: skip
+    _verdicts(case)
     run(db, """
         CREATE OR REPLACE TABLE grouped AS
         SELECT s.*,
@@ -171,13 +176,33 @@ def assemble(case: Case, s: DetectSettings) -> None:
     _label(case)
 
 
+def _verdicts(case: Case) -> None:
+    """Analysts' verdicts have the last word (labels.py): a confirmed entity is a finding at
+    1, a rejection that holds leaves neither finding nor lead, and each says so first in its
+    reason (a reopened one keeps the score the detectors gave it)."""
+    db = case.db
+    run(db, f"""
+        UPDATE scored SET score = CASE l.state WHEN 'confirmed' THEN 1.0
+                                               WHEN 'rejected_held' THEN {REJECTED_SCORE}
+                                               ELSE scored.score END,
+                          reason = l.said || '; ' || scored.reason
+        FROM labels l
+        WHERE l.kind = scored.kind AND l.key = scored.key AND l.state <> 'unknown'
+    """)  # fmt: skip
+    run(db, """
+        INSERT INTO scored
+        SELECT kind, key, 1.0, said FROM labels l WHERE state = 'confirmed'
+          AND NOT EXISTS (SELECT 1 FROM scored s WHERE s.kind = l.kind AND s.key = l.key)
+    """)
+
 
 DETECTOR = Detector(
     name="assemble", step="findings", progress=0.85,
     needs=("transcript_calls", "scam_calls", "number_scores", "complaint_numbers",
            "complaint_victims", "complaint_accounts", "sip_scores", "ip_scores", "victims", "paid",
            "mules", "line_center", "center_network", "number_group", "victim_group", "mule_group",
-           "victim_payments", "fraud_transfers", "network_joins"),
+           "victim_payments", "fraud_transfers", "network_joins", "labels", "voip_cdr",
+           "carrier_cdr", "transfers", "accounts", "reports"),
     makes=(SCORED, GROUPED, NETWORK_RANK, CENTER_RANK, FOUND), run=assemble,
 )  # fmt: skip
 
@@ -226,18 +251,26 @@ def _label(case: Case) -> None:
         LEFT JOIN network_rank r ON r.network = cn.network
         GROUP BY lc.center, cn.network, r.network_id
     """)
-    run(db, """
+    # the records behind each finding and lead, all of them (evidence.csv lists the first):
+    # what an analyst's verdict records having seen (labels.py)
+    records = evidence_sql(f"(SELECT kind, key, NULL::BIGINT AS cutoff FROM grouped "
+                           f"WHERE score >= {LEAD_MIN})",
+                           case.table_country.get("reports", case.country))  # fmt: skip
+    run(db, f"""
         CREATE OR REPLACE TABLE found AS
+        WITH e AS ({records})
         SELECT g.kind,
                CASE WHEN g.kind IN ('caller_number', 'victim_phone', 'victim_paid')
                     THEN '+' || g.key ELSE g.key END AS value,
                g.key, round(g.score, 3) AS score, coalesce(r.network_id, '') AS network_id,
-               coalesce(c.center_id, '') AS center_id, g.reason
+               coalesce(c.center_id, '') AS center_id, g.reason,
+               coalesce(e.records, 0) AS evidence_count, e.newest AS evidence_last
         FROM grouped g
         LEFT JOIN network_rank r ON r.network = g.network
         LEFT JOIN center_rank c ON c.center = g.center
+        LEFT JOIN e ON e.kind = g.kind AND e.key = g.key
         WHERE g.key IS NOT NULL
-    """)
+    """)  # fmt: skip
 
 
 def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
@@ -248,7 +281,8 @@ def write_tables(case: Case, folder: Path, s: DetectSettings) -> dict[str, int]:
     def copy(name: str, sql: str) -> None:
         counts[name] = findings_folder.copy_query(db, folder, name, sql)
 
-    cols = ", ".join(contract.FINDINGS_ENTITIES)
+    cols = (", ".join(contract.FINDINGS_ENTITIES)
+            + f", evidence_count, {iso('evidence_last')} AS evidence_last")
     copy("entities", f"SELECT {cols} FROM found WHERE score >= {contract.FLAG_THRESHOLD} "
                      "ORDER BY kind, network_id, center_id, score DESC, value")  # fmt: skip
     copy("leads", f"SELECT {cols} FROM found WHERE score < {contract.FLAG_THRESHOLD} "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from scamtrace.core.sql import run
 from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.labels import apply_scores, held_numbers
 from scamtrace.detect.settings import (
     CONFIRMED_BONUS,
     JOURNEY_MIN_DAYS,
@@ -43,9 +44,12 @@ def find_victims(case: Case, s: DetectSettings) -> None:
                    AS reason
         FROM a
     """)  # fmt: skip
+    # A victim an analyst rejected pays no mule account; a confirmed one's payments count fully.
+    run(case.db, f"DELETE FROM victims WHERE phone IN {held_numbers('victim_phone')}")
+    apply_scores(case, "victims", "victim_phone", "CAST(t.phone AS VARCHAR)")
 
 
 DETECTOR = Detector(
-    name="journeys", step="victims", progress=0.55, needs=("scam_calls",), makes=(VICTIMS,),
-    run=find_victims,
+    name="journeys", step="victims", progress=0.55, needs=("scam_calls", "labels"),
+    makes=(VICTIMS,), run=find_victims,
 )

@@ -14,6 +14,7 @@ from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.phones import BUSINESS_TYPES, calling_code, calling_code_sql, number_facts
 from scamtrace.core.sql import run
 from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.labels import apply_scores
 from scamtrace.detect.settings import (
     HOTLINE_MAX_IDS,
     HOTLINE_SHARE,
@@ -127,6 +128,9 @@ def score_lines(case: Case, s: DetectSettings) -> None:
                  ELSE printf('called %d numbers in %d calls', callees, calls) END AS reason
         FROM sip_features
     """)  # fmt: skip
+    # Analysts' verdicts, before anything follows from the scores: a confirmed account's calls
+    # are scam calls, a rejected one's support no address, number or victim (labels.py).
+    apply_scores(case, "sip_scores", "sip_account", "t.sip_account")
     flag = FLAG_THRESHOLD
     run(db, f"""
         CREATE OR REPLACE TABLE ip_scores AS
@@ -141,6 +145,8 @@ def score_lines(case: Case, s: DetectSettings) -> None:
         WHERE v.source_ip <> ''
         GROUP BY v.source_ip
     """)  # fmt: skip
+    # An address is shared by whoever is behind it: a confirmed one is flagged, not a seed.
+    apply_scores(case, "ip_scores", "source_ip", "t.source_ip")
     run(db, f"""
         CREATE OR REPLACE TABLE voip_scam AS
         SELECT v._line AS v_line, v.sip_account, v.source_ip, a.score
@@ -170,6 +176,6 @@ def _mark_hotlines(case: Case, most: int = HOTLINE_MAX_IDS) -> None:
 
 
 DETECTOR = Detector(
-    name="lines", step="scoring dialling lines", progress=0.4, needs=("voip_cdr",),
+    name="lines", step="scoring dialling lines", progress=0.4, needs=("voip_cdr", "labels"),
     makes=(SIP_FEATURES, SIP_SCORES, IP_SCORES, VOIP_SCAM), run=score_lines,
 )  # fmt: skip

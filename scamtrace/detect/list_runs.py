@@ -17,6 +17,7 @@ from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.phones import calling_code, calling_code_sql
 from scamtrace.core.sql import run
 from scamtrace.detect.detector import Detector
+from scamtrace.detect.labels import held_numbers
 from scamtrace.detect.settings import (
     LIST_GAP,
     LIST_WINDOW_S,
@@ -79,6 +80,7 @@ def score_list_runs(case: Case, _settings: DetectSettings) -> None:
                >= {RUN_SHARE} * count(*)
     """)  # fmt: skip
     run(db, "DELETE FROM run_numbers WHERE caller IN (SELECT caller FROM number_scores)")
+    run(db, f"DELETE FROM run_numbers WHERE caller IN {held_numbers('caller_number')}")
     run(db, f"""
         INSERT INTO number_scores
         SELECT caller, calls, callees, {RUN_NUMBER},
@@ -103,6 +105,6 @@ DETECTOR = Detector(
     name="list_runs", step="dialling runs from abroad", progress=0.53,
     # After sim_boxes (it reads the numbers that step judged), which then reads the scam calls
     # without these runs: a SIM line's evidence is its own victims, walked on by other lines.
-    needs=("carrier_cdr", "call_link", "sim_lines"),
+    needs=("carrier_cdr", "call_link", "sim_lines", "labels"),
     makes=(), run=score_list_runs, updates=("number_scores", "scam_calls"),
 )  # fmt: skip

@@ -19,6 +19,7 @@ from __future__ import annotations
 from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.sql import run
 from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.labels import held, held_numbers
 from scamtrace.detect.settings import (
     MULE_BASE,
     MULE_CYCLE,
@@ -88,6 +89,7 @@ def follow_money(case: Case, s: DetectSettings) -> None:
         JOIN accounts a ON a.account_id = t.payer_account
         JOIN victims v ON v.phone = a.holder_phone
         WHERE t.payee_account <> '' AND t.time BETWEEN v.first_t AND v.last_t + {window}
+          AND a.holder_phone NOT IN {held_numbers('victim_paid')}
     """)  # fmt: skip
     run(db, f"""
         CREATE OR REPLACE TABLE mule_candidates AS
@@ -132,6 +134,7 @@ def follow_money(case: Case, s: DetectSettings) -> None:
         FROM mule_candidates
     """)  # fmt: skip
     run(db, f"DELETE FROM mules WHERE score < {FLAG_THRESHOLD}")
+    _mule_verdicts(case, s)
     _mules_from_money_alone(case, s)
     # Layers after the first: accounts fed mostly by mules, until the money leaves.
     for layer in range(2, s.follow_layers + 2):
@@ -144,6 +147,7 @@ def follow_money(case: Case, s: DetectSettings) -> None:
                 FROM transfers t JOIN mules m ON m.account = t.payer_account
                 WHERE t.payee_account <> '' AND m.layer = {layer - 1}
                   AND t.payee_account NOT IN (SELECT account FROM mules)
+                  AND t.payee_account NOT IN {held('mule_account')}
                 GROUP BY t.payee_account
             ), inflow AS (
                 SELECT payee_account AS account, sum(amount) AS inflow FROM transfers
@@ -189,6 +193,40 @@ def follow_money(case: Case, s: DetectSettings) -> None:
                        (p.amount, p.payee, p.days_after, p.currency))
         FROM victim_payments p JOIN mules m ON m.account = p.payee AND m.layer = 1
         WHERE p.phone IS NOT NULL GROUP BY p.phone
+    """)  # fmt: skip
+
+
+def _mule_verdicts(case: Case, s: DetectSettings) -> None:
+    """Analysts' verdicts on first-layer mules (labels.py): a rejected account is none (and
+    no later layer takes it back); a confirmed one is a first-layer mule at 1, whose payers
+    who were scam-called in the days before paying are victims who paid (their payments join
+    ``victim_payments``), and whose onward transfers the later layers follow."""
+    db = case.db
+    window = int(s.payment_window_days * DAY)
+    run(db, f"DELETE FROM mules WHERE account IN {held('mule_account')}")
+    run(db, """
+        UPDATE mules SET score = 1.0, layer = 1 FROM labels l
+        WHERE l.kind = 'mule_account' AND l.state = 'confirmed' AND l.key = mules.account
+    """)
+    run(db, """
+        INSERT INTO mules
+        SELECT key, 1.0, 1, printf('received %d transfer(s) in the case', records) FROM labels
+        WHERE kind = 'mule_account' AND state = 'confirmed'
+          AND key NOT IN (SELECT account FROM mules)
+    """)  # fmt: skip
+    run(db, f"""
+        INSERT INTO victim_payments
+        SELECT t._line, t.tx_id, t.time, t.payer_account, t.payee_account, t.amount, t.currency,
+               a.holder_phone, max(c.score), (t.time - min(c.t)) / 86400.0
+        FROM transfers t JOIN accounts a ON a.account_id = t.payer_account
+        JOIN scam_calls c ON c.callee = a.holder_phone AND c.t <= t.time
+         AND c.t >= t.time - {window}
+        WHERE t.payee_account IN (SELECT key FROM labels WHERE kind = 'mule_account'
+                                                          AND state = 'confirmed')
+          AND a.holder_phone NOT IN {held_numbers('victim_paid')}
+          AND t._line NOT IN (SELECT line FROM victim_payments)
+        GROUP BY t._line, t.tx_id, t.time, t.payer_account, t.payee_account, t.amount,
+                 t.currency, a.holder_phone
     """)  # fmt: skip
 
 
@@ -344,6 +382,7 @@ def _mules_from_money_alone(case: Case, s: DetectSettings) -> None:
                    AS reason
             FROM money_mule_candidates
             WHERE account NOT IN (SELECT account FROM mules)
+              AND account NOT IN {held('mule_account')}
         ) WHERE score >= {FLAG_THRESHOLD}
         RETURNING account
     """)  # fmt: skip
@@ -363,7 +402,8 @@ def _mules_from_money_alone(case: Case, s: DetectSettings) -> None:
 
 
 DETECTOR = Detector(
-    name="mules", step="money", progress=0.6, needs=("transfers", "accounts", "victims"),
+    name="mules", step="money", progress=0.6,
+    needs=("transfers", "accounts", "victims", "scam_calls", "labels"),
     makes=(MULES, FRAUD_TRANSFERS, PAID, VICTIM_PAYMENTS, MULE_CANDIDATES,
            MONEY_MULE_CANDIDATES, MONEY_MOVES, MONEY_CYCLE, MONEY_CREDITS), run=follow_money,
 )  # fmt: skip

@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.sql import run
 from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.labels import held
 from scamtrace.detect.settings import REPUTATION_MIN_LINES, DetectSettings
 from scamtrace.enrich.case import Case
 from scamtrace.reputation.features import Lines, carrier_source, line_behaviour, voip_source
@@ -113,6 +114,8 @@ def _known_fraud(case: Case, kind: str, keys: list[str]) -> KnownLabels:
             SELECT CAST(caller AS VARCHAR) FROM number_scores WHERE score >= {FLAG_THRESHOLD}
             UNION SELECT CAST(number AS VARCHAR) FROM complaint_numbers
         """  # fmt: skip
+    # a line an analyst rejected is no known fraud line, whatever else named it (labels.py)
+    sql = f"SELECT * FROM ({sql}) EXCEPT SELECT * FROM {held(kind)}"
     named = {str(r[0]) for r in run(case.db, sql)}
     index = np.array([i for i, k in enumerate(keys) if k in named], dtype=np.int64)
     return KnownLabels.positives(index)
@@ -142,6 +145,7 @@ def _add_evidence(case: Case, s: DetectSettings, kind: str, table: str, key: str
 
 DETECTOR = Detector(
     name="number_reputation", step="number reputation", progress=0.72,
-    needs=("voip_cdr", "carrier_calls", "sip_scores", "number_scores", "complaint_numbers"),
+    needs=("voip_cdr", "carrier_calls", "sip_scores", "number_scores", "complaint_numbers",
+           "labels"),
     makes=(LINE_REPUTATION,), run=score_reputation, updates=("sip_scores", "number_scores"),
 )  # fmt: skip

@@ -13,6 +13,7 @@ from scamtrace.detect import (
     centers,
     complaints,
     journeys,
+    labels,
     lines,
     linking,
     list_runs,
@@ -30,6 +31,7 @@ from scamtrace.detect.detector import Detector, in_order
 CASE_TABLES = (*contract.INPUT_TABLES, "rejected")
 
 DETECTORS: tuple[Detector, ...] = (
+    labels.DETECTOR,
     linking.DETECTOR,
     lines.DETECTOR,
     spoofing.DETECTOR,

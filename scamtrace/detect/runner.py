@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,8 @@ from scamtrace.core.casefolder import CaseFolderWriter, ensure_apart
 from scamtrace.core.findings import SUMMARY
 from scamtrace.core.quality import below_bar, enforce
 from scamtrace.core.sql import run
+from scamtrace.core.verdicts import Verdict, public_source
+from scamtrace.detect import labels
 from scamtrace.detect.assemble import write_tables
 from scamtrace.detect.registry import ORDER
 from scamtrace.detect.settings import DetectSettings
@@ -50,13 +52,19 @@ def detect(
     overwrite: bool = False,
     progress: Progress | None = None,
     strict: bool = False,
+    verdicts: Sequence[Verdict] = (),
+    verdicts_source: str | None = None,
 ) -> DetectResult:
     """Read ``case_dir``, run the detectors (in :data:`~scamtrace.detect.registry.ORDER`), write
     the findings folder ``out`` atomically. The case report is not part of it: the caller
     renders it from the folder (``scamtrace.report.write_report``), as the CLI does.
 
     ``strict``: a key column under the quality bar (:mod:`scamtrace.core.quality`) stops the
-    run with :class:`~scamtrace.core.errors.QualityError` before anything is written."""
+    run with :class:`~scamtrace.core.errors.QualityError` before anything is written.
+
+    ``verdicts``: analysts' verdicts read as labels (:mod:`scamtrace.detect.labels`); what they
+    did is in ``summary.json`` under ``verdicts``, with ``verdicts_source`` (a file or URL,
+    said without its query string: a workspace's URL carries a token)."""
     ensure_apart(out, case_dir)  # --overwrite would delete the case being read
     s = settings or DetectSettings()
     say = progress or (lambda _m, _f: None)
@@ -66,6 +74,7 @@ def detect(
     say("reading the case", 0.0)
     t0 = time.perf_counter()
     case = open_case(case_dir, country=country)
+    case.verdicts = tuple(verdicts)
     # the VoIP provider's times on the carrier's clock, where the two switches disagree
     clock = align_voip_clock(case, s.link_clock_search_s, s.link_tolerance_s)
     timings["read and normalise"] = round(time.perf_counter() - t0, 3)
@@ -91,6 +100,8 @@ def detect(
         # steps that had too little to work from on this case: the findings stand without them
         summary["skipped"] = results["number_reputation"]
         summary["voip_clock"] = clock
+        summary["verdicts"] = labels.summary(
+            case, public_source(verdicts_source) if verdicts_source else None)
         timings["write"] = round(time.perf_counter() - t0, 3)
         timings["total"] = round(time.perf_counter() - started, 3)
         summary["timings_s"] = timings

@@ -19,6 +19,7 @@ from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.phones import calling_code, calling_code_sql, number_facts
 from scamtrace.core.sql import run
 from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.labels import apply_scores, confirmed_numbers
 from scamtrace.detect.settings import (
     LEAD_MIN,
     LINE_LIST,
@@ -186,6 +187,7 @@ def score_sim_lines(case: Case, s: DetectSettings) -> None:
     """)  # fmt: skip
     run(db, "DROP TABLE sim_candidates")
     run(db, "DROP TABLE sim_evidence")
+    apply_scores(case, "sim_lines", "caller_number", "CAST(t.line AS VARCHAR)")
     run(db, f"""
         INSERT INTO number_scores
         SELECT line, calls, callees, score, reason FROM sim_lines
@@ -198,6 +200,8 @@ def score_sim_lines(case: Case, s: DetectSettings) -> None:
         FROM carrier_cdr o JOIN sim_lines l ON l.line = o.caller_number
         WHERE l.score >= {FLAG_THRESHOLD} AND o.called_number IS NOT NULL
           AND upper(o.ingress_country) = '{home_iso}'
+          -- a confirmed number's calls are in already (spoofing.py)
+          AND o.caller_number NOT IN {confirmed_numbers('caller_number')}
     """)  # fmt: skip
 
 
@@ -208,6 +212,6 @@ def _columns() -> str:
 
 DETECTOR = Detector(
     name="sim_boxes", step="SIM-box lines", progress=0.52,
-    needs=("carrier_cdr", "accounts", "transfers", "scam_calls"),
+    needs=("carrier_cdr", "accounts", "transfers", "scam_calls", "labels"),
     makes=(SIM_LINES,), run=score_sim_lines, updates=("number_scores", "scam_calls"),
 )  # fmt: skip

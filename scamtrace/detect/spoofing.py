@@ -13,6 +13,7 @@ from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.phones import BUSINESS_TYPES, calling_code, calling_code_sql, number_facts
 from scamtrace.core.sql import insert_rows, run
 from scamtrace.detect.detector import Detector, TableSpec
+from scamtrace.detect.labels import apply_scores, confirmed_numbers
 from scamtrace.detect.settings import (
     HOTLINE_CAP,
     NUMBER_ANSWER_RATE,
@@ -72,6 +73,8 @@ def score_presented_numbers(case: Case, s: DetectSettings) -> None:
         """)
     if case.has("carrier_cdr"):
         _carrier_calls(case, s)
+        # before any call is judged by a number's own score (labels.py)
+        apply_scores(case, "number_scores", "caller_number", "CAST(t.caller AS VARCHAR)")
         scam_parts.append(f"""
             SELECT 'carrier_cdr' AS source, c._line AS line, c.call_id,
                    c.caller_number AS caller, c.called_number AS callee, c.start_time AS t,
@@ -89,6 +92,44 @@ def score_presented_numbers(case: Case, s: DetectSettings) -> None:
                 "call_id VARCHAR, caller BIGINT, callee BIGINT, t BIGINT, answered BOOLEAN, "
                 "duration_s BIGINT, score DOUBLE, sip_account VARCHAR, source_ip VARCHAR, "
                 "unallocated BOOLEAN)")  # fmt: skip
+    _confirmed_numbers(case)
+
+
+def _confirmed_numbers(case: Case) -> None:
+    """Numbers analysts confirmed: in ``number_scores`` at 1, and their calls scam calls, as
+    if a dialling line placed them. Where the number also came in from abroad, only those
+    calls: its subscriber's own calls at home are not the forger's."""
+    db = case.db
+    run(db, """
+        INSERT INTO number_scores
+        SELECT CAST(l.key AS BIGINT), l.records, NULL, 1.0,
+               printf('seen on %d records of the case', l.records) FROM labels l
+        WHERE l.kind = 'caller_number' AND l.state = 'confirmed'
+          AND CAST(l.key AS BIGINT) NOT IN (SELECT caller FROM number_scores)
+    """)  # fmt: skip
+    home_iso = case.table_country.get("carrier_cdr", case.country)
+    run(db, f"""
+        INSERT INTO scam_calls
+        WITH c AS (
+            SELECT * FROM carrier_cdr
+            WHERE caller_number IN {confirmed_numbers('caller_number')}
+              AND called_number IS NOT NULL
+        ), abroad AS (
+            SELECT DISTINCT caller_number FROM c WHERE upper(ingress_country) <> '{home_iso}'
+        )
+        SELECT 'carrier_cdr', c._line, c.call_id, c.caller_number, c.called_number,
+               c.start_time, c.answered, c.duration_s, 1.0, NULL, NULL, false
+        FROM c LEFT JOIN abroad a USING (caller_number)
+        WHERE (a.caller_number IS NULL OR upper(c.ingress_country) <> '{home_iso}')
+          AND c._line NOT IN (SELECT line FROM scam_calls WHERE source = 'carrier_cdr')
+        UNION ALL
+        SELECT 'voip_cdr', v._line, v.call_id, v.from_number, v.to_number, v.start_time,
+               v.sip_status = 200, v.duration_s, 1.0, v.sip_account, v.source_ip,
+               v.sip_status = 404
+        FROM voip_cdr v
+        WHERE v.from_number IN {confirmed_numbers('caller_number')}
+          AND v._line NOT IN (SELECT line FROM scam_calls WHERE source = 'voip_cdr')
+    """)  # fmt: skip
 
 
 def _carrier_calls(case: Case, s: DetectSettings) -> None:
@@ -217,7 +258,7 @@ def _carrier_calls(case: Case, s: DetectSettings) -> None:
 
 DETECTOR = Detector(
     name="spoofing", step="spoofed caller IDs", progress=0.5,
-    needs=("carrier_cdr", "voip_cdr", "call_link", "sip_scores", "voip_scam"),
+    needs=("carrier_cdr", "voip_cdr", "call_link", "sip_scores", "voip_scam", "labels"),
     makes=(NUMBER_SCORES, CARRIER_CALLS, NUMBER_FEATURES, HOME_USE, OWN_CIRCLE, BUSINESS_NUMBERS,
            COMPANY_NUMBERS, SCAM_CALLS),
     run=score_presented_numbers,

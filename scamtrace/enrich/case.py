@@ -33,6 +33,7 @@ from scamtrace.core.phones import (
 )
 from scamtrace.core.quality import SAMPLE_ROWS, ColumnQuality, count_read, key_columns
 from scamtrace.core.sql import connect, literal, run
+from scamtrace.core.verdicts import Verdict
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Case:
     rows_read: dict[str, int] = field(default_factory=dict)
     rows_set_aside: dict[str, int] = field(default_factory=dict)
     quality: list[ColumnQuality] = field(default_factory=list)
+    #: Analysts' verdicts that ``detect`` reads as labels (``detect --verdicts``); none by default.
+    verdicts: tuple[Verdict, ...] = ()
 
     def has(self, table: str) -> bool:
         return table in self.present

@@ -118,8 +118,8 @@ def test_every_detector_keeps_to_its_declarations_whatever_tables_are_missing(
 
 def test_the_order_follows_from_the_declarations() -> None:
     assert [d.name for d in ORDER] == [
-        "linking", "lines", "spoofing", "sim_boxes", "list_runs", "journeys", "mules", "texts",
-        "complaints", "number_reputation", "centers", "networks", "assemble",
+        "labels", "linking", "lines", "spoofing", "sim_boxes", "list_runs", "journeys", "mules",
+        "texts", "complaints", "number_reputation", "centers", "networks", "assemble",
     ]  # fmt: skip
     # Listed backwards, every detector still runs after those whose tables it reads, and the
     # reputation step, which updates line scores in place, before the step that reads them.
