@@ -196,8 +196,21 @@ def evidence(data: CaseData, kind: str, value: str, offset: int, limit: int) -> 
 
 
 def evidence_span(data: CaseData, kind: str, value: str) -> tuple[int, str]:
-    """How many evidence records are behind an entity and the newest one's time."""
+    """How many records of the case are behind an entity and the newest one's time, as
+    ``detect`` counted them (``evidence_count``, ``evidence_last`` of entities.csv or
+    leads.csv): what a verdict was given on. ``evidence.csv`` lists only the first records of
+    each entity, so it is the fallback for findings written before those columns, never the
+    source: a rejection recorded on fewer records than detect counts would reopen at once."""
     with data.cursor() as cur:
+        for table in ("entities", "leads"):
+            columns = {str(r[0]) for r in cur.execute(f"DESCRIBE {table}").fetchall()}
+            if not {"evidence_count", "evidence_last"} <= columns:
+                continue
+            row = cur.execute(
+                f"SELECT evidence_count, evidence_last FROM {table} WHERE kind = ? AND value = ? "
+                "AND coalesce(evidence_count, '') <> '' LIMIT 1", [kind, value]).fetchone()
+            if row is not None:
+                return int(float(row[0])), _text(row[1])
         row = cur.execute("SELECT count(*), max(time) FROM evidence WHERE kind = ? AND value = ?",
                           [kind, value]).fetchone()  # fmt: skip
     return (int(row[0]), _text(row[1])) if row else (0, "")
