@@ -20,21 +20,10 @@ KeyOption = Annotated[
 Overwrite = Annotated[bool, typer.Option(help="replace the output file if it exists")]
 
 
-def _warned(path: Path | None) -> Path | None:
-    """``path``, after a loud warning on stderr if others than its owner may read it."""
-    from scamtrace.share.exchange.keys import key_exposure
-
-    warning = key_exposure(path)
-    if warning:
-        err.print(Text.assemble(("WARNING: key file readable by others:", "bold red"),
-                                f" {warning}"), highlight=False, soft_wrap=True)  # fmt: skip
-    return path
-
-
 def _key(path: Path | None) -> bytes:
     from scamtrace.share.exchange.keys import load_key
 
-    return load_key(_warned(path))
+    return load_key(path)
 
 
 def keygen(
@@ -105,8 +94,6 @@ def answer(
 
     case_key = _key(key)
     secret, where = load_line_key(line_key)
-    if line_key is not None:
-        _warned(line_key)
     s = write_answer(request_file, case, case_key, out_file, line_key=secret,
                      overwrite=overwrite)  # fmt: skip
     out.print(f"answer -> {out_file}: {s.matched:,} of {s.requested:,} calls found; "
@@ -212,7 +199,7 @@ def psi_serve(
     check_port(port, any_port=True)
     if client_timeout <= 0 or max_message_mb <= 0:
         raise PsiError("--client-timeout and --max-message-mb must be positive")
-    items = load_items(numbers, country, _warned(key))
+    items = load_items(numbers, country, key)
 
     def ready(bound: int) -> None:
         out.print(f"PSI server on {host}:{bound} with {len(items):,} numbers", highlight=False)
@@ -241,7 +228,7 @@ def psi_count(
     from scamtrace.share.exchange.psi import check_port, count, load_items
 
     check_port(port)
-    items = load_items(numbers, country, _warned(key))
+    items = load_items(numbers, country, key)
     overlap = count(items, host=host, port=port)
     out.print(f"overlap: {overlap:,} of your {len(items):,} numbers")
 
