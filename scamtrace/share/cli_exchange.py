@@ -18,6 +18,8 @@ KeyOption = Annotated[
     typer.Option("--key", "-k", help="case key file (hex, mode 0600); else $SCAMTRACE_CASE_KEY"),
 ]
 Overwrite = Annotated[bool, typer.Option(help="replace the output file if it exists")]
+#: How a request or answer is written: by the suffix of --out.
+FORMS = "JSON, or Parquet or Arrow IPC by the suffix .parquet or .arrow (a fraction of the size)"
 
 
 def _key(path: Path | None) -> bytes:
@@ -45,7 +47,7 @@ def keygen(
 def request(
     findings: Annotated[Path, typer.Argument(help="your findings folder (scamtrace detect)")],
     case: Annotated[Path, typer.Argument(help="your case folder (with carrier_cdr)")],
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="request JSON to write")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help=f"request to write: {FORMS}")],
     key: KeyOption = None,
     tolerance: Annotated[int, typer.Option(
         help="seconds either side of each call, 0..3600")] = 10,
@@ -57,6 +59,8 @@ def request(
     Example:
 
         scamtrace share request findings/CN cases/x-split/CN --key case.key --out request.json
+
+        scamtrace share request findings/CN cases/x-split/CN --key case.key --out request.parquet
     """
     from scamtrace.share.exchange.messages import check_tolerance
     from scamtrace.share.exchange.request import write_request
@@ -69,9 +73,10 @@ def request(
 
 
 def answer(
-    request_file: Annotated[Path, typer.Argument(help="the request JSON received")],
+    request_file: Annotated[Path, typer.Argument(
+        help="the request received (JSON, Parquet or Arrow)")],
     case: Annotated[Path, typer.Argument(help="your case folder (with voip_cdr)")],
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="answer JSON to write")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help=f"answer to write: {FORMS}")],
     key: KeyOption = None,
     line_key: Annotated[Path | None, typer.Option(
         "--line-key", help="your own secret for the pseudonyms of your unflagged lines (made, "
@@ -104,7 +109,8 @@ def answer(
 
 
 def merge(
-    answer_file: Annotated[Path, typer.Argument(help="the answer JSON received")],
+    answer_file: Annotated[Path, typer.Argument(
+        help="the answer received (JSON, Parquet or Arrow)")],
     case: Annotated[Path, typer.Argument(help="your case folder (the half without voip_cdr)")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="merged case folder to write")],
     key: KeyOption = None,
