@@ -18,23 +18,14 @@ KeyOption = Annotated[
     typer.Option("--key", "-k", help="case key file (hex, mode 0600); else $SCAMTRACE_CASE_KEY"),
 ]
 Overwrite = Annotated[bool, typer.Option(help="replace the output file if it exists")]
-
-
-def _warned(path: Path | None) -> Path | None:
-    """``path``, after a loud warning on stderr if others than its owner may read it."""
-    from scamtrace.share.exchange.keys import key_exposure
-
-    warning = key_exposure(path)
-    if warning:
-        err.print(Text.assemble(("WARNING: key file readable by others:", "bold red"),
-                                f" {warning}"), highlight=False, soft_wrap=True)  # fmt: skip
-    return path
+#: How a request or answer is written: by the suffix of --out.
+FORMS = "JSON, or Parquet or Arrow IPC by the suffix .parquet or .arrow (a fraction of the size)"
 
 
 def _key(path: Path | None) -> bytes:
     from scamtrace.share.exchange.keys import load_key
 
-    return load_key(_warned(path))
+    return load_key(path)
 
 
 def keygen(
@@ -56,7 +47,7 @@ def keygen(
 def request(
     findings: Annotated[Path, typer.Argument(help="your findings folder (scamtrace detect)")],
     case: Annotated[Path, typer.Argument(help="your case folder (with carrier_cdr)")],
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="request JSON to write")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help=f"request to write: {FORMS}")],
     key: KeyOption = None,
     tolerance: Annotated[int, typer.Option(
         help="seconds either side of each call, 0..3600")] = 10,
@@ -68,6 +59,8 @@ def request(
     Example:
 
         scamtrace share request findings/CN cases/x-split/CN --key case.key --out request.json
+
+        scamtrace share request findings/CN cases/x-split/CN --key case.key --out request.parquet
     """
     from scamtrace.share.exchange.messages import check_tolerance
     from scamtrace.share.exchange.request import write_request
@@ -80,9 +73,10 @@ def request(
 
 
 def answer(
-    request_file: Annotated[Path, typer.Argument(help="the request JSON received")],
+    request_file: Annotated[Path, typer.Argument(
+        help="the request received (JSON, Parquet or Arrow)")],
     case: Annotated[Path, typer.Argument(help="your case folder (with voip_cdr)")],
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="answer JSON to write")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help=f"answer to write: {FORMS}")],
     key: KeyOption = None,
     line_key: Annotated[Path | None, typer.Option(
         "--line-key", help="your own secret for the pseudonyms of your unflagged lines (made, "
@@ -105,8 +99,6 @@ def answer(
 
     case_key = _key(key)
     secret, where = load_line_key(line_key)
-    if line_key is not None:
-        _warned(line_key)
     s = write_answer(request_file, case, case_key, out_file, line_key=secret,
                      overwrite=overwrite)  # fmt: skip
     out.print(f"answer -> {out_file}: {s.matched:,} of {s.requested:,} calls found; "
@@ -117,7 +109,8 @@ def answer(
 
 
 def merge(
-    answer_file: Annotated[Path, typer.Argument(help="the answer JSON received")],
+    answer_file: Annotated[Path, typer.Argument(
+        help="the answer received (JSON, Parquet or Arrow)")],
     case: Annotated[Path, typer.Argument(help="your case folder (the half without voip_cdr)")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="merged case folder to write")],
     key: KeyOption = None,
@@ -212,7 +205,7 @@ def psi_serve(
     check_port(port, any_port=True)
     if client_timeout <= 0 or max_message_mb <= 0:
         raise PsiError("--client-timeout and --max-message-mb must be positive")
-    items = load_items(numbers, country, _warned(key))
+    items = load_items(numbers, country, key)
 
     def ready(bound: int) -> None:
         out.print(f"PSI server on {host}:{bound} with {len(items):,} numbers", highlight=False)
@@ -241,7 +234,7 @@ def psi_count(
     from scamtrace.share.exchange.psi import check_port, count, load_items
 
     check_port(port)
-    items = load_items(numbers, country, _warned(key))
+    items = load_items(numbers, country, key)
     overlap = count(items, host=host, port=port)
     out.print(f"overlap: {overlap:,} of your {len(items):,} numbers")
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from scamtrace.share.export.base import Findings
 
 # no markup: paths and values printed here may hold "[/x]" (rich would fail on it)
 err = Console(stderr=True, markup=False)
@@ -74,8 +77,7 @@ def stix_import(
     _refuse(out, overwrite, bundle)
     findings = import_stix_file(bundle)
     write_findings(findings, out)
-    err.print(f"{len(findings.entities):,} entities, {len(findings.centers)} centers, "
-              f"{len(findings.networks)} networks -> {out}")  # fmt: skip
+    _imported(findings, out)
 
 
 def misp(
@@ -103,6 +105,33 @@ def misp(
     done = write_feed(findings_dir, out, reveal=reveal, tlp=tlp, org=org, case_dir=case_dir)
     err.print(f"{done.events} MISP events ({done.attributes:,} attributes, {done.objects:,} "
               f"objects, {done.victims:,} victims) -> {out}")  # fmt: skip
+
+
+def misp_import(
+    feed: Annotated[Path, typer.Argument(help="MISP feed folder written by scamtrace share misp")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="findings folder to write")],
+    overwrite: Overwrite = False,
+) -> None:
+    """Read a feed folder written by ``share misp`` back into a findings folder (entities.csv
+    with kind, value, network, center and the score to two decimals; centers.csv and
+    networks.csv as exported).
+
+    Example:
+
+        scamtrace share misp-import feeds/small-1 --out findings/from-partner
+    """
+    from scamtrace.share.export.base import write_findings
+    from scamtrace.share.export.misp import import_feed
+
+    _refuse(out, overwrite, feed)
+    findings = import_feed(feed)
+    write_findings(findings, out)
+    _imported(findings, out)
+
+
+def _imported(findings: Findings, out: Path) -> None:
+    err.print(f"{len(findings.entities):,} entities, {len(findings.centers)} centers, "
+              f"{len(findings.networks)} networks -> {out}")  # fmt: skip
 
 
 def ftm(
@@ -133,6 +162,39 @@ def ftm(
             done = write_ftm(findings_dir, fh, case_dir, reveal=reveal)
     kinds = ", ".join(f"{n:,} {s}" for s, n in sorted(done.by_schema.items()))
     err.print(f"{done.entities:,} FtM entities ({kinds}) -> {out}")
+
+
+def ftm_import(
+    source: Annotated[str, typer.Argument(
+        help="JSON-lines file written by scamtrace share ftm, or - for stdin")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="findings folder to write")],
+    overwrite: Overwrite = False,
+) -> None:
+    """Read FollowTheMoney entities written by ``share ftm`` back into a findings folder
+    (entities.csv, centers.csv, networks.csv, from the rows the entities carry).
+
+    Example:
+
+        scamtrace share ftm-import small-1.ftm.jsonl --out findings/from-partner
+    """
+    from scamtrace.share.export.base import write_findings
+    from scamtrace.share.export.ftm import import_ftm
+
+    if source == "-":
+        _refuse(out, overwrite)
+        findings = import_ftm(sys.stdin, "<stdin>")
+    else:
+        path = Path(source)
+        _refuse(out, overwrite, path)
+        try:
+            with path.open(encoding="utf-8") as fh:
+                findings = import_ftm(fh, source)
+        except (OSError, UnicodeDecodeError) as exc:
+            from scamtrace.core.errors import FindingsError
+
+            raise FindingsError(f"{source}: cannot read the FtM entities: {exc}") from exc
+    write_findings(findings, out)
+    _imported(findings, out)
 
 
 def keygen(
@@ -198,18 +260,23 @@ def verify(
     pubkey: Annotated[Path | None, typer.Option(
         "--pubkey", help="the signing agency's public key (PEM), as you got it from that "
                          "agency: proves who signed")] = None,
+    keyring: Annotated[Path | None, typer.Option(
+        "--keyring", help="folder of the public keys (*.pub) of the agencies you trust: the "
+                          "package must be signed by one of them")] = None,
     case_dir: Annotated[Path | None, typer.Option(
         "--case", help="also check the case folder's files against the manifest (changed, "
                        "missing or added)")] = None,
-    integrity_only: Annotated[bool, typer.Option(
-        "--integrity-only", help="without --pubkey: check only that the files match a "
-                                 "manifest signed by the key it names itself, which anyone "
-                                 "who changed the package could have re-signed")] = False,
+    trust_embedded_key: Annotated[bool, typer.Option(
+        "--trust-embedded-key", "--integrity-only",
+        help="without --pubkey or --keyring: trust the key the manifest names itself; this "
+             "checks only that the files match the manifest, which anyone who changed the "
+             "package could have re-signed")] = False,
 ) -> None:
     """Check a case package: every file against the manifest's SHA-256, no file added or
-    missing, and the signature against the agency's public key (--pubkey, required: a
-    package re-signed with another key would otherwise pass). Exits 1 and names each file
-    that fails.
+    missing, and the signature against a key you trust: the agency's public key (--pubkey)
+    or a keyring of the agencies' keys (--keyring). A package re-signed with another key
+    fails. Trusting the key inside the package needs --trust-embedded-key, and says so.
+    Exits 1 and names each file that fails.
 
     Example:
 
@@ -217,20 +284,26 @@ def verify(
     """
     from scamtrace.share.package import PackageError, verify_package
 
-    if pubkey is None and not integrity_only:
+    if pubkey is None and keyring is None and not trust_embedded_key:
         raise PackageError(f"{pkg}: no trusted key: pass --pubkey with the signing agency's "
-                           "public key (or --integrity-only, which does not prove who signed)")
-    result = verify_package(pkg, pubkey, case_dir)
+                           "public key or --keyring with a folder of trusted keys (or "
+                           "--trust-embedded-key, which does not prove who signed)")  # fmt: skip
+    if trust_embedded_key and (pubkey is not None or keyring is not None):
+        raise PackageError("--trust-embedded-key goes without --pubkey and --keyring")
+    result = verify_package(pkg, pubkey, case_dir, keyring=keyring)
     for problem in result.problems:
         err.print(Text.assemble(("FAILED", "bold red"), f" {problem}"), soft_wrap=True)
     if not result.trusted_key:
         err.print(Text.assemble(
-            ("INTEGRITY ONLY: this does not prove who signed the package.", "bold red"),
-            " Anyone who changed it could have re-signed it with a key of their own; "
-            "only --pubkey with the agency's key proves it came from them."), soft_wrap=True)
+            ("TRUSTING THE KEY INSIDE THE PACKAGE: this does not prove who signed it.",
+             "bold red"),
+            " Anyone who changed it could have re-signed it with a key of their own; only "
+            "--pubkey or --keyring with the agency's key proves it came from them."),
+            soft_wrap=True)  # fmt: skip
     if not result.ok:
         raise typer.Exit(1)
-    whose = "the given key" if result.trusted_key else "the key the manifest names itself"
+    whose = (f"the trusted key {result.key_file}" if result.trusted_key
+             else "the key the manifest names itself")  # fmt: skip
     err.print(f"verified: {result.files} files unchanged, signature valid for {whose}, "
               f"{result.key_fingerprint}")  # fmt: skip
 
@@ -240,7 +313,9 @@ def register(app: typer.Typer) -> None:
     app.command()(stix)
     app.command("stix-import")(stix_import)
     app.command()(misp)
+    app.command("misp-import")(misp_import)
     app.command()(ftm)
+    app.command("ftm-import")(ftm_import)
     app.command("signing-key")(keygen)
     app.command()(package)
     app.command()(verify)

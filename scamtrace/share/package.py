@@ -14,8 +14,9 @@ Layout of a package folder::
     manifest.sig         Ed25519 signature of the exact bytes of manifest.json (base64)
 
 ``verify`` re-hashes every file, names each one changed, missing or added, and checks the
-signature, against the agency's public key when it is given (otherwise against the key the
-manifest names, which proves integrity but not who signed).
+signature against a key the verifier trusts: the agency's public key, or the one key of a
+keyring (a folder of ``.pub`` files) that the manifest names. Only when asked explicitly does it
+check against the key the manifest names itself, which proves integrity but not who signed.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from scamtrace.core.casefolder import Staging, ensure_apart, os_error
 from scamtrace.core.errors import FindingsError
 from scamtrace.share.export.base import Findings, load_findings
 from scamtrace.share.redact import pseudonym_key, redact_findings, victim_leaks_in
+from scamtrace.share.safeio import open_private, refuse_exposed_key
 
 FORMAT = "scamtrace-case-package/1"
 MANIFEST = "manifest.json"
@@ -52,6 +54,8 @@ class Verification:
     files: int = 0
     key_fingerprint: str = ""
     trusted_key: bool = False
+    #: The public key file the signature was checked against (None: the manifest's own key).
+    key_file: Path | None = None
 
 
 def keygen(out: Path, *, overwrite: bool = False) -> tuple[Path, Path]:
@@ -68,8 +72,7 @@ def keygen(out: Path, *, overwrite: bool = False) -> tuple[Path, Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())  # fmt: skip
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
+    with os.fdopen(open_private(out), "wb") as fh:
         fh.write(pem)
     public.write_bytes(key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))  # fmt: skip
@@ -77,6 +80,7 @@ def keygen(out: Path, *, overwrite: bool = False) -> tuple[Path, Path]:
 
 
 def load_private_key(path: Path) -> Any:
+    """The Ed25519 signing key of ``path``; refused if others than its owner may read it."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -84,6 +88,7 @@ def load_private_key(path: Path) -> Any:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
         raise PackageError(f"{path}: not a readable unencrypted PEM private key: {exc}") from exc
+    refuse_exposed_key(path, PackageError)  # after: a public key given by mistake is named so
     if not isinstance(key, Ed25519PrivateKey):
         raise PackageError(
             f"{path}: not an Ed25519 key (make one with scamtrace share signing-key)"
@@ -214,9 +219,28 @@ def _refuse_victims(work: Path, findings: Findings) -> None:
                            "victims' numbers; use --reveal only where that is lawful")  # fmt: skip
 
 
-def verify_package(pkg: Path, pubkey: Path | None = None,
-                   case_dir: Path | None = None) -> Verification:  # fmt: skip
-    """Check every byte of a case package; each problem names its file."""
+def keyring_keys(keyring: Path) -> dict[bytes, Path]:
+    """The Ed25519 public keys of a keyring folder (its ``*.pub`` PEM files), by raw key."""
+    if not keyring.is_dir():
+        raise PackageError(f"{keyring}: keyring folder not found")
+    keys: dict[bytes, Path] = {}
+    for path in sorted(keyring.glob("*.pub")):
+        keys.setdefault(raw_public(load_public_key(path)), path)
+    if not keys:
+        raise PackageError(f"{keyring}: no public key (*.pub) in the keyring")
+    return keys
+
+
+def verify_package(pkg: Path, pubkey: Path | None = None, case_dir: Path | None = None, *,
+                   keyring: Path | None = None) -> Verification:  # fmt: skip
+    """Check every byte of a case package; each problem names its file.
+
+    The signature is checked against ``pubkey``, or against the key of ``keyring`` that the
+    manifest names (a problem if it names none of them); with neither, against the key the
+    manifest names itself (``trusted_key`` stays False: that proves integrity only)."""
+    if pubkey is not None and keyring is not None:
+        raise PackageError("give --pubkey or --keyring, not both")
+    ring = keyring_keys(keyring) if keyring is not None else None
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -244,10 +268,18 @@ def verify_package(pkg: Path, pubkey: Path | None = None,
         return result
     if pubkey is not None:
         key = load_public_key(pubkey)
-        result.trusted_key = True
+        result.trusted_key, result.key_file = True, pubkey
         if raw_public(key) != named:
             result.problems.append(f"{MANIFEST}: names key {fingerprint(named)}, not the given "
                                    f"key {fingerprint(raw_public(key))}")  # fmt: skip
+    elif ring is not None:
+        if named not in ring:
+            result.problems.append(f"{MANIFEST}: names key {fingerprint(named)}, which is not "
+                                   f"in the keyring {keyring} ({len(ring)} keys)")  # fmt: skip
+            return result
+        result.key_file = ring[named]
+        key = load_public_key(ring[named])
+        result.trusted_key = True
     else:
         try:
             key = Ed25519PublicKey.from_public_bytes(named)

@@ -10,6 +10,8 @@ which makes every cell inert for spreadsheets).
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,3 +48,28 @@ def refuse_existing(out: Path, overwrite: bool, error: type[ScamtraceError]) -> 
         raise error(f"{out}: already exists; pass --overwrite to replace it")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise error(f"{out}: exists and is not empty; pass --overwrite to replace it")
+
+
+def refuse_exposed_key(path: Path, error: type[ScamtraceError]) -> None:
+    """Refuse a secret key file that others than its owner may read or write: anyone who can
+    read a signing key can sign as the agency, and anyone who can read a case key can test
+    guesses of every hashed number of an exchange. The error gives the command that fixes it.
+
+    On a system without POSIX modes (Windows) there is nothing to check."""
+    if os.name != "posix":
+        return
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return  # reading the key will name the problem
+    if mode & 0o077:
+        raise error(f"{path}: readable by others (mode {mode:04o}); run: chmod 600 {path}")
+
+
+def open_private(path: Path) -> int:
+    """A file descriptor to write a new secret to ``path``, mode 0600 even when it replaces a
+    file that had another mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if os.name == "posix":
+        os.fchmod(fd, 0o600)
+    return fd

@@ -172,12 +172,14 @@ def test_a_wrong_or_missing_key_is_refused(
     ex = exchanges["seed"]
     other = tmp_path / "other.key"
     other.write_text("ab" * 32)
+    other.chmod(0o600)
     with pytest.raises(ExchangeError, match="another case key"):
         build_answer(ex.request, ex.centers_half, load_key(other))
     with pytest.raises(ExchangeError, match="another case key"):
         merge_answer(ex.answer, ex.victims_half, load_key(other), tmp_path / "m")
     short = tmp_path / "short.key"
     short.write_text("ab" * 8)
+    short.chmod(0o600)
     with pytest.raises(ExchangeError, match="at least 32"):
         load_key(short)
     monkeypatch.delenv("SCAMTRACE_CASE_KEY", raising=False)

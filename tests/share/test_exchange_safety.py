@@ -163,21 +163,36 @@ def test_outputs_must_lie_apart_from_inputs(exchanges: dict[str, Exchange],
     assert not (ex.victims_half / "request.json").exists()
 
 
-def test_a_key_others_can_read_is_named_loudly(exchanges: dict[str, Exchange],
-                                               tmp_path: Path) -> None:  # fmt: skip
+def test_a_key_others_can_read_is_refused_with_the_fix(exchanges: dict[str, Exchange],
+                                                      tmp_path: Path) -> None:  # fmt: skip
     ex = exchanges["seed"]
     loose = tmp_path / "loose.key"
     loose.write_bytes(ex.key.read_bytes())
     loose.chmod(0o644)
     found = tmp_path / "named.csv"
     subscribers = ex.victims_half.parent / "CN-networks" / "subscribers.csv"
-    output = run_cli("share", "resolve", str(ex.merged / "exchange" / "unresolved.csv"),
-                     str(subscribers), "--key", str(loose), "--out", str(found))  # fmt: skip
-    assert "WARNING" in output and "chmod 600" in output and "644" in output
+    args = ["share", "resolve", str(ex.merged / "exchange" / "unresolved.csv"),
+            str(subscribers), "--key", str(loose), "--out", str(found)]  # fmt: skip
+    code, output, exc = _invoke(*args)
+    assert code != 0 and not found.exists()
+    assert str(exc) == f"{loose}: readable by others (mode 0644); run: chmod 600 {loose}"
+    assert ex.key.read_text().strip() not in output + str(exc)  # the key is never shown
+    for mode in (0o640, 0o604, 0o660):
+        loose.chmod(mode)
+        with pytest.raises(ExchangeError, match=f"mode {mode:04o}"):
+            load_key(loose)
+    line_key = tmp_path / "line.key"
+    line_key.write_bytes(ex.key.read_bytes())
+    line_key.chmod(0o640)
+    with pytest.raises(ExchangeError, match="chmod 600"):
+        load_line_key(line_key)
     loose.chmod(0o600)
-    output = run_cli("share", "resolve", str(ex.merged / "exchange" / "unresolved.csv"),
-                     str(subscribers), "--key", str(loose), "--out", str(found), "--overwrite")
-    assert "WARNING" not in output
+    run_cli(*args)
+    assert found.is_file()
+    # a key replaced with --overwrite is 0600 again, whatever the old file's mode
+    loose.chmod(0o644)
+    run_cli("share", "case-key", str(loose), "--overwrite")
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o600
 
 
 def test_what_a_writes_runs_no_formula(exchanges: dict[str, Exchange], tmp_path: Path) -> None:

@@ -69,7 +69,8 @@ def test_one_flipped_byte_is_caught_and_named(package: Path, keys: tuple[Path, P
     path.write_bytes(bytes(data))
     try:
         result = verify_package(package, keys[1])
-        done = CliRunner().invoke(app, ["share", "verify", str(package), "--integrity-only"])
+        done = CliRunner().invoke(app, ["share", "verify", str(package),
+                                        "--trust-embedded-key"])  # fmt: skip
     finally:
         path.write_bytes(original)
     assert not result.ok
@@ -235,12 +236,68 @@ def test_verify_needs_a_trusted_key_to_say_verified(package: Path, keys: tuple[P
 
     plain = CliRunner().invoke(app, ["share", "verify", str(forged)])
     assert plain.exit_code != 0 and "verified" not in plain.output
-    assert "--pubkey" in str(plain.exception)
-    loose = CliRunner().invoke(app, ["share", "verify", str(forged), "--integrity-only"])
-    assert loose.exit_code == 0  # the files do match what the (forged) manifest says ...
-    assert "does not prove who signed" in loose.output  # ... which proves nothing about who
+    assert "--pubkey" in str(plain.exception) and "--keyring" in str(plain.exception)
+    for flag in ("--trust-embedded-key", "--integrity-only"):  # the old name still works
+        loose = CliRunner().invoke(app, ["share", "verify", str(forged), flag])
+        assert loose.exit_code == 0  # the files do match what the (forged) manifest says ...
+        assert "does not prove who signed" in loose.output  # ... which proves nothing of who
+        assert "TRUSTING THE KEY INSIDE THE PACKAGE" in loose.output
     trusted = CliRunner().invoke(app, ["share", "verify", str(forged), "--pubkey", str(keys[1])])
     assert trusted.exit_code == 1 and "not the given key" in trusted.output
+    # A keyring of the agencies one trusts: the forger's key is not among them.
+    ring = tmp_path / "keyring"
+    ring.mkdir()
+    shutil.copy(keys[1], ring / "agency.pub")
+    _, third = keygen(tmp_path / "third.pem")
+    shutil.copy(third, ring / "third.pub")
+    ringed = CliRunner().invoke(app, ["share", "verify", str(forged), "--keyring", str(ring)])
+    assert ringed.exit_code == 1 and "not in the keyring" in ringed.output
+    assert "verified" not in ringed.output
+    both = CliRunner().invoke(app, ["share", "verify", str(forged), "--keyring", str(ring),
+                                    "--trust-embedded-key"])  # fmt: skip
+    assert both.exit_code != 0 and "verified" not in both.output
+
+
+def test_verify_with_a_keyring_finds_the_signers_key(package: Path, keys: tuple[Path, Path],
+                                                     tmp_path: Path) -> None:  # fmt: skip
+    ring = tmp_path / "keyring"
+    ring.mkdir()
+    _, other = keygen(tmp_path / "other.pem")
+    shutil.copy(other, ring / "other.pub")
+    shutil.copy(keys[1], ring / "agency.pub")
+    result = verify_package(package, keyring=ring)
+    assert result.ok and result.trusted_key and result.key_file == ring / "agency.pub"
+    done = CliRunner().invoke(app, ["share", "verify", str(package), "--keyring", str(ring)])
+    assert done.exit_code == 0 and "trusted key" in done.output and "agency.pub" in done.output
+    (ring / "agency.pub").unlink()
+    result = verify_package(package, keyring=ring)
+    assert not result.ok and not result.trusted_key
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PackageError, match="no public key"):
+        verify_package(package, keyring=tmp_path / "empty")
+
+
+def test_a_signing_key_others_can_read_is_refused(trimmed_findings: Path,
+                                                  keys: tuple[Path, Path],
+                                                  tmp_path: Path) -> None:  # fmt: skip
+    findings = trimmed_findings
+    loose = tmp_path / "loose.pem"
+    shutil.copy(keys[0], loose)
+    loose.chmod(0o644)
+    out = tmp_path / "pkg"
+    done = CliRunner().invoke(app, ["share", "package", str(findings), "--key", str(loose),
+                                    "--out", str(out)])  # fmt: skip
+    assert done.exit_code != 0 and not out.exists()
+    assert str(done.exception) == f"{loose}: readable by others (mode 0644); run: chmod 600 {loose}"
+    assert "PRIVATE KEY" not in done.output + str(done.exception)  # the key is never shown
+    loose.chmod(0o640)
+    with pytest.raises(PackageError, match="mode 0640"):
+        build_package(findings, loose, out)
+    # signing-key --overwrite makes the replaced key 0600 whatever the old file's mode
+    replaced = CliRunner().invoke(app, ["share", "signing-key", "--out", str(loose),
+                                        "--overwrite"])  # fmt: skip
+    assert replaced.exit_code == 0 and loose.stat().st_mode & 0o777 == 0o600
+    assert "PRIVATE KEY" not in replaced.output
 
 
 def test_verify_case_names_files_added_after_packaging(package: Path, small_case: Path,

@@ -50,6 +50,7 @@ def test_only_the_overlap_size_crosses(tmp_path: Path) -> None:
 def test_keyed_sets_overlap_only_under_the_same_key(tmp_path: Path) -> None:
     key = tmp_path / "case.key"
     key.write_text("7e" * 32)
+    key.chmod(0o600)
     server_file = _write(tmp_path / "b.csv", SERVER_NUMBERS)
     client_file = _write(tmp_path / "a.csv", CLIENT_NUMBERS)
     proc, port = _start_server(server_file, "--key", str(key))

@@ -35,6 +35,7 @@ from scamtrace.share.exchange.messages import (
     read_message,
     write_message,
 )
+from scamtrace.share.exchange.request import REQUEST_CALLS
 from scamtrace.share.safeio import refuse_existing
 
 
@@ -50,7 +51,6 @@ class AnswerStats:
 
 ANSWER_CALL_COLUMNS = ("call_id", "t", "line", "source_ip", "user_agent", "to", "from",
                        "duration_s", "sip_status", "item")  # fmt: skip
-REQUEST_CALLS = pa.schema({"callee": pa.string(), "t": pa.int64(), "caller": pa.string()})
 ANSWER_CALLS = pa.schema({
     "call_id": pa.string(), "t": pa.int64(), "line": pa.string(), "source_ip": pa.string(),
     "user_agent": pa.string(), "to": pa.string(), "from": pa.string(),
@@ -216,5 +216,5 @@ def write_answer(
     refuse_existing(out, overwrite, ExchangeError)
     answer, stats = build_answer(request_path, case_dir, key, settings=settings,
                                  line_key=line_key)  # fmt: skip
-    write_message(out, answer)
+    write_message(out, answer, ANSWER_CALLS)
     return stats

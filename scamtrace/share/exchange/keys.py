@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from scamtrace.share.exchange.messages import ExchangeError
+from scamtrace.share.safeio import open_private, refuse_exposed_key
 
 #: The environment variable that may hold the case key (hex), instead of a key file.
 KEY_ENV = "SCAMTRACE_CASE_KEY"
@@ -37,15 +38,16 @@ def write_key(path: Path, *, overwrite: bool = False) -> str:
     if path.exists() and not overwrite:
         raise ExchangeError(f"{path}: already exists; pass --overwrite to replace the key")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
+    with os.fdopen(open_private(path), "w", encoding="ascii") as fh:
         fh.write(new_key() + "\n")
     return key_id(load_key(path))
 
 
 def load_key(path: Path | None) -> bytes:
-    """The case key from ``path`` (hex text), else from ``$SCAMTRACE_CASE_KEY``."""
+    """The case key from ``path`` (hex text), else from ``$SCAMTRACE_CASE_KEY``; a key file
+    others than its owner may read is refused."""
     if path is not None:
+        refuse_exposed_key(path, ExchangeError)
         try:
             text = path.read_text(encoding="ascii").strip()
         except (OSError, UnicodeDecodeError) as exc:
@@ -69,24 +71,6 @@ def _hex_key(text: str, where: str, what: str) -> bytes:
         raise ExchangeError(f"{where}: {what} has {len(key)} bytes; "
                             f"at least {KEY_BYTES} are needed")  # fmt: skip
     return key
-
-
-def key_exposure(path: Path | None) -> str | None:
-    """A warning when the key file ``path`` may be read by others than its owner, else None.
-
-    Such a key is used, not refused (a key on a file system without POSIX modes would
-    otherwise be unusable), but the command says it loudly: anyone who can read the case key
-    can test guesses of every hashed number of the exchange."""
-    if path is None:
-        return None
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        return None
-    if not mode & 0o077:
-        return None
-    return (f"{path}: mode {mode:o}: other users of this machine can read this key and, with "
-            f"it, test guesses of every hashed number; run chmod 600 {path}")  # fmt: skip
 
 
 def default_line_key_path() -> Path:

@@ -26,6 +26,9 @@ from scamtrace.share.exchange.messages import (
 )
 from scamtrace.share.safeio import refuse_existing
 
+#: The call block of a request.
+REQUEST_CALLS = pa.schema({"callee": pa.string(), "t": pa.int64(), "caller": pa.string()})
+
 
 def flagged(findings: Path, kind: str) -> set[str]:
     """The values of the flagged entities of ``kind`` in ``findings``, the folder ``detect``
@@ -104,5 +107,5 @@ def write_request(
     ensure_apart(out, findings, case_dir)
     refuse_existing(out, overwrite, ExchangeError)
     request, stats = build_request(findings, case_dir, key, tolerance_s=tolerance_s)
-    write_message(out, request)
+    write_message(out, request, REQUEST_CALLS)
     return stats

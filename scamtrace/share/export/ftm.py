@@ -11,19 +11,29 @@
 - fraud transfers: ``Payment`` between the accounts. Without ``reveal`` the victim who paid is
   one ``LegalEntity`` per network standing for its undisclosed victims, and money moved between
   mule accounts is booked from and to the network, whose accounts they are.
-- victims (``Person`` with their phone) only on ``reveal``.
+- victims (``Person`` with their phone) only on ``reveal``;
+- presented caller numbers: the ``phone`` of their call center, and a ``Note`` each (with the
+  number as ``phoneMentioned``) so that every finding has an entity of its own.
+
+What ``share ftm-import`` reads back: the entity that stands for a findings row (a network's or
+center's ``Organization``, a finding's ``UserAccount``, ``Note``, ``BankAccount`` or ``Person``)
+carries the row as one keyword, ``scamtrace-finding:`` followed by compact JSON of
+``{"table", "row"}`` (and ``"columns"``, the CSV header, for centers and networks), the row's
+cells as the exact strings of the findings CSV.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from scamtrace.core import contract
 from scamtrace.core.accounts import is_iban
+from scamtrace.core.errors import FindingsError
 from scamtrace.core.findings import read_evidence
 from scamtrace.share.export.base import (
     VICTIM_KINDS,
@@ -35,6 +45,8 @@ from scamtrace.share.export.base import (
 )
 
 ID_PREFIX = "scamtrace"
+#: The prefix of the keyword that carries a findings row.
+FINDING_KEYWORD = "scamtrace-finding:"
 _CALL = re.compile(
     r"^(?:answered (?P<duration>\d+) s|not answered): (?P<caller>\S+) -> (?P<callee>\S+)"
     r"(?: via (?P<account>\S+) from (?P<ip>\S+))?$"
@@ -86,6 +98,7 @@ def ftm_entities(findings: Findings, case_dir: Path | None = None, *,
                          f"{row.get('currency')}; found by scamtrace"),
             topics="crime.fraud",
         )  # fmt: skip
+        orgs[net].add("keywords", finding_keyword("networks", row, findings.columns))
     centers: dict[str, Any] = {}
     for row in findings.centers:
         cid, net = row["center_id"], row.get("network_id", "")
@@ -97,6 +110,7 @@ def ftm_entities(findings: Findings, case_dir: Path | None = None, *,
                          f"{row.get('asn') or 'unknown'}"),
             topics="crime.fraud",
         )  # fmt: skip
+        center.add("keywords", finding_keyword("centers", row, findings.columns))
         centers[cid] = center
         if row.get("region"):
             place = b.entity("Address", "center", cid, full=f"{row['region']}, {row['country']}",
@@ -113,24 +127,66 @@ def ftm_entities(findings: Findings, case_dir: Path | None = None, *,
     for row in findings.shareable_entities(reveal):
         kind, value, reason = row["kind"], row["value"], row.get("reason", "")
         owner = owner_of(row)
+        made = None
         if kind == "sip_account":
-            b.entity("UserAccount", kind, value, username=value, service="SIP (VoIP provider)",
-                     owner=owner.id if owner else None, description=reason)  # fmt: skip
+            made = b.entity("UserAccount", kind, value, username=value,
+                            service="SIP (VoIP provider)", owner=owner.id if owner else None,
+                            description=reason)  # fmt: skip
         elif kind == "source_ip":
-            b.entity("Note", kind, value, name=f"source IP {value}", ipMentioned=value,
-                     entity=owner.id if owner else None, description=reason)  # fmt: skip
-        elif kind == "caller_number" and owner is not None:
-            owner.add("phone", value)
+            made = b.entity("Note", kind, value, name=f"source IP {value}", ipMentioned=value,
+                            entity=owner.id if owner else None, description=reason)  # fmt: skip
+        elif kind == "caller_number":
+            if owner is not None:
+                owner.add("phone", value)
+            made = b.entity("Note", kind, value, name=f"presented caller number {value}",
+                            phoneMentioned=value, entity=owner.id if owner else None,
+                            description=reason)  # fmt: skip
         elif kind == "mule_account":
-            accounts_by_value[value] = b.entity(
+            made = accounts_by_value[value] = b.entity(
                 "BankAccount", value, accountNumber=value, iban=value if is_iban(value) else None,
                 accountType="mule account", description=reason)  # fmt: skip
         elif kind in VICTIM_KINDS:
-            b.entity("Person", "victim", value, name=f"victim {value}", phone=value,
-                     description=reason)  # fmt: skip
+            made = b.entity("Person", "victim", value, name=f"victim {value}", phone=value,
+                            description=reason)  # fmt: skip
+        if made is not None:
+            made.add("keywords", finding_keyword("entities", row, findings.columns))
     _money(b, findings, orgs, accounts_by_value, case_dir, reveal)
     yield from (p.to_dict() for p in b.made.values())
     yield from _calls(b, findings, centers, orgs, reveal)
+
+
+def finding_keyword(table: str, row: Row, columns: dict[str, list[str]]) -> str:
+    """The keyword that carries one findings row (and, for centers and networks, the header)."""
+    carried: dict[str, Any] = {"table": table, "row": row}
+    if table != "entities":
+        carried["columns"] = columns.get(table) or list(row)
+    return FINDING_KEYWORD + json.dumps(carried, ensure_ascii=False, separators=(",", ":"))
+
+
+def validation_problems(entity: dict[str, Any]) -> list[str]:
+    """What is wrong with one FtM entity (a dict as written): an unknown schema or property,
+    a required property missing, or a value that followthemoney's cleaning changes or drops
+    (an invalid phone number or date, say). Empty when the entity is valid."""
+    from followthemoney import model
+
+    schema = model.get(str(entity.get("schema")))
+    if schema is None:
+        return [f"unknown schema {entity.get('schema')!r}"]
+    problems: list[str] = []
+    properties = entity.get("properties") or {}
+    for name, values in properties.items():
+        prop = schema.get(name)
+        if prop is None:
+            problems.append(f"{schema.name}: unknown property {name!r}")
+            continue
+        for value in values:
+            cleaned = prop.type.clean(value, proxy=None)
+            if cleaned is None or cleaned != value:
+                problems.append(f"{schema.name}.{name}: {value!r} is not a valid "
+                                f"{prop.type.name} (cleaned: {cleaned!r})")  # fmt: skip
+    problems += [f"{schema.name}: required property {p!r} missing" for p in schema.required
+                 if not properties.get(p)]  # fmt: skip
+    return problems
 
 
 def write_ftm(findings_dir: Path, out: IO[str], case_dir: Path | None = None, *,
@@ -235,3 +291,39 @@ def _money(b: _Builder, findings: Findings, orgs: dict[str, Any], accounts: dict
             payment.add("payerAccount", accounts[payer].id)
         if payee in accounts:
             payment.add("beneficiaryAccount", accounts[payee].id)
+
+
+def import_ftm(lines: Iterable[str], where: str) -> Findings:
+    """The findings rows that the FtM entities of ``lines`` (JSON lines written by
+    :func:`write_ftm`) carry in their ``scamtrace-finding:`` keywords; ``where`` names the
+    source in errors, with the line."""
+    tables: dict[str, list[Row]] = {"entities": [], "centers": [], "networks": []}
+    columns: dict[str, list[str]] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entity = json.loads(line)
+            keywords = (entity.get("properties") or {}).get("keywords") or []
+            for keyword in keywords:
+                if not keyword.startswith(FINDING_KEYWORD):
+                    continue
+                carried = json.loads(keyword.removeprefix(FINDING_KEYWORD))
+                table, row = carried["table"], carried["row"]
+                if table not in tables or not isinstance(row, dict):
+                    raise ValueError(f"no findings table {table!r}")
+                tables[table].append({str(k): str(v) for k, v in row.items()})
+                if table != "entities":
+                    columns[table] = [str(c) for c in carried.get("columns") or row]
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
+            raise FindingsError(f"{where}: line {number}: not an entity written by scamtrace "
+                                f"share ftm ({type(exc).__name__}: {str(exc)[:120]})") from exc
+    entity_columns = list(contract.FINDINGS_ENTITIES)
+    entity_columns += sorted({k for r in tables["entities"] for k in r} - set(entity_columns))
+    columns["entities"] = entity_columns
+    for table, rows in tables.items():
+        for row in rows:
+            for column in columns.get(table) or []:
+                row.setdefault(column, "")
+    return Findings(tables["entities"], [], tables["centers"], tables["networks"],
+                    columns=columns)  # fmt: skip
