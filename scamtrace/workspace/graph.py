@@ -184,6 +184,11 @@ class _Builder:
         }  # fmt: skip
         return nid
 
+    def remove(self, nid: str) -> None:
+        """Drop a node and its edges."""
+        self.nodes.pop(nid, None)
+        self.edges = {k: e for k, e in self.edges.items() if nid not in (e["source"], e["target"])}
+
     def edge(self, source: str, target: str, relation: str, weight: int = 1) -> None:
         if source == target or source not in self.nodes or target not in self.nodes:
             return
@@ -317,14 +322,14 @@ def _structure(cur: duckdb.DuckDBPyConnection, b: _Builder, network_id: str,
     ).fetchall():
         if wanted is not None and kind not in wanted:
             continue
-        if kind in AGGREGATED_KINDS:
-            rest = int(count)
-        else:
+        drawn = 0
+        if kind not in AGGREGATED_KINDS:
+            # the drawn members are the group's first ranks: its pages start after them
             drawn = sum(1 for k, _, _, c in shown if k == kind and c == center_id)
-            rest = int(count) - drawn
-            truncated |= rest > 0
+        rest = int(count) - drawn
+        truncated |= rest > 0 and kind not in AGGREGATED_KINDS
         if rest > 0:
-            a = b.aggregate(center_id, kind, rest, 0, more=kind not in AGGREGATED_KINDS)
+            a = b.aggregate(center_id, kind, rest, drawn, more=drawn > 0)
             b.edge(node_id("center", center_id) if center_id else net, a, "member")
     return truncated
 
@@ -402,8 +407,6 @@ def _open_aggregate(cur: duckdb.DuckDBPyConnection, b: _Builder, network_id: str
     agg = b.nodes.get(agg_id)
     if agg is None:
         return False
-    drawn = {n["value"] for n in b.nodes.values()
-             if n["kind"] == ex.kind and not n["aggregate"] and n["center_id"] == ex.center_id}
     rows = cur.execute(
         """
         SELECT kind, value, score, center_id FROM _graph_members
@@ -411,19 +414,22 @@ def _open_aggregate(cur: duckdb.DuckDBPyConnection, b: _Builder, network_id: str
         """,
         [ex.center_id, ex.kind],
     ).fetchall()
-    # the members not drawn already, in rank order; the page starts at the offset asked
-    rest = [r for r in rows if r[1] not in drawn]
-    page = rest[ex.offset:ex.offset + PAGE_SIZE] if ex.offset < len(rest) else []
+    # the page is ranks [offset, offset + PAGE_SIZE) of the group, so a request holding every
+    # page opened so far draws the same nodes whatever its order; members drawn already stay
+    page = rows[ex.offset:ex.offset + PAGE_SIZE]
     parent = node_id("center", ex.center_id) if ex.center_id else node_id("network", network_id)
     for kind, value, score, center_id in page:
         n = b.entity(kind, value, score=score, center_id=center_id, network_id=network_id)
         b.edge(parent, n, "member")
-    left = len(rest) - ex.offset - len(page)
+    drawn_now = {n["value"] for n in b.nodes.values()
+                 if n["kind"] == ex.kind and not n["aggregate"] and n["center_id"] == ex.center_id}
+    left = sum(1 for r in rows if r[1] not in drawn_now)
+    # the next page starts at the first rank not drawn
+    next_offset = next((i for i, r in enumerate(rows) if r[1] not in drawn_now), len(rows))
     if left > 0:
-        b.aggregate(ex.center_id, ex.kind, left, ex.offset + len(page))
+        b.aggregate(ex.center_id, ex.kind, left, next_offset, more=True)
     else:
-        del b.nodes[agg_id]
-        b.edges = {k: e for k, e in b.edges.items() if agg_id not in (e["source"], e["target"])}
+        b.remove(agg_id)
     return left > 0
 
 
@@ -486,6 +492,8 @@ def _open_entity(cur: duckdb.DuckDBPyConnection, b: _Builder, data: CaseData, ex
         [*params, PAGE_SIZE, ex.offset],
     ).fetchall()
     centre = b.entity(ex.kind, ex.value)
+    more = f"more:{ex.kind}:{ex.value}"
+    b.remove(more)
     total = int(rows[0][-1]) if rows else 0
     for kind, value, relation, weight, score, center_id, network_id, _ in rows:
         n = b.entity(kind, value, score=score, center_id=center_id, network_id=network_id)
@@ -493,7 +501,6 @@ def _open_entity(cur: duckdb.DuckDBPyConnection, b: _Builder, data: CaseData, ex
         b.edge(source, target, relation.lstrip("<"), int(weight))
     left = total - ex.offset - len(rows)
     if left > 0:
-        more = f"more:{ex.kind}:{ex.value}"
         b.nodes[more] = {
             "id": more, "kind": "more", "value": "", "score": "", "center_id": "",
             "network_id": "", "label": f"{left:,} more", "href": "",
