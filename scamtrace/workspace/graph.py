@@ -24,9 +24,9 @@ same column of every network.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -102,6 +102,38 @@ def parse_expand(kind: str, value: str) -> Expansion:
     if not kind or not value:
         raise GraphError("expand: an entity needs a kind and a value")
     return Expansion("entity", kind, value)
+
+
+def parse_time(text: str | None, name: str = "time") -> datetime | None:
+    """A query's time: ISO 8601 date or date-time (what ``<input type=datetime-local>`` sends);
+    without a zone it is UTC. ``None`` or ``""`` is no bound."""
+    if text is None or not text.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise GraphError(f"{name}: {text!r} is not a date or a date and time") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def graph_query(params: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """The keyword arguments of :func:`network_graph` from a request's query parameters
+    (``request.query_params.multi_items()``): ``expand`` (repeated, ``kind:value``), ``kinds``
+    (comma-separated, ``none`` for none), ``since``, ``until``."""
+    expand: list[tuple[str, str]] = []
+    out: dict[str, Any] = {}
+    for key, value in params:
+        if key == "expand":
+            kind, sep, rest = value.partition(":")
+            if not sep:
+                raise GraphError(f"expand: {value!r} is not kind:value")
+            expand.append((kind, rest))
+        elif key == "kinds":
+            out["kinds"] = [k for k in value.split(",") if k and k != "none"]
+        elif key in ("since", "until"):
+            out[key] = parse_time(value, key)
+    out["expand"] = expand
+    return out
 
 
 def entity_href(case_id: str, kind: str, value: str) -> str:
@@ -194,7 +226,8 @@ class _Builder:
             return
         eid = f"{source}->{target}:{relation}"
         if eid in self.edges:
-            self.edges[eid]["weight"] += weight
+            # the same tie counted twice (the default view and an expansion) is one tie
+            self.edges[eid]["weight"] = max(self.edges[eid]["weight"], weight)
         else:
             self.edges[eid] = {"id": eid, "source": source, "target": target,
                                "relation": relation, "weight": weight}
@@ -212,9 +245,11 @@ def network_graph(
 ) -> dict[str, Any]:
     """The Cytoscape.js elements of one network (see the module's docstring).
 
-    ``kinds`` keeps only those kinds (centers and the network are always drawn); ``expand``
-    is a sequence of ``(kind, value)`` pairs as the nodes' ``expand`` field writes them
-    (``kind:value``, split at the first colon). Returns ``{"elements": {"nodes", "edges"},
+    ``max_nodes`` bounds the nodes drawn before expansions, above a floor: the network, its
+    centers and one aggregate per (center, kind) are always drawn. ``kinds`` keeps only those
+    kinds (centers and the network are always drawn); ``expand`` is a sequence of
+    ``(kind, value)`` pairs as the nodes' ``expand`` field writes them (``kind:value``, split
+    at the first colon). Returns ``{"elements": {"nodes", "edges"},
     "aggregates", "truncated", "network_id", "window"}``; every node has a ``position``.
     """
     expansions = [parse_expand(k, v) for k, v in expand]
@@ -287,7 +322,6 @@ def _structure(cur: duckdb.DuckDBPyConnection, b: _Builder, network_id: str,
         b.edge(net, c, "member")
     active, params = _active_sql(since, until)
     drawn_kinds = [k for k in ENTITY_KINDS if wanted is None or k in wanted]
-    budget = max(0, max_nodes - len(b.nodes))
     priority = " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(ENTITY_KINDS))
     kinds_list = ", ".join(f"'{k}'" for k in (*ENTITY_KINDS, *AGGREGATED_KINDS))
     drawn_list = ", ".join(f"'{k}'" for k in drawn_kinds) or "NULL"
@@ -304,6 +338,11 @@ def _structure(cur: duckdb.DuckDBPyConnection, b: _Builder, network_id: str,
         """,
         [network_id, *params],
     )
+    # every (center, kind) group may need an aggregate node: the budget leaves room for them
+    groups = cur.execute(
+        "SELECT count(*) FROM (SELECT DISTINCT center_id, kind FROM _graph_members)"
+    ).fetchall()[0][0]
+    budget = max(0, max_nodes - len(b.nodes) - int(groups))
     shown = cur.execute(
         f"""
         SELECT kind, value, score, center_id FROM _graph_members
@@ -491,6 +530,8 @@ def _open_entity(cur: duckdb.DuckDBPyConnection, b: _Builder, data: CaseData, ex
         """,
         [*params, PAGE_SIZE, ex.offset],
     ).fetchall()
+    if not rows and node_id(ex.kind, ex.value) not in b.nodes:
+        return False  # nothing ties to it: an entity with no record is not drawn alone
     centre = b.entity(ex.kind, ex.value)
     more = f"more:{ex.kind}:{ex.value}"
     b.remove(more)

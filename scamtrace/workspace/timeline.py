@@ -17,6 +17,7 @@ whole selection, feeds the histogram.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from scamtrace.workspace.graph import (
     TAIL,
     GraphError,
     number_candidates_sql,
+    parse_time,
     table_country,
     window_sql,
 )
@@ -172,6 +174,20 @@ def _selects(data: CaseData, network_id: str | None,
     the_entity = "SELECT ? AS kind, ? AS value"
     evidence_records("reports", the_entity, [kind, value])
     evidence_records("transcripts", the_entity, [kind, value])
+    return out
+
+
+def timeline_query(params: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """The paging and window arguments of :func:`timeline` from a request's query parameters:
+    ``since``, ``until``, ``limit``, ``offset``."""
+    out: dict[str, Any] = {}
+    for key, value in params:
+        if key in ("since", "until"):
+            out[key] = parse_time(value, key)
+        elif key in ("limit", "offset"):
+            if not value.strip().isdigit():
+                raise GraphError(f"{key}: {value!r} is not a whole number")
+            out[key] = int(value)
     return out
 
 
