@@ -64,7 +64,7 @@ LAYER_GAP = 260.0
 ROW_GAP = 46.0
 #: Digits at the end of a number used to find its rows in a case table before normalising:
 #: a hash join on a plain suffix, so 20 million rows are not normalised for one number.
-TAIL = 6
+TAIL = 7
 
 
 class GraphError(ScamtraceError):

@@ -155,6 +155,13 @@ def test_the_panels_draw_in_a_browser_under_the_csp(served: str, world: World) -
                 arg=first, timeout=20_000)
             assert "51" in page.locator(".viz-timeline .viz-status").inner_text()
             assert "nodes" in page.locator(".viz-graph .viz-status").inner_text()
+            # a click on a line opens its neighbours: a new request, more nodes drawn
+            count = "document.querySelector('.viz-graph').cytoscape.nodes().length"
+            before = page.evaluate(count)
+            page.evaluate("document.querySelector('.viz-graph').cytoscape"
+                          ".nodes('[kind = \"sip_account\"]').first().emit('tap')")
+            page.wait_for_function(f"n => {count} > n", arg=before, timeout=20_000)
+            page.wait_for_selector(".viz-graph[data-state='drawn']", timeout=20_000)
             assert problems == [], "\n".join(problems)
         finally:
             browser.close()

@@ -115,6 +115,9 @@
             load();
           }
         });
+        // the instance, for the workspace's browser tests and the console (a property, never
+        // an attribute)
+        panel.cytoscape = cy;
         cy.on("dbltap", "node", function (evt) {
           var href = safeHref(evt.target.data("href"));
           if (href) { window.location.assign(href); }
