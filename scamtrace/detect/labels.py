@@ -96,6 +96,17 @@ def read_labels(case: Case, _settings: DetectSettings) -> None:
     run(db, "DROP TABLE verdict_keys")
 
 
+def no_labels(case: Case) -> None:
+    """An empty ``labels`` table, for callers that run single detectors outside ``detect``
+    (the exchange's answer scores the asked lines with no analysts' verdicts)."""
+    run(case.db, """
+        CREATE OR REPLACE TABLE labels (kind VARCHAR, key VARCHAR, value VARCHAR,
+            verdict VARCHAR, analyst VARCHAR, decided_on VARCHAR, evidence_last BIGINT,
+            evidence_count BIGINT, records BIGINT, newest BIGINT, new_records BIGINT,
+            state VARCHAR, said VARCHAR)
+    """)
+
+
 _BATCH_SCHEMA = pa.schema([
     ("kind", pa.string()), ("key", pa.string()), ("value", pa.string()),
     ("verdict", pa.string()), ("analyst", pa.string()), ("decided_on", pa.string()),

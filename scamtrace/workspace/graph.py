@@ -62,6 +62,9 @@ PAGE_SIZE = 50
 #: Spacing of the layered layout, in Cytoscape model units.
 LAYER_GAP = 260.0
 ROW_GAP = 46.0
+COLUMN_GAP = 150.0
+#: Rows of one column of the layout before a layer wraps into another column.
+MAX_ROWS = 24
 #: Digits at the end of a number used to find its rows in a case table before normalising:
 #: a hash join on a plain suffix, so 20 million rows are not normalised for one number.
 TAIL = 7
@@ -637,13 +640,20 @@ def _layer_key(node: dict[str, Any]) -> tuple[int, str, bool, float, str, str]:
 
 
 def layout(nodes: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Deterministic layered positions: one column per layer, rows centered on zero."""
+    """Deterministic layered positions: one band per layer, left to right. A layer of more
+    than :data:`MAX_ROWS` nodes wraps into several columns, so a network of hundreds of
+    numbers draws as blocks the eye can read rather than one line the screen cannot hold."""
     columns: dict[int, list[dict[str, Any]]] = {}
     for n in sorted(nodes, key=_layer_key):
         columns.setdefault(LAYER.get(n["kind"], len(LAYER)), []).append(n)
     out: dict[str, dict[str, float]] = {}
-    for layer, members in columns.items():
-        top = -(len(members) - 1) * ROW_GAP / 2
+    x = 0.0
+    for layer in sorted(columns):
+        members = columns[layer]
+        rows = min(len(members), MAX_ROWS)
+        top = -(rows - 1) * ROW_GAP / 2
         for i, n in enumerate(members):
-            out[n["id"]] = {"x": layer * LAYER_GAP, "y": top + i * ROW_GAP}
+            column, row = divmod(i, MAX_ROWS)
+            out[n["id"]] = {"x": x + column * COLUMN_GAP, "y": top + row * ROW_GAP}
+        x += ((len(members) - 1) // MAX_ROWS) * COLUMN_GAP + LAYER_GAP
     return out

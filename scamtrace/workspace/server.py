@@ -147,6 +147,11 @@ class NotLoggedIn(Exception):
     """Raised by a guard when the request has no live session: the answer is the login page."""
 
 
+async def _no_icon(request: Request) -> Response:
+    """Browsers ask for an icon on every page; there is none, and that is no error."""
+    return Response(status_code=204)
+
+
 def create_app(settings: AppSettings) -> WorkspaceApp:
     """The workspace application for ``settings`` (the store's tables are created now)."""
     from scamtrace.workspace.views import routes as view_routes
@@ -177,6 +182,7 @@ def create_app(settings: AppSettings) -> WorkspaceApp:
     static = StaticFiles(packages=[(PACKAGE, "static")])
     app = Starlette(
         routes=[*view_routes(), Route("/static/report.css", _report_css),
+                Route("/favicon.ico", _no_icon),
                 Mount("/static", app=static, name="static")],
         exception_handlers=exception_handlers,
         lifespan=lifespan,

@@ -273,11 +273,13 @@ def test_hostile_values_come_back_as_plain_strings(viz_world: World, tmp_path: P
     shutil.copytree(viz_world.findings_dir, findings)
     nid = networks(viz_world)[0]
     center = next(c["center_id"] for c in rows(findings, "centers") if c["network_id"] == nid)
+    header = (findings / "entities.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
     with (findings / "entities.csv").open("a", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["sip_account", HOSTILE, "0.99", nid, center, "a hostile value"])
-        writer.writerow(["mule_account", '"/><script>alert(2)</script>', "0.99", nid, "",
-                         "another"])
+        writer = csv.DictWriter(fh, fieldnames=header, restval="")
+        writer.writerow({"kind": "sip_account", "value": HOSTILE, "score": "0.99",
+                         "network_id": nid, "center_id": center, "reason": "a hostile value"})
+        writer.writerow({"kind": "mule_account", "value": '"/><script>alert(2)</script>',
+                         "score": "0.99", "network_id": nid, "reason": "another"})
     data = CaseData("case <b>", findings, viz_world.case_dir).open()
     try:
         graph = network_graph(data, nid)

@@ -15,6 +15,7 @@ from scamtrace.core import contract
 from scamtrace.core.casefolder import ensure_apart
 from scamtrace.core.ips import ip_facts
 from scamtrace.core.sql import run
+from scamtrace.detect.labels import no_labels
 from scamtrace.detect.lines import score_lines
 from scamtrace.detect.settings import DetectSettings
 from scamtrace.enrich.case import Case, open_case
@@ -128,6 +129,7 @@ def _answer(
         SELECT DISTINCT v.sip_account FROM matched m JOIN voip_h v ON v._line = m.v_line
         UNION SELECT DISTINCT sip_account FROM voip_h WHERE from_h IN (SELECT h FROM asked_ids)
     """)
+    no_labels(case)
     score_lines(case, settings)
     lines = run(db, f"""
         SELECT a.sip_account, coalesce(s.score, 0), coalesce(s.reason, ''),

@@ -149,20 +149,17 @@ async def graph_page(request: Request) -> Response:
 async def graph_json(request: Request) -> Response:
     ctx = await guard(request)
     try:
-        from scamtrace.workspace import graph  # type: ignore[attr-defined]
+        from scamtrace.workspace import graph
     except ImportError:
         raise _not_available("network graph") from None
     network_id = network_id_of(request.path_params["network"])
-    expand = tuple(_entity_param(e) for e in request.query_params.getlist("expand"))
-    kinds_text = request.query_params.get("kinds", "")
-    kinds = tuple(k for k in kinds_text.split(",") if k) or None
-    since, until = _time_param(request, "since"), _time_param(request, "until")
     try:
+        args = graph.graph_query(request.query_params.multi_items())
         body: dict[str, Any] = await run_in_threadpool(
-            lambda: graph.network_graph(ctx.data(), network_id, expand=expand, kinds=kinds,
-                                        since=since, until=until))  # fmt: skip
+            lambda: graph.network_graph(ctx.data(), network_id, **args))
     except ScamtraceError as exc:
         raise HTTPException(400, str(exc)) from None
+    expand = args["expand"]
     ctx.audit("view_graph", f"network {network_id}",
               "expanded " + ", ".join(f"{k}:{v}" for k, v in expand) if expand else "")
     return JSONResponse(body)
@@ -176,7 +173,7 @@ async def map_page(request: Request) -> Response:
 async def map_json(request: Request) -> Response:
     ctx = await guard(request)
     try:
-        from scamtrace.workspace import geo  # type: ignore[attr-defined]
+        from scamtrace.workspace import geo
     except ImportError:
         raise _not_available("map") from None
     body: dict[str, Any] = await _answer(lambda: geo.map_data(ctx.data()))
@@ -197,7 +194,7 @@ async def timeline_page(request: Request) -> Response:
 async def timeline_json(request: Request) -> Response:
     ctx = await guard(request)
     try:
-        from scamtrace.workspace import timeline  # type: ignore[attr-defined]
+        from scamtrace.workspace import timeline
     except ImportError:
         raise _not_available("timeline") from None
     network = request.query_params.get("network")
