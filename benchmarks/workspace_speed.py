@@ -106,7 +106,18 @@ def pages(case: Path, findings: Path, network: str, repeat: int
     password = "benchmark pass phrase"
     out: list[tuple[str, float, float, str]] = []
     with tempfile.TemporaryDirectory() as state:
-        started = time.perf_counter()
+        # the first start converts the findings to Parquet in the state folder; a later start
+        # (the everyday one) reads that copy
+        for start in ("first start", "next start"):
+            started = time.perf_counter()
+            app = create_app(AppSettings(cases=[CaseSource(case.name, findings, case)],
+                                         state_dir=Path(state)))  # fmt: skip
+            with TestClient(app) as client:
+                answer = client.get(f"/cases/{case.name}")  # the login page: nothing opened
+                app.workspace.cases[case.name].open()
+                out.append((f"{start}: the app up, the case open", time.perf_counter() - started,
+                            time.perf_counter() - started, f"HTTP {answer.status_code}"))
+            app.workspace.close()
         app = create_app(AppSettings(cases=[CaseSource(case.name, findings, case)],
                                      state_dir=Path(state)))  # fmt: skip
         ws = app.workspace
@@ -116,8 +127,6 @@ def pages(case: Path, findings: Path, network: str, repeat: int
             csrf = re.search(r'name="csrf" value="([^"]+)"', login)
             client.post("/login", data={"name": "bench", "password": password,
                                         "csrf": csrf.group(1) if csrf else "", "next": "/cases"})
-            out.append(("start the app and log in", time.perf_counter() - started,
-                        time.perf_counter() - started, ""))
             base = f"/cases/{case.name}"
             # from the file, not the app: the case page below is the first to open the case
             entities = read_text(findings, "entities")
@@ -127,7 +136,7 @@ def pages(case: Path, findings: Path, network: str, repeat: int
             national = phonenumbers.format_number(phonenumbers.parse(victim),
                                                   phonenumbers.PhoneNumberFormat.NATIONAL)
             for name, url in (
-                ("page: the case, networks ranked (opens it)", base),
+                ("page: the case, networks ranked", base),
                 (f"page: network {network}, first page", f"{base}/networks/{network}"),
                 ("page: triage, flagged", f"{base}/triage?list=flagged"),
                 ("page: search a national number", f"{base}/search?q={national}"),

@@ -11,6 +11,7 @@ server, never loaded into Python.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from scamtrace.core import contract
 from scamtrace.core import findings as findings_folder
@@ -45,8 +48,12 @@ class CaseData:
     case_id: str
     findings_dir: Path
     case_dir: Path | None = None
+    cache_dir: Path | None = None
+    """Where the findings tables are kept as Parquet between starts (the workspace's state
+    folder); ``None`` reads the CSV files into memory each time."""
     _db: duckdb.DuckDBPyConnection | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _opening: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     case_tables: tuple[str, ...] = field(default=(), init=False)
     """The case tables present (contract names), registered as ``case_<name>``."""
 
@@ -66,6 +73,12 @@ class CaseData:
         """Register every table; raises :class:`WorkspaceError` when the findings are unusable."""
         if self._db is not None:
             return self
+        with self._opening:  # two first requests at once open the case once
+            if self._db is None:
+                self._open()
+        return self
+
+    def _open(self) -> None:
         if not (self.findings_dir / findings_folder.table_file("entities")).is_file():
             raise WorkspaceError(f"{self.findings_dir}: not a findings folder (no entities.csv)")
         db = duckdb.connect(":memory:")
@@ -79,11 +92,11 @@ class CaseData:
                 cols = ", ".join(f'CAST(NULL AS VARCHAR) AS "{c}"' for c in names)
                 db.execute(f"CREATE TABLE {name} AS SELECT {cols} WHERE false")
                 continue
-            try:
-                text = findings_folder.read_text(self.findings_dir, name, required=())
-            except ScamtraceError as exc:
-                raise WorkspaceError(str(exc)) from None
-            db.register(f"_{name}_arrow", text)
+            cached = self._cached(name, path)
+            if cached is not None:
+                db.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quote(cached)})")
+                continue
+            db.register(f"_{name}_arrow", self._read(name))
             db.execute(f"CREATE TABLE {name} AS SELECT * FROM _{name}_arrow")
             db.unregister(f"_{name}_arrow")
         present: list[str] = []
@@ -101,7 +114,31 @@ class CaseData:
                 present.append(name)
         self.case_tables = tuple(present)
         self._db = db
-        return self
+
+    def _read(self, name: str) -> pa.Table:
+        try:
+            return findings_folder.read_text(self.findings_dir, name, required=())
+        except ScamtraceError as exc:
+            raise WorkspaceError(str(exc)) from None
+
+    def _cached(self, name: str, path: Path) -> str | None:
+        """The Parquet copy of findings table ``name`` in the cache, made when the CSV file is
+        new or changed (its size and modification time name the copy); ``None`` without a
+        cache folder. Earlier copies of the table are removed."""
+        if self.cache_dir is None:
+            return None
+        stat = path.stat()
+        target = self.cache_dir / f"{name}.{stat.st_size}-{stat.st_mtime_ns}.parquet"
+        if not target.is_file():
+            table = self._read(name)
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            pq.write_table(table, partial, compression="zstd")
+            os.replace(partial, target)
+            for old in self.cache_dir.glob(f"{name}.*.parquet"):
+                if old != target:
+                    old.unlink(missing_ok=True)
+        return str(target)
 
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:

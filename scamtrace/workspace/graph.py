@@ -24,6 +24,7 @@ same column of every network.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -413,6 +414,8 @@ def _line_edges(cur: duckdb.DuckDBPyConnection, b: _Builder, data: CaseData, net
     cond, params = window_sql("c.start_time", since, until)
     country = table_country(data, "voip_cdr")
     cands = number_candidates_sql("c.from_number", "voip_cdr", country)
+    tails = sorted({re.sub(r"\D", "", n["value"])[-TAIL:] for n in b.nodes.values()
+                    if n["kind"] == "caller_number" and not n["aggregate"]})
     rows = cur.execute(
         f"""
         WITH calls AS (
@@ -424,7 +427,12 @@ def _line_edges(cur: duckdb.DuckDBPyConnection, b: _Builder, data: CaseData, net
             SELECT line, 'source_ip' AS kind, ip AS value, count(*) AS n FROM calls
             WHERE ip IS NOT NULL GROUP BY ALL
         ), shown AS (
-            SELECT line, shown, count(*) AS n FROM calls WHERE shown IS NOT NULL GROUP BY ALL
+            -- only numbers that may be a drawn node are normalised: a line shows a million
+            -- numbers, the graph draws a few hundred
+            SELECT line, shown, count(*) AS n FROM calls
+            WHERE shown IS NOT NULL
+              AND right(regexp_replace(shown, '[^0-9]', '', 'g'), {TAIL}) IN (SELECT unnest(?))
+            GROUP BY ALL
         ), by_number AS (
             SELECT line, 'caller_number' AS kind, cand AS value, sum(n) AS n FROM (
                 SELECT s.line, s.n, unnest({cands.replace('c.from_number', 's.shown')}) AS cand
@@ -433,7 +441,7 @@ def _line_edges(cur: duckdb.DuckDBPyConnection, b: _Builder, data: CaseData, net
         )
         SELECT * FROM by_ip UNION ALL SELECT * FROM by_number ORDER BY ALL LIMIT 50000
         """,
-        [lines, *params],
+        [lines, *params, tails],
     ).fetchall()
     for line, kind, value, n in rows:
         target = node_id(kind, value)

@@ -11,6 +11,7 @@ static files included.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -87,8 +88,12 @@ class Workspace:
                 raise WorkspaceError(f"case {source.case_id!r} is given twice")
             if source.case_id == ALL_CASES or not source.case_id.strip():
                 raise WorkspaceError(f"{source.case_id!r} cannot name a case")
+            # the findings as Parquet in the state folder: a big case opens in the time it
+            # takes to read their footers, not to parse 600 MB of CSV again
+            cache = settings.state_dir / "cache" / hashlib.sha256(
+                source.case_id.encode("utf-8")).hexdigest()[:16]
             self.cases[source.case_id] = CaseData(source.case_id, source.findings_dir,
-                                                  source.case_dir)  # fmt: skip
+                                                  source.case_dir, cache_dir=cache)  # fmt: skip
         self.env = environment()
 
     def close(self) -> None:
