@@ -89,3 +89,22 @@ def test_networks_name_the_evidence_that_joined_them(tmp_path: Path, small_case:
     write_report(tmp_path / "findings")
     page = (tmp_path / "findings" / "report.html").read_text(encoding="utf-8")
     assert page.count("Its centers are one network by: ") == len(joined)
+
+
+def test_without_any_center_seen_the_money_keeps_two_gangs_apart(tmp_path: Path) -> None:
+    """`hard` seed 3 with a quarter of its centers at the held provider has none of them there
+    (every line unseen): networks come from the money alone. Before the fix both gangs were one
+    network, joined by a police number both spoofed and by victims of one leaked list. No
+    network may hold mule accounts or paying victims of two gangs."""
+    case = make_case(tmp_path, "case", "hard", seed=3, scale=0.05, center_coverage=0.25)
+    detect(case, tmp_path / "findings")
+    truth = {(r["kind"], r["value"]): r["network_id"]
+             for r in read_rows(case / "truth" / "entities.csv")}  # fmt: skip
+    gangs: dict[str, set[str]] = {}
+    for row in read_rows(tmp_path / "findings" / "entities.csv"):
+        true_network = truth.get((row["kind"], row["value"]))
+        if row["network_id"] and true_network and row["kind"] in ("mule_account", "victim_paid"):
+            gangs.setdefault(row["network_id"], set()).add(true_network)
+    assert len(gangs) >= 2, gangs
+    assert all(len(g) == 1 for g in gangs.values()), gangs
+    assert evaluate(tmp_path / "findings", case).networks.ari >= 0.6
