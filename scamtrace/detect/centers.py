@@ -84,11 +84,28 @@ def _sim_box_centers(case: Case, s: DetectSettings, first: int) -> int:
     Only where VoIP centers are known: without them the networks are found from the entity
     graph (networks.py), and a carrier's view alone keeps that shape."""
     db = case.db
+    packs = sim_packs(case, s)
+    if not packs:
+        return 0
+    sizes = Counter(packs.values())
+    ranked = sorted(sizes.items(), key=lambda x: (-x[1], x[0]))
+    order = {c: first + n for n, (c, _) in enumerate(ranked)}
+    insert_rows(db, "line_center", [["sim_line", str(line), order[pack]]
+                                    for line, pack in packs.items()])  # fmt: skip
+    home = case.table_country.get("carrier_cdr", case.country)
+    insert_rows(db, "center_place", [[c, home, "SIM box", "0"] for c in order.values()])
+    return len(order)
+
+
+def sim_packs(case: Case, s: DetectSettings) -> dict[int, int]:
+    """The flagged SIM-box lines, each with its pack: close numbers of one prepaid batch used in
+    the same weeks, one gateway's SIMs (numbered by connected component, in line order)."""
+    db = case.db
     lines = [int(r[0]) for r in run(db, f"""
         SELECT line FROM sim_lines WHERE score >= {FLAG_THRESHOLD} ORDER BY line
     """)]  # fmt: skip
     if not lines:
-        return 0
+        return {}
     span, window = s.sim_batch_span, int(s.sim_batch_window_days * 86400)
     pairs = run(db, f"""
         -- close numbers of one prepaid pack, used in the same weeks: one gateway's SIMs. Lines
@@ -103,14 +120,7 @@ def _sim_box_centers(case: Case, s: DetectSettings, first: int) -> int:
     index = {line: n for n, line in enumerate(lines)}
     graph = ig.Graph(n=len(lines), edges=[(index[a], index[b]) for a, b in pairs])
     members = graph.connected_components().membership
-    sizes = Counter(members)
-    ranked = sorted(sizes.items(), key=lambda x: (-x[1], x[0]))
-    order = {c: first + n for n, (c, _) in enumerate(ranked)}
-    insert_rows(db, "line_center", [["sim_line", str(line), order[members[index[line]]]]
-                                    for line in lines])  # fmt: skip
-    home = case.table_country.get("carrier_cdr", case.country)
-    insert_rows(db, "center_place", [[c, home, "SIM box", "0"] for c in order.values()])
-    return len(order)
+    return {line: members[index[line]] for line in lines}
 
 
 DETECTOR = Detector(

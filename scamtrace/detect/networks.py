@@ -22,6 +22,7 @@ import leidenalg
 
 from scamtrace.core.contract import FLAG_THRESHOLD
 from scamtrace.core.sql import insert_rows, run
+from scamtrace.detect.centers import sim_packs
 from scamtrace.detect.detector import Detector, TableSpec
 from scamtrace.detect.settings import (
     ENGAGED_S,
@@ -71,6 +72,11 @@ UNKNOWN_RUN = TableSpec.of("unknown_run", temporary=True, line="BIGINT")
 HIDDEN_MULE = TableSpec.of("hidden_mule", temporary=True, mule="VARCHAR", network="INTEGER")
 NETWORK_JOINS = TableSpec.of("network_joins", network="INTEGER", a="INTEGER", b="INTEGER",
                              kind="VARCHAR", weight="BIGINT", example="VARCHAR")  # fmt: skip
+#: Without centers: the operation of each entity the money ties (grp NULL: contested), and the
+#: unit a number votes in (a SIM box's pack, else the number itself).
+MONEY_GROUP = TableSpec.of("money_group", temporary=True, kind="VARCHAR", value="VARCHAR",
+                           grp="INTEGER")  # fmt: skip
+NUMBER_UNIT = TableSpec.of("number_unit", temporary=True, caller="BIGINT", unit="VARCHAR")
 #: Filled only when there are no centers (networks of numbers, victims and accounts instead).
 ENTITY_NETWORK = TableSpec.of("entity_network", kind="VARCHAR", value="VARCHAR",
                               network="INTEGER")  # fmt: skip
@@ -88,6 +94,9 @@ def assign_networks(case: Case, settings: DetectSettings) -> None:
     # filled only where part of the gang is unseen (_money_networks, _unknown_dialler)
     run(db, "CREATE OR REPLACE TEMP TABLE hidden_mule (mule VARCHAR, network INTEGER)")
     run(db, "CREATE OR REPLACE TEMP TABLE unknown_run (line BIGINT)")
+    # filled only without centers (_entity_communities)
+    run(db, "CREATE OR REPLACE TEMP TABLE money_group (kind VARCHAR, value VARCHAR, grp INTEGER)")
+    run(db, "CREATE OR REPLACE TEMP TABLE number_unit (caller BIGINT, unit VARCHAR)")
     run(db, """
         CREATE OR REPLACE TABLE call_center AS
         SELECT s.*, coalesce(lc.center, sc.center) AS center FROM scam_calls s
@@ -101,7 +110,7 @@ def assign_networks(case: Case, settings: DetectSettings) -> None:
         _infer_unlinked_centers(case)
         _center_communities(case)
     else:
-        _entity_communities(case)
+        _entity_communities(case, settings)
     _call_networks(case)
     _payer_networks(case, settings)
     hidden = _money_networks(case, settings) if has_centers else 0
@@ -480,7 +489,7 @@ def _network_joins(
     ])  # fmt: skip
 
 
-def _entity_communities(case: Case) -> None:
+def _entity_communities(case: Case, settings: DetectSettings) -> None:
     """Without centers: operations told apart by their money first, then by their calls.
 
     A gang controls its mule accounts, so victims who paid the same accounts, and accounts
@@ -510,14 +519,28 @@ def _entity_communities(case: Case) -> None:
     # Numbers, then the victims nobody paid, take the operation most of their contacts are in.
     # (a number no operation holds the majority of is contested: it joins none and ties
     # nothing below; grp NULL)
+    # A SIM box's lines vote as one: a pack of close prepaid numbers is one gateway's, one
+    # gang's, though each line reaches only a few victims.
+    run(db, "CREATE OR REPLACE TEMP TABLE number_unit (caller BIGINT, unit VARCHAR)")
+    insert_rows(db, "number_unit", [[line, f"pack {pack}"]
+                                    for line, pack in sim_packs(case, settings).items()])
     run(db, f"""
         INSERT INTO money_group
-        SELECT 'caller_number', CAST(caller AS VARCHAR),
-               CASE WHEN max(n) >= {NUMBER_MAJORITY} * sum(n) THEN arg_max(grp, n) END FROM (
-            SELECT c.caller, m.grp, count(DISTINCT c.callee) AS n FROM scam_calls c
-            JOIN money_group m ON m.kind = 'victim_phone' AND m.value = CAST(c.callee AS VARCHAR)
-            WHERE c.answered AND c.caller IS NOT NULL GROUP BY ALL)
-        GROUP BY caller
+        SELECT 'caller_number', CAST(u.caller AS VARCHAR), v.grp FROM (
+            SELECT DISTINCT c.caller, coalesce(nu.unit, CAST(c.caller AS VARCHAR)) AS unit
+            FROM scam_calls c LEFT JOIN number_unit nu ON nu.caller = c.caller
+            WHERE c.answered AND c.caller IS NOT NULL) u
+        JOIN (
+            SELECT unit,
+                   CASE WHEN max(n) >= {NUMBER_MAJORITY} * sum(n) THEN arg_max(grp, n) END AS grp
+            FROM (
+                SELECT coalesce(nu.unit, CAST(c.caller AS VARCHAR)) AS unit, m.grp,
+                       count(DISTINCT c.callee) AS n
+                FROM scam_calls c LEFT JOIN number_unit nu ON nu.caller = c.caller
+                JOIN money_group m
+                  ON m.kind = 'victim_phone' AND m.value = CAST(c.callee AS VARCHAR)
+                WHERE c.answered AND c.caller IS NOT NULL GROUP BY ALL)
+            GROUP BY unit) v ON v.unit = u.unit
     """)  # fmt: skip
     run(db, f"""
         INSERT INTO money_group
@@ -559,6 +582,13 @@ def _entity_communities(case: Case) -> None:
     sizes = Counter(g for (kind, _), g in members.items() if kind != "script")
     insert_rows(db, "entity_network", [[k, v, g] for (k, v), g in members.items()
                                        if sizes[g] >= MIN_COMMUNITY])  # fmt: skip
+    # What joined each operation the money names: its mule accounts, connected by the money.
+    mules: dict[int, list[str]] = {}
+    for (kind, value), g in members.items():
+        if kind == "mule_account" and sizes[g] >= MIN_COMMUNITY:
+            mules.setdefault(g, []).append(value)
+    insert_rows(db, "network_joins", [[g, None, None, "money", len(m), min(m)]
+                                      for g, m in sorted(mules.items())])  # fmt: skip
 
 
 def _components(edges: list[tuple[Any, ...]]) -> dict[tuple[str, str], int]:
@@ -596,6 +626,6 @@ DETECTOR = Detector(
            "victim_payments", "mules", "sim_lines"),
     makes=(CALL_CENTER, CENTER_NETWORK, NUMBER_GROUP, VICTIM_GROUP, MULE_GROUP, SCRIPT_NETWORK,
            HEARD_NETWORK, ENTITY_NETWORK, CENTER_TIES, NETWORK_JOINS, PAYER_NETWORK, HIDDEN_MULE,
-           UNKNOWN_RUN),
+           UNKNOWN_RUN, MONEY_GROUP, NUMBER_UNIT),
     run=assign_networks,
 )  # fmt: skip

@@ -145,6 +145,17 @@ def entity_href(case_id: str, kind: str, value: str) -> str:
     return "/cases/{}/entities/{}/{}".format(*(quote(p, safe="") for p in (case_id, kind, value)))
 
 
+def _href(case_id: str, kind: str, value: str, network_id: str) -> str:
+    """Where a node leads: an entity's page; a center's is its network's page, at the center's
+    row (centers have no entity page)."""
+    if kind == "network":
+        return ""
+    if kind == "center":
+        segment = quote(network_id, safe="") if network_id else "-"
+        return f"/cases/{quote(case_id, safe='')}/networks/{segment}"
+    return entity_href(case_id, kind, value)
+
+
 def node_id(kind: str, value: str) -> str:
     return f"{kind}:{value}"
 
@@ -203,7 +214,7 @@ class _Builder:
                 "id": nid, "kind": kind, "value": value, "score": score,
                 "center_id": center_id, "network_id": network_id,
                 "label": value if label is None else label,
-                "href": entity_href(self.case_id, kind, value) if kind != "network" else "",
+                "href": _href(self.case_id, kind, value, network_id),
                 "expand": f"{kind}:{value}", "aggregate": False, "count": 1,
             }  # fmt: skip
         return nid

@@ -36,7 +36,7 @@ networks:
 
 
 @pytest.mark.parametrize("coverage", [0.5, 0.25])
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_hard_with_part_of_the_gang_unseen(tmp_path: Path, coverage: float, seed: int) -> None:
     """The bar of issue 15: `hard` with half and a quarter of its centers at the held
     provider keeps its networks apart (adjusted Rand index >= 0.9)."""
@@ -95,7 +95,8 @@ def test_without_any_center_seen_the_money_keeps_two_gangs_apart(tmp_path: Path)
     """`hard` seed 3 with a quarter of its centers at the held provider has none of them there
     (every line unseen): networks come from the money alone. Before the fix both gangs were one
     network, joined by a police number both spoofed and by victims of one leaked list. No
-    network may hold mule accounts or paying victims of two gangs."""
+    network may hold mule accounts or paying victims of two gangs, and a SIM box's lines vote
+    together for the network of the victims they reached (ARI >= 0.9; 0.69 without packs)."""
     case = make_case(tmp_path, "case", "hard", seed=3, scale=0.05, center_coverage=0.25)
     detect(case, tmp_path / "findings")
     truth = {(r["kind"], r["value"]): r["network_id"]
@@ -107,4 +108,4 @@ def test_without_any_center_seen_the_money_keeps_two_gangs_apart(tmp_path: Path)
             gangs.setdefault(row["network_id"], set()).add(true_network)
     assert len(gangs) >= 2, gangs
     assert all(len(g) == 1 for g in gangs.values()), gangs
-    assert evaluate(tmp_path / "findings", case).networks.ari >= 0.6
+    assert evaluate(tmp_path / "findings", case).networks.ari >= 0.9

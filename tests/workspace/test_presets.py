@@ -49,6 +49,14 @@ def _views(client: TestClient, case_id: str, findings: Path) -> list[str]:
         answer = client.get(url)
         if answer.status_code != 200:
             failed.append(f"{url}: {answer.status_code} {answer.text[:200]}")
+        elif url.endswith("/graph.json"):
+            # where the graph's nodes lead (one of each kind): a page, never a 404
+            hrefs = {n["data"]["kind"]: n["data"]["href"]
+                     for n in answer.json()["elements"]["nodes"] if n["data"].get("href")}
+            for href in hrefs.values():
+                page = client.get(href)
+                if page.status_code != 200:
+                    failed.append(f"{href} (from {url}): {page.status_code}")
     return failed
 
 
