@@ -54,6 +54,21 @@ class Findings:
     columns: dict[str, list[str]] = field(default_factory=dict)
     folder: Path | None = None
 
+    @classmethod
+    def imported(cls, tables: dict[str, list[Row]], columns: dict[str, list[str]]) -> Findings:
+        """Findings read back from an export (``stix-import``, ``misp-import``, ``ftm-import``):
+        entities with the contract's columns and any others their rows carry, and every row
+        given each column of its table (``""`` where the export held none)."""
+        entity_columns = list(contract.FINDINGS_ENTITIES)
+        entity_columns += sorted({k for r in tables["entities"] for k in r} - set(entity_columns))
+        columns = {**columns, "entities": entity_columns}
+        for table, rows in tables.items():
+            for row in rows:
+                for column in columns.get(table) or []:
+                    row.setdefault(column, "")
+        return cls(tables["entities"], [], tables["centers"], tables["networks"],
+                   columns=columns)  # fmt: skip
+
     @property
     def victim_country(self) -> str:
         return str(self.summary.get("holder_country") or "")

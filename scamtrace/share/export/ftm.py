@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from scamtrace.core import contract
 from scamtrace.core.accounts import is_iban
 from scamtrace.core.errors import FindingsError
 from scamtrace.core.findings import read_evidence
@@ -318,12 +317,4 @@ def import_ftm(lines: Iterable[str], where: str) -> Findings:
         except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
             raise FindingsError(f"{where}: line {number}: not an entity written by scamtrace "
                                 f"share ftm ({type(exc).__name__}: {str(exc)[:120]})") from exc
-    entity_columns = list(contract.FINDINGS_ENTITIES)
-    entity_columns += sorted({k for r in tables["entities"] for k in r} - set(entity_columns))
-    columns["entities"] = entity_columns
-    for table, rows in tables.items():
-        for row in rows:
-            for column in columns.get(table) or []:
-                row.setdefault(column, "")
-    return Findings(tables["entities"], [], tables["centers"], tables["networks"],
-                    columns=columns)  # fmt: skip
+    return Findings.imported(tables, columns)

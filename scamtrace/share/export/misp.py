@@ -34,7 +34,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from scamtrace.core import contract
 from scamtrace.core.accounts import is_iban
 from scamtrace.core.errors import FindingsError
 from scamtrace.core.findings import EvidenceSpan, evidence_spans
@@ -294,13 +293,7 @@ def import_feed(folder: Path) -> Findings:
         except Exception as exc:  # pymisp raises many kinds on a feed it cannot read
             raise FindingsError(f"{path}: not an event written by scamtrace share misp "
                                 f"({type(exc).__name__}: {str(exc)[:120]})") from exc  # fmt: skip
-    columns["entities"] = list(contract.FINDINGS_ENTITIES)
-    for table, rows in tables.items():
-        for row in rows:
-            for column in columns.get(table) or []:
-                row.setdefault(column, "")
-    return Findings(tables["entities"], [], tables["centers"], tables["networks"],
-                    columns=columns)  # fmt: skip
+    return Findings.imported(tables, columns)
 
 
 def _read_event(path: Path, tables: dict[str, list[Row]], columns: dict[str, list[str]]) -> None:

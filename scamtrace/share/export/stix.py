@@ -34,7 +34,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scamtrace.core import contract
 from scamtrace.core.accounts import is_iban
 from scamtrace.core.errors import FindingsError
 from scamtrace.core.findings import EvidenceSpan, evidence_spans
@@ -354,15 +353,7 @@ def import_stix(bundle: StixObject) -> Findings:
         else:
             columns[table] = list(ext.get("columns") or columns.get(table) or [])
         tables[table].append(row)
-    entity_cols = list(contract.FINDINGS_ENTITIES)
-    entity_cols += sorted({k for r in tables["entities"] for k in r} - set(entity_cols))
-    columns["entities"] = entity_cols
-    for table, rows in tables.items():
-        for row in rows:
-            for col in columns.get(table) or []:
-                row.setdefault(col, "")
-    return Findings(tables["entities"], [], tables["centers"], tables["networks"],
-                    columns=columns)  # fmt: skip
+    return Findings.imported(tables, columns)
 
 
 def read_bundle(path: Path) -> StixObject:
