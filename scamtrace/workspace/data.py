@@ -10,13 +10,14 @@ server, never loaded into Python.
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 
 from scamtrace.core import contract
 from scamtrace.core import findings as findings_folder
+from scamtrace.core.casefolder import read_holder
 from scamtrace.core.errors import ScamtraceError
 
 #: Findings tables the workspace shows (each registered as a DuckDB table of the same name).
@@ -57,17 +59,30 @@ class CaseData:
     case_tables: tuple[str, ...] = field(default=(), init=False)
     """The case tables present (contract names), registered as ``case_<name>``."""
 
+    @functools.cached_property
+    def _holder(self) -> dict[str, Any]:
+        """``holder.json`` of the case folder, read once; ``{}`` when absent or unreadable (the
+        workspace shows what it can: numbers then read in E.164 only)."""
+        if self.case_dir is None:
+            return {}
+        try:
+            return read_holder(self.case_dir) or {}
+        except (OSError, ScamtraceError):
+            return {}
+
     @property
     def holder_country(self) -> str:
         """The default country of the case's holders (``holder.json``), ``""`` when unknown."""
-        if self.case_dir is None:
-            return ""
-        try:
-            holder = json.loads((self.case_dir / "holder.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return ""
-        country = holder.get("country", "") if isinstance(holder, dict) else ""
+        country = self._holder.get("country", "")
         return country if isinstance(country, str) else ""
+
+    def table_country(self, table: str) -> str:
+        """The country whose dial plan a case table's numbers were written in: the table's own
+        holder, else the case's, else ``US`` (whose plan reads E.164 and ``00`` forms alike)."""
+        tables = self._holder.get("tables")
+        if isinstance(tables, dict) and isinstance(tables.get(table), str):
+            return str(tables[table])
+        return self.holder_country or "US"
 
     def open(self) -> CaseData:
         """Register every table; raises :class:`WorkspaceError` when the findings are unusable."""

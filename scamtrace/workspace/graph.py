@@ -23,7 +23,6 @@ same column of every network.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -162,15 +161,7 @@ def node_id(kind: str, value: str) -> str:
 
 def table_country(data: CaseData, table: str) -> str:
     """The country whose dial plan a case table's numbers were written in (``holder.json``)."""
-    if data.case_dir is not None:
-        try:
-            holder = json.loads((data.case_dir / "holder.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            holder = {}
-        tables = holder.get("tables") if isinstance(holder, dict) else None
-        if isinstance(tables, dict) and isinstance(tables.get(table), str):
-            return str(tables[table])
-    return data.holder_country or "US"
+    return data.table_country(table)
 
 
 def number_candidates_sql(column: str, table: str, country: str) -> str:

@@ -27,6 +27,7 @@ from scamtrace.workspace.auth import (
     same_token,
 )
 from scamtrace.workspace.data import CaseData
+from scamtrace.workspace.graph import entity_href as graph_entity_href
 from scamtrace.workspace.server import NotLoggedIn, Workspace
 from scamtrace.workspace.store import User
 
@@ -112,8 +113,9 @@ def page_args(request: Request, prefix: str = "") -> tuple[int, int]:
 
 
 def entity_url(case_id: str, kind: str, value: str) -> str:
-    """``/cases/CASE/entities/KIND/VALUE``, every part URL-encoded (a value may hold ``/``)."""
-    return f"/cases/{_seg(case_id)}/entities/{_seg(kind)}/{_seg(value)}"
+    """``/cases/CASE/entities/KIND/VALUE``, every part URL-encoded (a value may hold ``/``);
+    the same address the graph's nodes link to."""
+    return graph_entity_href(case_id, kind, value)
 
 
 def network_url(case_id: str, network_id: str, tail: str = "") -> str:

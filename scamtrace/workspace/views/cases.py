@@ -2,13 +2,11 @@
 graph, map and timeline pages with their JSON.
 
 The graph, map and timeline data come from :mod:`scamtrace.workspace.graph`, ``.geo`` and
-``.timeline`` (imported when asked for: the workspace says "not available" without them), drawn
-by their panels' scripts.
+``.timeline``, drawn by their panels' scripts.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +24,7 @@ from scamtrace.report.query import ShownEntity, active_span, ordered, place_summ
 from scamtrace.report.sections.centers import centers_view
 from scamtrace.report.sections.entities import KindShown
 from scamtrace.report.sections.network import COUNTED
-from scamtrace.workspace import queries
+from scamtrace.workspace import geo, graph, queries, timeline
 from scamtrace.workspace.web import entity_href, guard, page_args, render
 
 UNLINKED = "-"
@@ -115,26 +113,11 @@ async def network_page(request: Request) -> Response:
 
 
 # ------------------------------------------------------------------ graph, map, timeline
-def _time_param(request: Request, name: str) -> dt.datetime | None:
-    text = request.query_params.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise HTTPException(400, f"{name}: {text[:40]!r} is not an ISO 8601 time") from None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-
-
 def _entity_param(text: str) -> tuple[str, str]:
     kind, sep, value = text.partition(":")
     if not sep or not kind or not value:
         raise HTTPException(400, "expected kind:value")
     return kind, value
-
-
-def _not_available(what: str) -> HTTPException:
-    return HTTPException(501, f"The {what} is not available in this build of the workspace.")
 
 
 async def graph_page(request: Request) -> Response:
@@ -143,22 +126,14 @@ async def graph_page(request: Request) -> Response:
     if not await run_in_threadpool(queries.network_known, ctx.data(), network_id):
         raise HTTPException(404, "No such network in this case.")
     return render(ctx, "graph_page.html", network_id=network_id,
-                  segment=network_segment(network_id), available=_has("graph"))  # fmt: skip
+                  segment=network_segment(network_id))  # fmt: skip
 
 
 async def graph_json(request: Request) -> Response:
     ctx = await guard(request)
-    try:
-        from scamtrace.workspace import graph
-    except ImportError:
-        raise _not_available("network graph") from None
     network_id = network_id_of(request.path_params["network"])
-    try:
-        args = graph.graph_query(request.query_params.multi_items())
-        body: dict[str, Any] = await run_in_threadpool(
-            lambda: graph.network_graph(ctx.data(), network_id, **args))
-    except ScamtraceError as exc:
-        raise HTTPException(400, str(exc)) from None
+    args = _query(graph.graph_query, request)
+    body = await _answer(lambda: graph.network_graph(ctx.data(), network_id, **args))
     expand = args["expand"]
     ctx.audit("view_graph", f"network {network_id}",
               "expanded " + ", ".join(f"{k}:{v}" for k, v in expand) if expand else "")
@@ -167,16 +142,12 @@ async def graph_json(request: Request) -> Response:
 
 async def map_page(request: Request) -> Response:
     ctx = await guard(request)
-    return render(ctx, "map_page.html", available=_has("geo"))
+    return render(ctx, "map_page.html")
 
 
 async def map_json(request: Request) -> Response:
     ctx = await guard(request)
-    try:
-        from scamtrace.workspace import geo
-    except ImportError:
-        raise _not_available("map") from None
-    body: dict[str, Any] = await _answer(lambda: geo.map_data(ctx.data()))
+    body = await _answer(lambda: geo.map_data(ctx.data()))
     return JSONResponse(body)
 
 
@@ -187,28 +158,30 @@ async def timeline_page(request: Request) -> Response:
     if entity:
         _entity_param(entity)
     return render(ctx, "timeline_page.html", network=network, entity=entity,
-                  available=_has("timeline"),
                   json_query=request.url.query)  # fmt: skip
 
 
 async def timeline_json(request: Request) -> Response:
     ctx = await guard(request)
-    try:
-        from scamtrace.workspace import timeline
-    except ImportError:
-        raise _not_available("timeline") from None
     network = request.query_params.get("network")
     entity_text = request.query_params.get("entity")
     entity = _entity_param(entity_text) if entity_text else None
-    offset, limit = page_args(request)
-    since, until = _time_param(request, "since"), _time_param(request, "until")
     network_id = network_id_of(network) if network is not None else None
-    body: dict[str, Any] = await _answer(
-        lambda: timeline.timeline(ctx.data(), network_id=network_id, entity=entity, since=since,
-                                  until=until, limit=limit, offset=offset))  # fmt: skip
+    args = _query(timeline.timeline_query, request)
+    body = await _answer(
+        lambda: timeline.timeline(ctx.data(), network_id=network_id, entity=entity, **args))
     if entity is not None:
         ctx.audit("view_timeline", f"{entity[0]}:{entity[1]}")
     return JSONResponse(body)
+
+
+def _query(read: Callable[[Any], dict[str, Any]], request: Request) -> dict[str, Any]:
+    """A panel's arguments from the query string, as its module reads them; a bad one is a
+    400 naming the parameter."""
+    try:
+        return read(request.query_params.multi_items())
+    except ScamtraceError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 async def _answer(question: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -217,12 +190,6 @@ async def _answer(question: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return await run_in_threadpool(question)
     except ScamtraceError as exc:
         raise HTTPException(400, str(exc)) from None
-
-
-def _has(module: str) -> bool:
-    from importlib.util import find_spec
-
-    return find_spec(f"scamtrace.workspace.{module}") is not None
 
 
 routes = [
